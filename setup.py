@@ -1,0 +1,41 @@
+"""Packaging for perceiver-hf: a Hugging Face-native Perceiver IO masked language model."""
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+HERE = Path(__file__).parent
+
+setup(
+    name="perceiver-hf",
+    version="0.1.0",
+    description="Perceiver IO masked language models as first-class Hugging Face transformers models",
+    long_description=(HERE / "README.md").read_text(encoding="utf-8") if (HERE / "README.md").exists() else "",
+    long_description_content_type="text/markdown",
+    license="Apache-2.0",
+    python_requires=">=3.10",
+    package_dir={"": "src"},
+    packages=find_packages("src"),
+    include_package_data=True,
+    package_data={"perceiver_hf": ["py.typed", "pretrained/**/*", "model_cards/*.md"]},
+    install_requires=[
+        # torch is pinned in the README and CI commands (torch==2.13.0, the CPU wheel); a range here
+        # lets pip keep an already installed build instead of pulling the CUDA one.
+        "torch>=2.4",
+        "transformers>=5.0,<6",
+        "tokenizers>=0.21",
+        "huggingface-hub>=1.0",
+        "accelerate>=1.0",
+        "safetensors>=0.4",
+        "numpy>=1.24",
+    ],
+    extras_require={
+        "training": ["datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
+        "test": ["pytest>=8", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
+    },
+    entry_points={"console_scripts": ["perceiver-hf=perceiver_hf.cli:main"]},
+    classifiers=[
+        "Programming Language :: Python :: 3",
+        "License :: OSI Approved :: Apache Software License",
+        "Topic :: Scientific/Engineering :: Artificial Intelligence",
+    ],
+)

@@ -1,0 +1,22 @@
+"""perceiver-hf: Perceiver IO masked language models as first-class Hugging Face transformers models.
+
+Importing the package registers `PerceiverConfig` (model_type "perceiver_io") and its models with
+transformers' Auto classes.
+"""
+
+from .auto_registration import register_auto_classes
+from .configuration_perceiver import PerceiverConfig
+from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, PerceiverModel, PerceiverPreTrainedModel
+
+__version__ = "0.1.0"
+
+register_auto_classes()
+
+__all__ = [
+    "PerceiverConfig",
+    "PerceiverForMaskedLM",
+    "PerceiverMaskedLMOutput",
+    "PerceiverModel",
+    "PerceiverPreTrainedModel",
+    "__version__",
+]

@@ -1,0 +1,15 @@
+"""Register the Perceiver IO classes with transformers' Auto classes (runs on `import perceiver_hf`)."""
+
+from __future__ import annotations
+
+from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
+
+from .configuration_perceiver import PerceiverConfig
+from .modeling_perceiver import PerceiverForMaskedLM, PerceiverModel
+
+
+def register_auto_classes() -> None:
+    """Make `AutoConfig`, `AutoModel` and `AutoModelForMaskedLM` resolve `model_type="perceiver_io"`."""
+    AutoConfig.register(PerceiverConfig.model_type, PerceiverConfig, exist_ok=True)
+    AutoModel.register(PerceiverConfig, PerceiverModel, exist_ok=True)
+    AutoModelForMaskedLM.register(PerceiverConfig, PerceiverForMaskedLM, exist_ok=True)

@@ -1,0 +1,217 @@
+"""Hugging Face wrappers: read a `PerceiverConfig`, build the core modules, speak transformers' contracts.
+
+    PerceiverModel:        input ids [B, L] -> encoder -> latents [B, N, D] -> decoder -> [B, K, C]
+    PerceiverForMaskedLM:  PerceiverModel -> tied output adapter -> logits [B, K, V] (+ loss)
+
+K = L by default (every input position is decoded); `output_positions` [B, K] decodes only chosen positions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Optional
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from transformers import PreTrainedModel
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, MaskedLMOutput
+
+from .configuration_perceiver import PerceiverConfig
+from .core.adapters import TrainableQueryProvider
+from .input_validation import check_labels, check_model_inputs
+from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
+from .text.language import build_text_decoder, build_text_encoder
+
+
+@dataclass
+class PerceiverMaskedLMOutput(MaskedLMOutput):
+    """`MaskedLMOutput` plus the encoder and decoder cross-attention probabilities (when requested)."""
+
+    cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
+
+
+class PerceiverPreTrainedModel(PreTrainedModel):
+    """Weight initialisation and the transformers class attributes shared by all Perceiver IO models."""
+
+    config_class = PerceiverConfig
+    base_model_prefix = "perceiver"
+    main_input_name = "input_ids"
+    supports_gradient_checkpointing = True
+    _no_split_modules = ["CrossAttentionLayer", "SelfAttentionLayer"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        std = self.config.initializer_range
+        if isinstance(module, nn.Linear):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.Embedding):
+            init.normal_(module.weight, mean=0.0, std=std)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, TrainableQueryProvider):
+            init.trunc_normal_(module.query, std=std, a=-2 * std, b=2 * std)
+        elif isinstance(module, TextInputAdapter):
+            init.trunc_normal_(module.pos_encoding, std=std, a=-2 * std, b=2 * std)
+        elif isinstance(module, TiedTextOutputAdapter):
+            init.zeros_(module.bias)
+            if not self.config.tie_word_embeddings:
+                init.normal_(module.weight, mean=0.0, std=std)
+
+
+class PerceiverModel(PerceiverPreTrainedModel):
+    """Perceiver IO encoder and decoder; `last_hidden_state` is the decoder output [B, K, num_input_channels]."""
+
+    def __init__(self, config: PerceiverConfig) -> None:
+        super().__init__(config)
+        self.encoder = build_text_encoder(config.text_encoder_config(), config.num_latents, config.num_latent_channels)
+        self.decoder = build_text_decoder(
+            config.text_decoder_config(), config.num_latent_channels, config.num_input_channels
+        )
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.encoder.input_adapter.text_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.encoder.input_adapter.text_embedding = value
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        output_positions: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithCrossAttentions | tuple:
+        """Encode `input_ids` [B, L] and decode every position, or only `output_positions` [B, K].
+
+        Args:
+            input_ids: token ids [B, L], L <= `config.max_seq_len`.
+            attention_mask: [B, L], 1 for real tokens, 0 for padding (masks encoder keys and decoder queries).
+            output_positions: long [B, K], positions to decode; -1 marks an unused slot (its output is ignored).
+            output_attentions: return attention probabilities (runs the eager attention path).
+            output_hidden_states: return the latents after every layer.
+            return_dict: return a `BaseModelOutputWithCrossAttentions` (default) instead of a tuple.
+        """
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = (
+            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
+        )
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        check_model_inputs(self.config, input_ids, attention_mask, output_positions)
+
+        encoded = self.encoder(
+            input_ids, attention_mask, return_hidden_states=output_hidden_states, return_weights=output_attentions
+        )
+        query_mask = attention_mask
+        if output_positions is not None and attention_mask is not None:
+            query_mask = attention_mask.gather(1, output_positions.clamp(min=0))  # [B, K]
+        decoded, decoder_weights = self.decoder(
+            encoded.last_hidden_state,
+            query_positions=output_positions,
+            num_queries=input_ids.shape[1],
+            query_mask=query_mask,
+            return_weights=output_attentions,
+        )  # [B, K, C]
+        cross_attentions = encoded.cross_attentions + (decoder_weights,) if output_attentions else None
+        output = BaseModelOutputWithCrossAttentions(
+            last_hidden_state=decoded,
+            hidden_states=encoded.hidden_states,
+            attentions=encoded.self_attentions,
+            cross_attentions=cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+class PerceiverForMaskedLM(PerceiverPreTrainedModel):
+    """Perceiver IO masked language model: logits = decoder output @ embedding^T + bias (DeepMind's semantics)."""
+
+    _tied_weights_keys = {"lm_head.weight": "perceiver.encoder.input_adapter.text_embedding.weight"}
+
+    def __init__(self, config: PerceiverConfig) -> None:
+        super().__init__(config)
+        self.perceiver = PerceiverModel(config)
+        if config.tie_word_embeddings:
+            self.lm_head = TiedTextOutputAdapter(embedding_weights=self.perceiver.get_input_embeddings().weight)
+        else:
+            self.lm_head = TiedTextOutputAdapter(
+                vocab_size=config.vocab_size, num_output_query_channels=config.num_input_channels
+            )
+        self.post_init()
+
+    def get_output_embeddings(self) -> TiedTextOutputAdapter:
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings: TiedTextOutputAdapter) -> None:
+        self.lm_head = new_embeddings
+
+    def forward(
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: Optional[torch.Tensor] = None,
+        output_positions: Optional[torch.Tensor] = None,
+        labels: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
+        return_dict: Optional[bool] = None,
+        num_items_in_batch: Optional[int | torch.Tensor] = None,
+        **kwargs: Any,
+    ) -> PerceiverMaskedLMOutput | tuple:
+        """Logits [B, K, V] at every input position (K = L) or at `output_positions` [B, K].
+
+        Args:
+            input_ids, attention_mask, output_positions, output_attentions, output_hidden_states, return_dict:
+                as in `PerceiverModel.forward`.
+            labels: target ids, -100 where no loss is wanted: [B, L] (gathered at `output_positions` if those
+                are given), or [B, K] aligned with `output_positions`. Any L <= max_seq_len: no padding to 2048.
+            num_items_in_batch: number of labelled tokens in the whole (accumulated) batch; if given the loss is
+                summed and divided by it (what `Trainer` passes for exact gradient accumulation).
+        """
+        return_dict = self.config.return_dict if return_dict is None else return_dict
+        outputs = self.perceiver(
+            input_ids,
+            attention_mask=attention_mask,
+            output_positions=output_positions,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )
+        logits = self.lm_head(outputs.last_hidden_state)  # [B, K, V]
+
+        loss = None
+        if labels is not None:
+            labels = check_labels(labels, input_ids, output_positions)  # [B, K]
+            loss = masked_lm_loss(logits, labels, num_items_in_batch)
+        output = PerceiverMaskedLMOutput(
+            loss=loss,
+            logits=logits,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+            cross_attentions=outputs.cross_attentions,
+        )
+        return output if return_dict else output.to_tuple()
+
+
+def masked_lm_loss(
+    logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch: Optional[int | torch.Tensor] = None
+) -> torch.Tensor:
+    """Cross-entropy of logits [B, K, V] against labels [B, K] (-100 ignored), computed in float32."""
+    flat_logits = logits.reshape(-1, logits.shape[-1]).float()  # [B*K, V]
+    flat_labels = labels.reshape(-1).to(flat_logits.device)  # [B*K]
+    if num_items_in_batch is None:
+        return F.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
+    loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
+    if torch.is_tensor(num_items_in_batch):
+        num_items_in_batch = num_items_in_batch.to(loss.device)
+    return loss / num_items_in_batch
+
+
+__all__ = ["PerceiverForMaskedLM", "PerceiverMaskedLMOutput", "PerceiverModel", "PerceiverPreTrainedModel"]
