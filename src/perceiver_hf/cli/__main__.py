@@ -1,0 +1,7 @@
+"""`python -m perceiver_hf.cli`."""
+
+import sys
+
+from . import main
+
+sys.exit(main())
