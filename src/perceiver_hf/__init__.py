@@ -7,12 +7,14 @@ transformers' Auto classes.
 from .auto_registration import register_auto_classes
 from .configuration_perceiver import PerceiverConfig
 from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, PerceiverModel, PerceiverPreTrainedModel
+from .tokenization_perceiver import PerceiverByteTokenizer
 
 __version__ = "0.1.0"
 
 register_auto_classes()
 
 __all__ = [
+    "PerceiverByteTokenizer",
     "PerceiverConfig",
     "PerceiverForMaskedLM",
     "PerceiverMaskedLMOutput",
