@@ -20,6 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, Ma
 
 from .configuration_perceiver import PerceiverConfig
 from .core.adapters import TrainableQueryProvider
+from .hub.loading import check_pretrained_config, readable_weights
 from .input_validation import check_labels, check_model_inputs
 from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
 from .text.language import build_text_decoder, build_text_encoder
@@ -41,6 +42,14 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["CrossAttentionLayer", "SelfAttentionLayer"]
     _supports_sdpa = True
+
+    @classmethod
+    def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:
+        """`PreTrainedModel.from_pretrained`, with clear errors for a missing config.json, a config of another
+        model type and an unreadable safetensors file (see `perceiver_hf.hub.loading`)."""
+        check_pretrained_config(cls.config_class.model_type, cls.__name__, pretrained_model_name_or_path, kwargs)
+        with readable_weights(pretrained_model_name_or_path, kwargs):
+            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -171,7 +180,8 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
             input_ids, attention_mask, output_positions, output_attentions, output_hidden_states, return_dict:
                 as in `PerceiverModel.forward`.
             labels: target ids, -100 where no loss is wanted: [B, L] (gathered at `output_positions` if those
-                are given), or [B, K] aligned with `output_positions`. Any L <= max_seq_len: no padding to 2048.
+                are given), or [B, K] aligned with `output_positions` (this reading wins when K == L). Any
+                L <= max_seq_len: no padding to 2048.
             num_items_in_batch: number of labelled tokens in the whole (accumulated) batch; if given the loss is
                 summed and divided by it (what `Trainer` passes for exact gradient accumulation).
         """

@@ -1,0 +1,118 @@
+"""Clear errors for `from_pretrained` on something that is not a readable Perceiver IO checkpoint.
+
+transformers on its own (5.x) silently builds a default-size model when config.json is missing, only warns when
+config.json is of another model type (then initialises every weight randomly), and reports a corrupted
+safetensors file as "Error while deserializing header" without saying which file or what to do. These checks
+run before and around `PreTrainedModel.from_pretrained` and turn those cases into errors that say what is wrong.
+Only transformers, huggingface_hub and safetensors are used, so the checks also work in exported remote code.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator, Optional
+
+from huggingface_hub import try_to_load_from_cache
+from safetensors import SafetensorError, safe_open
+from transformers import PreTrainedConfig
+
+# from_pretrained keyword arguments that say where config.json comes from
+HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
+
+
+def _describe(name_or_path: Any, kwargs: dict[str, Any]) -> str:
+    revision = kwargs.get("revision")
+    return f"{str(name_or_path)!r}" + (f" (revision {revision!r})" if revision else "")
+
+
+def check_pretrained_config(
+    model_type: str, class_name: str, name_or_path: Any, kwargs: dict[str, Any]
+) -> None:
+    """Raise OSError/ValueError unless `name_or_path` has a config.json of `model_type`.
+
+    Skipped when the caller passes its own `config` (then config.json is not read) or loads a single file.
+
+    Args:
+        model_type: the model type the loading class needs ("perceiver_io").
+        class_name: the loading class, for the message.
+        name_or_path: what was passed to `from_pretrained` (folder or Hub repo id).
+        kwargs: the other `from_pretrained` keyword arguments (revision, cache_dir, subfolder, ...).
+    """
+    if name_or_path is None or kwargs.get("config") is not None or kwargs.get("gguf_file"):
+        return
+    if os.path.isfile(str(name_or_path)):
+        return
+    hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if key in kwargs}
+    config_dict, _ = PreTrainedConfig.get_config_dict(name_or_path, **hub_kwargs)
+    where = _describe(name_or_path, kwargs)
+    if not config_dict:
+        raise OSError(
+            f"{where} has no config.json, so it is not a saved model. Pass a folder written by save_pretrained "
+            "or `perceiver-hf export-hub` (or a Hub repository id, with the right revision)."
+        )
+    found = config_dict.get("model_type")
+    if found == model_type:
+        return
+    if found == "perceiver":
+        raise ValueError(
+            f"{where} is a checkpoint of transformers' own Perceiver (model_type 'perceiver'), not a perceiver-hf "
+            f"one (model_type {model_type!r}). Load it with transformers.PerceiverForMaskedLM, or convert it "
+            "with `perceiver-hf convert` (see `perceiver-hf convert --help`)."
+        )
+    raise ValueError(
+        f"{where} holds a model of type {found!r}, but {class_name} loads model_type {model_type!r}; its weights "
+        f"would not fit. Load it with AutoModelForMaskedLM / AutoModel (which pick the class for {found!r}), or "
+        "pass a Perceiver IO checkpoint."
+    )
+
+
+def _checkpoint_folder(name_or_path: Any, kwargs: dict[str, Any]) -> Optional[Path]:
+    """The local folder holding the checkpoint files: the folder itself, or the Hub cache snapshot."""
+    subfolder = kwargs.get("subfolder") or ""
+    if os.path.isdir(str(name_or_path)):
+        return Path(name_or_path) / subfolder
+    cached = try_to_load_from_cache(
+        str(name_or_path),
+        os.path.join(subfolder, "config.json"),
+        cache_dir=kwargs.get("cache_dir"),
+        revision=kwargs.get("revision"),
+    )
+    return Path(cached).parent if isinstance(cached, str) else None
+
+
+def unreadable_safetensors(folder: Path) -> list[str]:
+    """Names of the *.safetensors files in `folder` whose header safetensors cannot read."""
+    bad = []
+    for path in sorted(folder.glob("*.safetensors")):
+        try:
+            with safe_open(str(path), framework="pt"):
+                pass
+        except (SafetensorError, OSError):
+            bad.append(path.name)
+    return bad
+
+
+@contextmanager
+def readable_weights(name_or_path: Any, kwargs: dict[str, Any]) -> Iterator[None]:
+    """Turn a `SafetensorError` raised while loading into an OSError naming the broken file(s) and the fix."""
+    try:
+        yield
+    except SafetensorError as error:
+        folder = _checkpoint_folder(name_or_path, kwargs)
+        bad = unreadable_safetensors(folder) if folder is not None and folder.is_dir() else []
+        files = ", ".join(bad) if bad else "a safetensors weights file"
+        remote = not os.path.isdir(str(name_or_path))
+        fix = (
+            "Download it again with from_pretrained(..., force_download=True)."
+            if remote
+            else "Save or download the model again (the file is corrupted or incomplete, e.g. an interrupted copy)."
+        )
+        raise OSError(
+            f"Cannot read the weights of {_describe(name_or_path, kwargs)}: {files} is not a valid safetensors "
+            f"file ({error}). {fix}"
+        ) from error
+
+
+__all__ = ["check_pretrained_config", "readable_weights", "unreadable_safetensors"]
