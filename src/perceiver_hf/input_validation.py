@@ -71,7 +71,8 @@ def check_labels(
                 "input token (-100 where no loss is wanted)."
             )
         return labels
-    if labels.shape == input_ids.shape:
+    # [B, K] first: when K == L the labels are per output position (the collators' form), not per token.
+    if labels.shape != output_positions.shape and labels.shape == input_ids.shape:
         labels = labels.gather(1, output_positions.clamp(min=0))  # [B, K]
     elif labels.shape != output_positions.shape:
         raise ValueError(
