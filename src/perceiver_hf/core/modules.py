@@ -257,8 +257,9 @@ class PerceiverDecoder(_Checkpointable):
 class PerceiverIO(nn.Module):
     """An encoder followed by a decoder: `model(x, input_mask)` -> decoder output.
 
-    For text models the decoder queries default to one per input position (so the output has the input's
-    length) and the input mask doubles as the decoder's query mask, as in DeepMind's masked language model.
+    By default the decoder decodes all of its output queries (for a text decoder: `max_seq_len` positions,
+    whatever the input length) without a query mask. For DeepMind's masked language model semantics pass
+    `num_queries=L` and `query_mask=input_mask` (as `MaskedLanguageModel` and `PerceiverForMaskedLM` do).
     """
 
     def __init__(self, encoder: PerceiverEncoder, decoder: PerceiverDecoder) -> None:
