@@ -54,15 +54,23 @@ def find_shared_dir() -> Optional[Path]:
 
 
 @pytest.fixture(scope="session")
-def haiku_tiny_dir() -> Path:
-    """shared/fixtures/haiku-tiny (DeepMind's reference outputs); skips the test if it is not there."""
+def shared_dir() -> Path:
+    """The project's shared folder (seeds, fixtures); skips the test if it is not there."""
     shared = find_shared_dir()
-    folder = None if shared is None else shared / "fixtures" / "haiku-tiny"
-    if folder is None or not (folder / "params.pickle").is_file():
+    if shared is None:
         pytest.skip(
-            "shared/fixtures/haiku-tiny not found: expected ../shared beside the repository or /work/shared "
-            "(it holds DeepMind's reference outputs; check out the shared folder next to the repo)."
+            "the shared folder was not found: expected ../shared beside the repository or /work/shared "
+            "(it holds the seeds and DeepMind's reference outputs; put it next to the repo)."
         )
+    return shared
+
+
+@pytest.fixture(scope="session")
+def haiku_tiny_dir(shared_dir: Path) -> Path:
+    """shared/fixtures/haiku-tiny (DeepMind's reference outputs); skips the test if it is not there."""
+    folder = shared_dir / "fixtures" / "haiku-tiny"
+    if not (folder / "params.pickle").is_file():
+        pytest.skip(f"{folder}/params.pickle not found (DeepMind's reference parameters for the tiny model).")
     return folder
 
 
