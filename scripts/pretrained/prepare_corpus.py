@@ -13,10 +13,11 @@ path falls in the first `--heldout-percent` of the hash space (so the split does
 No held-out paragraph also occurs in the training split.
 
 Outputs (one paragraph per line, UTF-8, "\n" line ends) in `--output-dir`:
-    train.txt, heldout.txt, manifest.json (source, license, counts, sha256 of both text files).
+    train.txt, heldout.txt, manifest.json (source, license, counts, sha256 of the text files);
+with `--sample-file`, also a ~32 KB sample of held-out paragraphs spread over the split (the test data).
 Running it twice on the same package version gives byte-identical files.
 
-    python scripts/pretrained/prepare_corpus.py            # -> scripts/pretrained/data/
+    python scripts/pretrained/prepare_corpus.py --sample-file tests/data/heldout_sample.txt
 """
 
 from __future__ import annotations
@@ -155,6 +156,20 @@ def build_corpus(source: Path, heldout_percent: float) -> Tuple[List[str], List[
     return train, heldout, counts
 
 
+def spread_sample(lines: List[str], max_bytes: int, stride: int = 10) -> List[str]:
+    """Every `stride`-th line (then the ones in between, in order) until `max_bytes` of UTF-8 text."""
+    sample: List[str] = []
+    size = 0
+    for offset in range(stride):
+        for line in lines[offset::stride]:
+            line_bytes = len(line.encode("utf-8")) + 1
+            if size + line_bytes > max_bytes:
+                return sample
+            sample.append(line)
+            size += line_bytes
+    return sample
+
+
 def write_lines(path: Path, lines: List[str]) -> None:
     path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
@@ -164,6 +179,10 @@ def main(argv: Optional[List[str]] = None) -> int:
     parser.add_argument("--source", type=Path, default=DEFAULT_SOURCE, help="HTML root of the Python docs")
     parser.add_argument("--output-dir", type=Path, default=DEFAULT_OUTPUT)
     parser.add_argument("--heldout-percent", type=float, default=5.0, help="share of documents held out")
+    parser.add_argument(
+        "--sample-file", type=Path, default=None, help="also write a small held-out sample here (for tests)"
+    )
+    parser.add_argument("--sample-bytes", type=int, default=32_000, help="size limit of --sample-file")
     args = parser.parse_args(argv)
 
     if not (args.source / "index.html").is_file():
@@ -182,6 +201,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     files = {"train": args.output_dir / "train.txt", "heldout": args.output_dir / "heldout.txt"}
     write_lines(files["train"], train)
     write_lines(files["heldout"], heldout)
+    if args.sample_file is not None:
+        files["heldout_sample"] = args.sample_file
+        write_lines(args.sample_file, spread_sample(heldout, args.sample_bytes))
     manifest = {
         "source": "Debian package python3.11-doc (via python3-doc), HTML pages under /usr/share/doc/python3/html",
         "source_package_version": package_version("python3.11-doc"),
@@ -191,11 +213,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         "files": {
             name: {
                 "path": path.name,
-                "paragraphs": len(lines),
+                "paragraphs": len(path.read_text(encoding="utf-8").splitlines()),
                 "bytes": path.stat().st_size,
                 "sha256": sha256_of(path),
             }
-            for (name, path), lines in zip(files.items(), (train, heldout))
+            for name, path in files.items()
         },
     }
     (args.output_dir / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
