@@ -79,7 +79,7 @@ def make_tiny_config(**overrides: Any) -> PerceiverConfig:
     return PerceiverConfig(**{**TINY_CONFIG, **overrides})
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_config() -> Callable[..., PerceiverConfig]:
     """Factory: `tiny_config(**overrides)` -> the haiku-tiny `PerceiverConfig`."""
     return make_tiny_config
@@ -124,7 +124,7 @@ def make_tiny_model(seed: int = 0, **overrides: Any) -> PerceiverForMaskedLM:
     return randomize_(PerceiverForMaskedLM(make_tiny_config(**overrides)), seed).eval()
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_model() -> Callable[..., PerceiverForMaskedLM]:
     """Factory: `tiny_model(seed=0, **config_overrides)` -> randomized haiku-tiny model in eval mode."""
     return make_tiny_model
@@ -135,7 +135,7 @@ def make_random_ids(batch_size: int, seq_len: int, seed: int = 0, low: int = 6, 
     return torch.randint(low, high, (batch_size, seq_len), generator=torch.Generator().manual_seed(seed))
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def random_ids() -> Callable[..., torch.Tensor]:
     """Factory: `random_ids(batch_size, seq_len, seed=0)` -> random byte-token ids [B, L]."""
     return make_random_ids

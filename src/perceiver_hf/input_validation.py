@@ -27,6 +27,8 @@ def check_model_inputs(
     if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
         raise ValueError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}.")
     batch_size, seq_len = input_ids.shape
+    if seq_len == 0:
+        raise ValueError("input_ids has no tokens (sequence length 0); pass at least one token per sequence.")
     if seq_len > config.max_seq_len:
         raise ValueError(
             f"Input has {seq_len} tokens but this model handles at most max_seq_len={config.max_seq_len}; "
@@ -61,9 +63,21 @@ def check_model_inputs(
 
 
 def check_labels(
-    labels: torch.Tensor, input_ids: torch.Tensor, output_positions: Optional[torch.Tensor]
+    labels: torch.Tensor,
+    input_ids: torch.Tensor,
+    output_positions: Optional[torch.Tensor],
+    vocab_size: Optional[int] = None,
 ) -> torch.Tensor:
     """Return labels aligned with the decoded positions [B, K]; -100 at unused (-1) output slots."""
+    if not torch.is_tensor(labels) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
+        got = labels.dtype if torch.is_tensor(labels) else type(labels).__name__
+        raise ValueError(f"labels must be an integer tensor of token ids (-100 = no loss), got {got}.")
+    scored = labels[labels != -100] if vocab_size is not None and not labels.is_meta else labels[:0]
+    if scored.numel() > 0 and (int(scored.min()) < 0 or int(scored.max()) >= vocab_size):
+        raise ValueError(
+            f"labels contain ids outside the vocabulary [0, {vocab_size}): min {int(scored.min())}, "
+            f"max {int(scored.max())}; use token ids of this model's tokenizer and -100 where no loss is wanted."
+        )
     if output_positions is None:
         if labels.shape != input_ids.shape:
             raise ValueError(

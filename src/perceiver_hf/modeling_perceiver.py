@@ -198,7 +198,7 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
 
         loss = None
         if labels is not None:
-            labels = check_labels(labels, input_ids, output_positions)  # [B, K]
+            labels = check_labels(labels, input_ids, output_positions, self.config.vocab_size)  # [B, K]
             loss = masked_lm_loss(logits, labels, num_items_in_batch)
         output = PerceiverMaskedLMOutput(
             loss=loss,
