@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import random
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -21,7 +20,6 @@ from helpers.tokenizers import MASK_TOKEN, train_unigram_tokenizer
 from perceiver_hf.configuration_perceiver import PerceiverConfig
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer, register_tokenizer
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "haiku-tiny"
 SPECIAL_IDS = {"[PAD]": 0, "[BOS]": 1, "[EOS]": 2, "[MASK]": 3, "[CLS]": 4, "[SEP]": 5}
 
 TEXTS = [
@@ -175,10 +173,10 @@ def test_truncation(tokenizer):
     assert len(tokenizer("é" * 1500, truncation=True)["input_ids"]) == 2048
 
 
-def test_haiku_fixture_inputs(tokenizer):
+def test_haiku_fixture_inputs(tokenizer, haiku_tiny_dir):
     """The ids DeepMind's Haiku code ran on: byte + 6, masked byte spans = 3, right-padded with 0 to 128."""
-    manifest = json.loads((FIXTURES / "manifest.json").read_text(encoding="utf-8"))
-    arrays = np.load(FIXTURES / "inputs.npz")
+    manifest = json.loads((haiku_tiny_dir / "manifest.json").read_text(encoding="utf-8"))
+    arrays = np.load(haiku_tiny_dir / "inputs.npz")
     texts = []
     for example in manifest["examples"]:
         raw = example["text"].encode("utf-8")
@@ -189,6 +187,99 @@ def test_haiku_fixture_inputs(tokenizer):
     rows = [example["row"] for example in manifest["examples"]]
     np.testing.assert_array_equal(batch["input_ids"], arrays["input_ids"][rows])
     np.testing.assert_array_equal(batch["attention_mask"], arrays["input_mask"][rows])
+
+
+# --- the vectorised path (fast_batch_encoding) against the Rust pipeline -------------------------------------
+
+PIECES = ["a", "Z", "é", "中", "😀", "e\u0301", " ", "\n", "[MASK]", "[PAD]", "[BOS]", "[SEP]", "[MASK", "]"]
+
+
+def _random_texts(rng: random.Random, count: int) -> list[str]:
+    return ["".join(rng.choices(PIECES, k=rng.randrange(0, 25))) for _ in range(count)]
+
+
+def _encode_or_error(tokenizer, texts, kwargs):
+    try:
+        return tokenizer(texts, **kwargs)
+    except Exception as error:  # both paths must fail alike
+        return type(error)
+
+
+def _nested_lists(array) -> list:
+    if isinstance(array, np.ndarray) and array.dtype == object:  # a ragged batch
+        return [np.asarray(row).tolist() for row in array]
+    return array.tolist()
+
+
+def _assert_same_encoding(fast, rust) -> None:
+    if isinstance(rust, type):
+        assert fast is rust
+        return
+    assert set(fast.keys()) == set(rust.keys())
+    for key in rust:
+        assert type(fast[key]) is type(rust[key]), key
+        if isinstance(rust[key], (np.ndarray, torch.Tensor)):
+            assert fast[key].dtype == rust[key].dtype and fast[key].shape == rust[key].shape, key
+            assert _nested_lists(fast[key]) == _nested_lists(rust[key]), key
+        else:
+            assert fast[key] == rust[key], key
+
+
+@pytest.mark.filterwarnings("ignore:`max_length` is ignored")
+def test_fast_batch_encoding_matches_rust_pipeline():
+    """Random texts x 300 random option combinations: identical ids, masks, types, shapes and errors."""
+    rng = random.Random(0)
+    options = {
+        "padding": [False, True, "max_length"],
+        "truncation": [False, True],
+        "max_length": [None, 1, 2, 7, 40],
+        "pad_to_multiple_of": [None, 8],
+        "padding_side": ["right", "left"],
+        "return_tensors": [None, "np", "pt"],
+        "split_special_tokens": [False, True],
+        "add_special_tokens": [True, False],
+    }
+    pairs = {
+        add_bos_eos: (
+            PerceiverByteTokenizer(add_bos_eos=add_bos_eos, model_max_length=16),
+            PerceiverByteTokenizer(add_bos_eos=add_bos_eos, model_max_length=16, fast_batch_encoding=False),
+        )
+        for add_bos_eos in (False, True)
+    }
+    for _ in range(300):
+        kwargs = {name: rng.choice(values) for name, values in options.items()}
+        fast, rust = pairs[rng.choice([False, True])]
+        fast.truncation_side = rust.truncation_side = rng.choice(["right", "left"])
+        texts = _random_texts(rng, rng.randrange(1, 6))
+        if rng.random() < 0.3:
+            texts = texts[0]  # a single text, not a batch
+        expected = _encode_or_error(rust, texts, kwargs)
+        _assert_same_encoding(_encode_or_error(fast, texts, kwargs), expected)
+
+
+def test_custom_special_tokens_that_overlap_match_longest_first():
+    kwargs = {"mask_token": "<m>", "cls_token": "<m>>", "sep_token": "<s"}
+    fast, rust = PerceiverByteTokenizer(**kwargs), PerceiverByteTokenizer(**kwargs, fast_batch_encoding=False)
+    text = "a<m>><m><s<m"
+    assert fast(text)["input_ids"] == [*reference_ids("a"), 4, 3, 5, *reference_ids("<m")]
+    assert rust(text)["input_ids"] == fast(text)["input_ids"]
+
+
+def test_fast_batch_encoding_leaves_other_requests_to_rust(tokenizer):
+    texts = ["a [MASK] é", "b"]
+    with_offsets = tokenizer(texts, return_offsets_mapping=True, padding=True)
+    assert with_offsets["offset_mapping"][0][:3] == [(0, 1), (1, 2), (2, 8)]  # "a", " ", "[MASK]"
+    assert with_offsets.tokens(0)[:3] == ["a", "Ġ", "[MASK]"]
+    pair = tokenizer("ab", "cd")
+    assert pair["input_ids"] == reference_ids("abcd")
+    assert tokenizer(texts, return_length=True)["length"] == [len(reference_ids("a ")) + 1 + 3, 1]
+    assert tokenizer.tokenize("a [MASK]") == ["a", "Ġ", "[MASK]"]
+    assert PerceiverByteTokenizer(fast_batch_encoding=False)(texts).tokens(0)[2] == "[MASK]"
+
+
+def test_empty_batch(tokenizer):
+    assert tokenizer([], padding=True)["input_ids"] == []
+    assert tokenizer([], padding=True, return_tensors="pt")["input_ids"].shape == (0, 0)
 
 
 # --- saving and loading -------------------------------------------------------------------------------------
@@ -254,9 +345,11 @@ def test_loading_another_tokenizer_folder_fails_clearly(tmp_path):
         PerceiverByteTokenizer.from_pretrained(tmp_path)
 
 
-def test_duplicate_special_tokens_are_rejected():
+def test_bad_special_tokens_are_rejected():
     with pytest.raises(ValueError, match="must be distinct"):
         PerceiverByteTokenizer(cls_token="[SEP]")
+    with pytest.raises(ValueError, match="already stand for a byte"):
+        PerceiverByteTokenizer(sep_token="<")
 
 
 # --- the Unigram test helper --------------------------------------------------------------------------------

@@ -15,18 +15,29 @@ The backend is a plain `tokenizers.Tokenizer`, so encoding runs in Rust:
 
 The saved ``tokenizer.json`` describes all of this, so even plain ``transformers.PreTrainedTokenizerFast``
 (without this package installed) reproduces the ids.
+
+The Rust pipeline builds a token string, offsets and word ids for every byte, which makes it barely faster
+than transformers' pure-Python ``PerceiverTokenizer``. Plain-text calls therefore take a vectorised path by
+default (``fast_batch_encoding``): ``str.encode("utf-8")`` and ``bytes.translate`` map a text to its ids in
+C, and numpy pads the batch. It gives the same ids and masks as the Rust pipeline (tests compare the two over
+random texts and options) and is one to two orders of magnitude faster (benchmarks/tokenizer_speed.py).
 """
 
 from __future__ import annotations
 
+import functools
 import os
+import re
 from typing import Any
 
+import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders
 from tokenizers.models import BPE
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers import AutoTokenizer
+from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, TokenizersBackend
+from transformers.utils import TensorType
 
 NUM_SPECIAL_TOKENS = 6
 """Ids 0-5 are special tokens; byte ``b`` has id ``b + NUM_SPECIAL_TOKENS``."""
@@ -99,6 +110,13 @@ class PerceiverByteTokenizer(TokenizersBackend):
         model_max_length: Longest sequence the model accepts (DeepMind's model: 2048); used by
             ``truncation=True`` and ``padding="max_length"`` without an explicit ``max_length``.
         padding_side: ``"right"`` (default, as DeepMind's inputs) or ``"left"``.
+        fast_batch_encoding: If True (default), calls on plain text (``str`` or a list of ``str``, no text pairs,
+            no offsets/overflow/special-tokens-mask/length/token-type outputs) skip the Rust pipeline and encode
+            with ``str.encode("utf-8")`` and numpy: the same ids and attention masks (the test suite checks this
+            against the Rust pipeline), about 20-100x faster than transformers' ``PerceiverTokenizer``. The
+            returned `BatchEncoding` then carries no `tokenizers.Encoding` objects, so ``.tokens()``,
+            ``.word_ids()`` and ``.char_to_token()`` are unavailable on it (``tokenizer.tokenize`` still works).
+            Set False to always run the Rust pipeline.
         **kwargs: Passed on to `transformers.TokenizersBackend` (e.g. ``truncation_side``).
 
     Example:
@@ -122,6 +140,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
         add_bos_eos: bool | None = False,
         model_max_length: int = DEFAULT_MODEL_MAX_LENGTH,
         padding_side: str = "right",
+        fast_batch_encoding: bool = True,
         **kwargs: Any,
     ) -> None:
         special_tokens = [_token_content(t) for t in (pad_token, bos_token, eos_token, mask_token, cls_token, sep_token)]
@@ -136,6 +155,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
             kwargs["add_eos_token"] = bool(add_bos_eos)
             kwargs.pop("post_processor", None)  # rebuilt from the flags above
         self.add_bos_eos = add_bos_eos
+        self.fast_batch_encoding = fast_batch_encoding
         self._tokenizer = build_byte_backend(special_tokens)
         super().__init__(
             pad_token=pad_token,
@@ -145,11 +165,93 @@ class PerceiverByteTokenizer(TokenizersBackend):
             cls_token=cls_token,
             sep_token=sep_token,
             add_bos_eos=add_bos_eos,
+            fast_batch_encoding=fast_batch_encoding,
             model_max_length=model_max_length,
             padding_side=padding_side,
             clean_up_tokenization_spaces=kwargs.pop("clean_up_tokenization_spaces", False),
             **kwargs,
         )
+
+    def tokenize(self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any) -> list[str]:
+        """Split ``text`` into byte tokens (ByteLevel characters) and special tokens, via the Rust pipeline."""
+        return super()._encode_plus(text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs).tokens()
+
+    def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
+        """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust."""
+        texts = [text] if isinstance(text, str) else text
+        setup = self._fast_path_setup(texts, text_pair, kwargs)
+        if setup is None:
+            return super()._encode_plus(text, text_pair=text_pair, **kwargs)
+        pattern, special_ids, prefix, suffix = setup
+        rows = [_text_to_id_bytes(t, pattern, special_ids) for t in texts]
+
+        max_length = kwargs.get("max_length")
+        if _truncates(kwargs):
+            keep = max_length - len(prefix) - len(suffix)
+            rows = [_truncate(row, keep, self.truncation_side) for row in rows]
+        if prefix or suffix:
+            rows = [prefix + row + suffix for row in rows]
+
+        padding_strategy = kwargs.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
+        lengths = [len(row) for row in rows]
+        target = _padded_length(lengths, padding_strategy, max_length, kwargs.get("pad_to_multiple_of"))
+        return_tensors = kwargs.get("return_tensors")
+        if return_tensors is not None and len({max(n, target) for n in lengths}) > 1:
+            return super()._encode_plus(text, text_pair=text_pair, **kwargs)  # ragged: transformers' own error
+        if rows:
+            self._eventual_warn_about_too_long_sequence(max(rows, key=len), max_length, kwargs.get("verbose", True))
+
+        return_mask = kwargs.get("return_attention_mask")
+        batch = _rows_to_batch(
+            rows,
+            lengths,
+            target,
+            pad_byte=bytes([self.pad_token_id]) if target else b"",
+            left=(kwargs.get("padding_side") or self.padding_side) == "left",
+            return_tensors=return_tensors,
+            return_attention_mask="attention_mask" in self.model_input_names if return_mask is None else return_mask,
+        )
+        if isinstance(text, str) and return_tensors is None:
+            return BatchEncoding({key: value[0] for key, value in batch.items()})
+        return batch
+
+    def _fast_path_setup(
+        self, texts: Any, text_pair: Any, kwargs: dict[str, Any]
+    ) -> tuple[re.Pattern[str] | None, dict[str, bytes], bytes, bytes] | None:
+        """Return (special-token pattern, token -> id byte, prefix ids, suffix ids) if the fast path applies, else None."""
+        if not self.fast_batch_encoding or text_pair is not None:
+            return None
+        if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
+            return None
+        if any(kwargs.get(key) for key in _FAST_PATH_MUST_BE_OFF):
+            return None
+        if any(value and key not in _FAST_PATH_KEYWORDS for key, value in kwargs.items()):
+            return None  # an option this path does not know: let transformers handle it
+        if kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) == TruncationStrategy.ONLY_SECOND:
+            return None
+        added = self.added_tokens_decoder
+        if len(self) != BYTE_VOCAB_SIZE or any(t.lstrip or t.rstrip or t.single_word for t in added.values()):
+            return None  # extra or non-plain added tokens: only the Rust pipeline matches them exactly
+        prefix, suffix = self._special_token_affixes() if kwargs.get("add_special_tokens", True) else (b"", b"")
+        if prefix is None:
+            return None
+        if _truncates(kwargs) and kwargs.get("max_length", 0) < len(prefix + suffix):
+            return None  # the Rust pipeline raises its own error
+        if kwargs.get("split_special_tokens"):
+            return None, {}, prefix, suffix
+        special_ids = {token.content: bytes([index]) for index, token in added.items()}
+        return _special_token_pattern(tuple(special_ids)), special_ids, prefix, suffix
+
+    def _special_token_affixes(self) -> tuple[bytes, bytes] | tuple[None, None]:
+        """Ids the post-processor puts before and after a single sequence (e.g. [BOS] ... [EOS]), as bytes."""
+        self._tokenizer.no_padding()  # transformers resets both before each call anyway
+        self._tokenizer.no_truncation()
+        probe_id = ord("a") + NUM_SPECIAL_TOKENS
+        ids = self._tokenizer.encode("a", add_special_tokens=True).ids
+        if ids.count(probe_id) != 1 or any(i >= NUM_SPECIAL_TOKENS for i in ids if i != probe_id):
+            return None, None
+        split = ids.index(probe_id)
+        return bytes(ids[:split]), bytes(ids[split + 1 :])
 
     def _decode(
         self,
@@ -190,12 +292,122 @@ class PerceiverByteTokenizer(TokenizersBackend):
         return file_names + (path,)
 
 
+# --- the vectorised UTF-8 path ---------------------------------------------------------------------------------
+# UTF-8 from `str.encode` never contains the bytes 0xF5-0xFF, so every byte id (at most 0xF4 + 6 = 250) and every
+# special id (0-5) fits in one byte: a row of ids is held as a `bytes` object, and `bytes.translate` maps a
+# text's UTF-8 bytes to ids in C.
+_BYTE_TO_ID = bytes((byte + NUM_SPECIAL_TOKENS) % NUM_BYTES for byte in range(NUM_BYTES))
+_FAST_PATH_MUST_BE_OFF = (
+    "is_split_into_words",
+    "stride",
+    "return_token_type_ids",
+    "return_overflowing_tokens",
+    "return_special_tokens_mask",
+    "return_offsets_mapping",
+    "return_length",
+)
+_FAST_PATH_KEYWORDS = frozenset(
+    [
+        *_FAST_PATH_MUST_BE_OFF,
+        "add_special_tokens",
+        "padding_strategy",
+        "truncation_strategy",
+        "max_length",
+        "pad_to_multiple_of",
+        "padding_side",
+        "return_tensors",
+        "return_attention_mask",
+        "verbose",
+        "split_special_tokens",
+    ]
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _special_token_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
+    """Regex splitting text around special tokens, longest first (the Rust added-vocabulary matching rule)."""
+    alternatives = "|".join(re.escape(token) for token in sorted(tokens, key=len, reverse=True))
+    return re.compile(f"({alternatives})")
+
+
+def _text_to_id_bytes(text: str, pattern: re.Pattern[str] | None, special_ids: dict[str, bytes]) -> bytes:
+    """Ids of one text as bytes: UTF-8 byte + 6, each special token written in the text as its own id."""
+    parts = [text] if pattern is None else pattern.split(text)  # [text, special, text, special, ...]
+    if len(parts) == 1:
+        return text.encode("utf-8").translate(_BYTE_TO_ID)
+    return b"".join(
+        special_ids[part] if index % 2 else part.encode("utf-8").translate(_BYTE_TO_ID)
+        for index, part in enumerate(parts)
+    )
+
+
+def _truncates(kwargs: dict[str, Any]) -> bool:
+    return kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != TruncationStrategy.DO_NOT_TRUNCATE
+
+
+def _truncate(row: bytes, keep: int, side: str) -> bytes:
+    if len(row) <= keep:
+        return row
+    return row[:keep] if side == "right" else row[len(row) - keep :]
+
+
+def _padded_length(
+    lengths: list[int], strategy: PaddingStrategy, max_length: int | None, pad_to_multiple_of: int | None
+) -> int:
+    """Length rows are padded to (0 = no padding), with the Rust pipeline's rules; longer rows stay as they are."""
+    if strategy == PaddingStrategy.DO_NOT_PAD:
+        return 0
+    target = max(lengths, default=0) if strategy == PaddingStrategy.LONGEST else max_length
+    if pad_to_multiple_of and target % pad_to_multiple_of:
+        target += pad_to_multiple_of - target % pad_to_multiple_of
+    return target
+
+
+def _rows_to_batch(
+    rows: list[bytes],
+    lengths: list[int],
+    target: int,
+    pad_byte: bytes,
+    left: bool,
+    return_tensors: str | TensorType | None,
+    return_attention_mask: bool,
+) -> BatchEncoding:
+    """Pad id rows to ``target`` and build input_ids (and attention_mask) as lists, numpy arrays or torch tensors."""
+    pads = [max(target - n, 0) for n in lengths]
+    padded = [pad_byte * p + row if left else row + pad_byte * p for row, p in zip(rows, pads)]
+    tensor_type = None if return_tensors is None else TensorType(return_tensors)
+    if tensor_type not in (TensorType.NUMPY, TensorType.PYTORCH):
+        data = {"input_ids": [list(row) for row in padded]}
+        if return_attention_mask:
+            data["attention_mask"] = [[0] * p + [1] * n if left else [1] * n + [0] * p for n, p in zip(lengths, pads)]
+        return BatchEncoding(data, tensor_type=tensor_type)
+
+    width = len(padded[0]) if padded else 0
+    input_ids = np.frombuffer(b"".join(padded), dtype=np.uint8).reshape(len(padded), width).astype(np.int64)
+    data = {"input_ids": input_ids}  # [B, L]
+    if return_attention_mask:
+        valid = np.asarray(lengths, dtype=np.int64)[:, None]  # [B, 1]
+        positions = np.arange(width)[None, :]  # [1, L]
+        data["attention_mask"] = (positions >= width - valid if left else positions < valid).astype(np.int64)
+    if tensor_type == TensorType.PYTORCH:
+        import torch
+
+        data = {key: torch.from_numpy(value) for key, value in data.items()}
+    return BatchEncoding(data)
+
+
 def _check_special_tokens(special_tokens: list[str]) -> None:
     if any(not token for token in special_tokens):
         raise ValueError(f"Special tokens must be non-empty strings, got {special_tokens}.")
     if len(set(special_tokens)) != len(special_tokens):
         raise ValueError(
             f"The six special tokens (pad, bos, eos, mask, cls, sep) must be distinct, got {special_tokens}."
+        )
+    clashes = sorted(set(special_tokens) & set(byte_alphabet()))
+    if clashes:
+        raise ValueError(
+            f"Special tokens {clashes} are single characters that already stand for a byte in the vocabulary; "
+            "use longer strings such as '[MASK]'."
         )
 
 
