@@ -1,0 +1,172 @@
+"""An exported folder loads with trust_remote_code=True in a Python where `perceiver_hf` cannot be imported.
+
+The folder is written by the `perceiver-hf export-hub` command; a child Python blocks the package
+(`sys.modules["perceiver_hf"] = None`, the repository's src/ off sys.path, PYTHONPATH cleared) and loads it with
+plain transformers: AutoModelForMaskedLM, AutoTokenizer and pipeline("fill-mask"). Its logits must equal the
+package's, its token ids the UTF-8 bytes + 6 computed here by hand.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+
+from perceiver_hf import PerceiverForMaskedLM
+from perceiver_hf.cli import main as cli_main
+from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
+
+TEXTS = ["héllo [MASK] wörld", "short"]
+FILL_TEXT = "a [MASK] c"
+
+CHILD = textwrap.dedent(
+    """
+    import sys
+    sys.modules["perceiver_hf"] = None  # `import perceiver_hf` raises ImportError from here on
+    sys.path[:] = [p for p in sys.path if not p.rstrip("/").endswith("/src")]
+    import json
+    import torch
+    torch.set_num_threads(1)
+    from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+
+    folder, out, texts, fill_text = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+    result = {}
+    try:
+        import perceiver_hf  # noqa: F401
+        result["perceiver_hf_importable"] = True
+    except ImportError:
+        result["perceiver_hf_importable"] = False
+    try:
+        AutoModelForMaskedLM.from_pretrained(folder)
+        result["error_without_trust"] = None
+    except ValueError as error:
+        result["error_without_trust"] = str(error)
+    model = AutoModelForMaskedLM.from_pretrained(folder, trust_remote_code=True).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder, trust_remote_code=True)
+    encoding = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoding).logits
+    fill = pipeline("fill-mask", model=folder, trust_remote_code=True)
+    result.update(
+        model_module=type(model).__module__,
+        tokenizer_module=type(tokenizer).__module__,
+        input_ids=encoding["input_ids"].tolist(),
+        attention_mask=encoding["attention_mask"].tolist(),
+        fill=fill(fill_text, top_k=3),
+        package_modules=[name for name, module in sys.modules.items() if "perceiver_hf" in name and module],
+    )
+    torch.save(logits, out + ".pt")
+    with open(out, "w") as handle:
+        json.dump(result, handle)
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A tiny model saved with its tokenizer and card, exported with the CLI; the package's outputs for it."""
+    from conftest import make_tiny_model
+
+    root = tmp_path_factory.mktemp("remote")
+    model = make_tiny_model(seed=3)
+    tokenizer = PerceiverByteTokenizer(model_max_length=model.config.max_seq_len)
+    model.save_pretrained(root / "saved")
+    tokenizer.save_pretrained(root / "saved")
+    (root / "saved" / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny\n", encoding="utf-8")
+    assert cli_main(["export-hub", str(root / "saved"), str(root / "hub")]) == 0
+    encoding = tokenizer(TEXTS, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        logits = model(**encoding).logits
+    return {"root": root, "folder": root / "hub", "logits": logits}
+
+
+@pytest.fixture(scope="module")
+def child_result(exported: dict) -> dict:
+    root = exported["root"]
+    script = root / "child.py"
+    script.write_text(CHILD, encoding="utf-8")
+    out = root / "child.json"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "HF_", "TRANSFORMERS_"))}
+    env.update(
+        OMP_NUM_THREADS="1",
+        HF_HOME=str(root / "hf_home"),  # remote code is copied to HF_HOME/modules
+        HF_HUB_OFFLINE="1",
+        TRANSFORMERS_VERBOSITY="error",
+    )
+    completed = subprocess.run(
+        [sys.executable, str(script), str(exported["folder"]), str(out), json.dumps(TEXTS), FILL_TEXT],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-4000:]
+    result = json.loads(out.read_text())
+    result["logits"] = torch.load(str(out) + ".pt")
+    return result
+
+
+def test_folder_has_auto_map_and_code(exported: dict) -> None:
+    folder = exported["folder"]
+    config = json.loads((folder / "config.json").read_text())
+    assert config["model_type"] == "perceiver_io"
+    assert config["auto_map"] == {
+        "AutoConfig": "configuration_perceiver.PerceiverConfig",
+        "AutoModel": "modeling_perceiver.PerceiverModel",
+        "AutoModelForMaskedLM": "modeling_perceiver.PerceiverForMaskedLM",
+        "AutoTokenizer": ["tokenization_perceiver.PerceiverByteTokenizer", None],
+    }
+    tokenizer_config = json.loads((folder / "tokenizer_config.json").read_text())
+    assert tokenizer_config["auto_map"] == {"AutoTokenizer": ["tokenization_perceiver.PerceiverByteTokenizer", None]}
+    for name in ("configuration_perceiver.py", "modeling_perceiver.py", "tokenization_perceiver.py", "README.md"):
+        assert (folder / name).is_file(), name
+
+
+def test_child_cannot_import_the_package(child_result: dict) -> None:
+    assert child_result["perceiver_hf_importable"] is False
+    assert child_result["package_modules"] == []
+    assert child_result["model_module"].startswith("transformers_modules.")
+    assert child_result["tokenizer_module"].startswith("transformers_modules.")
+
+
+def test_remote_code_needs_trust(child_result: dict) -> None:
+    assert "trust_remote_code=True" in child_result["error_without_trust"]
+
+
+def test_remote_tokenizer_gives_byte_ids(child_result: dict) -> None:
+    # UTF-8 byte + 6, [MASK] = 3, right padding with 0: computed here, not by the package
+    first = [b + 6 for b in "héllo ".encode()] + [3] + [b + 6 for b in " wörld".encode()]
+    second = [b + 6 for b in b"short"]
+    second += [0] * (len(first) - len(second))
+    assert child_result["input_ids"] == [first, second]
+    assert child_result["attention_mask"][1] == [1] * 5 + [0] * (len(first) - 5)
+
+
+def test_remote_logits_equal_package_logits(exported: dict, child_result: dict) -> None:
+    remote, local = child_result["logits"], exported["logits"]
+    assert remote.shape == local.shape == (2, 15, 262)
+    assert (remote - local).abs().max().item() <= 1e-6
+
+
+def test_remote_pipeline_matches_package_pipeline(exported: dict, child_result: dict) -> None:
+    local = pipeline("fill-mask", model=str(exported["folder"]))
+    expected = local(FILL_TEXT, top_k=3)
+    assert [p["token"] for p in child_result["fill"]] == [p["token"] for p in expected]
+    for got, want in zip(child_result["fill"], expected):
+        assert got["score"] == pytest.approx(want["score"], abs=1e-6)
+
+
+def test_package_loads_exported_folder_without_remote_code(exported: dict) -> None:
+    folder = exported["folder"]
+    model = AutoModelForMaskedLM.from_pretrained(folder)
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert type(model) is PerceiverForMaskedLM
+    assert type(tokenizer) is PerceiverByteTokenizer
