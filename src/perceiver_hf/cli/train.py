@@ -1,0 +1,52 @@
+"""`perceiver-hf train`: train or fine-tune a Perceiver IO masked language model with `Trainer`.
+
+All arguments after `train` go to transformers' `HfArgumentParser` (see `perceiver_hf.training.parsing`);
+`perceiver-hf train --help` lists them. Runs the same under `accelerate launch` and `torchrun`, e.g.
+`torchrun --nproc_per_node 2 -m perceiver_hf.cli train ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+REQUIRED_MODULES = {"datasets": "datasets", "matplotlib": "matplotlib", "yaml": "pyyaml"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    """Register `train`; its arguments are parsed by HfArgumentParser, so argparse passes them through."""
+    parser = subparsers.add_parser(
+        "train",
+        add_help=False,  # --help goes to HfArgumentParser, which knows all arguments
+        help="train or fine-tune on Trainer (run `perceiver-hf train --help` for all arguments)",
+        description="Train or fine-tune a Perceiver IO masked language model with transformers' Trainer.",
+    )
+    parser.set_defaults(func=run, accepts_extra_args=True)
+
+
+def missing_training_modules() -> list[str]:
+    """pip names of the `training` extra's packages that are not installed."""
+    return [pip_name for module, pip_name in REQUIRED_MODULES.items() if importlib.util.find_spec(module) is None]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Parse the pass-through arguments and run training; bad input -> message on stderr, exit status 2."""
+    missing = missing_training_modules()
+    if missing:
+        print(
+            f"perceiver-hf train: error: missing {', '.join(missing)}; install the training extra: "
+            "pip install 'perceiver-hf[training]'",
+            file=sys.stderr,
+        )
+        return 2
+    from ..training.parsing import parse_train_args
+    from ..training.run import run_training
+
+    try:
+        arguments = parse_train_args(args.extra_args)
+        run_training(arguments)
+    except ValueError as error:
+        print(f"perceiver-hf train: error: {error}", file=sys.stderr)
+        return 2
+    return 0

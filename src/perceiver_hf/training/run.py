@@ -1,0 +1,177 @@
+"""One training run with transformers' `Trainer`: the library behind `perceiver-hf train`.
+
+Order of work: check the arguments and output folder -> tokenizer -> config (vocab_size and max_seq_len
+linked and checked) -> load data (empty? text column?) -> tokenize, chunk, cache -> model -> train ->
+save (safetensors) -> evaluate -> loss curve. Everything that can be wrong with the inputs is reported
+before the first training step.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any, Optional, Sequence
+
+import datasets
+import transformers
+from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
+from transformers.trainer_utils import get_last_checkpoint
+
+from .collators import MaskingEpochCallback, PerceiverMLMCollator
+from .data import load_raw_datasets, prepare_datasets
+from .metrics import compute_metrics, preprocess_logits_for_metrics
+from .model_setup import build_model, load_tokenizer, resolve_model_setup
+from .parsing import TrainArguments
+from .plotting import plot_loss_curve
+
+logger = logging.getLogger(__name__)
+
+LOSS_CURVE_FILE = "loss_curve.png"
+MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "config.json")
+
+
+def resolve_resume(value: Optional[str]) -> Optional[str | bool]:
+    """`--resume_from_checkpoint`: a checkpoint folder, or 'last'/'true' for the newest one in output_dir."""
+    if value is None or value == "" or value.lower() in ("false", "no", "none"):
+        return None
+    if value.lower() in ("last", "latest", "true", "yes"):
+        return True
+    if not Path(value).is_dir():
+        raise ValueError(f"--resume_from_checkpoint {value}: no such checkpoint folder.")
+    return value
+
+
+def check_output_dir(training_args: TrainingArguments, model_name_or_path: Optional[str], resume: Any) -> None:
+    """Refuse to start a run that would overwrite a trained model or checkpoints (nothing the user had is lost)."""
+    if not training_args.output_dir:
+        raise ValueError("Pass --output_dir: the folder for checkpoints, the final model and the loss curve.")
+    output_dir = Path(training_args.output_dir)
+    if model_name_or_path and output_dir.resolve() == Path(model_name_or_path).resolve():
+        raise ValueError(f"--output_dir {output_dir} is the model being fine-tuned; choose another folder.")
+    if resume is True and (not output_dir.is_dir() or get_last_checkpoint(str(output_dir)) is None):
+        raise ValueError(f"--resume_from_checkpoint last: {output_dir} holds no checkpoint-* folder to resume from.")
+    will_train = training_args.do_train or not training_args.do_eval  # neither flag: train
+    if not will_train or resume or not output_dir.is_dir():
+        return
+    existing = sorted(p.name for p in output_dir.iterdir() if p.name.startswith("checkpoint-") or p.name in MODEL_FILES)
+    if existing:
+        raise ValueError(
+            f"--output_dir {output_dir} already holds a trained model or checkpoints ({', '.join(existing[:3])}). "
+            "Continue it with --resume_from_checkpoint last, or choose a new --output_dir."
+        )
+
+
+def setup_logging(training_args: TrainingArguments) -> None:
+    """run_mlm.py-style logging: INFO on the main process, warnings elsewhere; Trainer keeps its progress bars."""
+    logging.basicConfig(
+        format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
+        datefmt="%m/%d/%Y %H:%M:%S",
+        handlers=[logging.StreamHandler(sys.stdout)],
+    )
+    log_level = training_args.get_process_log_level()  # "passive" -> transformers' default (warnings)
+    datasets.utils.logging.set_verbosity(log_level)
+    transformers.utils.logging.set_verbosity(log_level)
+    logging.getLogger("perceiver_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
+
+
+def _resolve_modes(training_args: TrainingArguments, has_train: bool, has_eval: bool) -> None:
+    if not training_args.do_train and not training_args.do_eval:  # neither flag given: train, evaluate if possible
+        training_args.do_train = True
+        training_args.do_eval = has_eval
+    if training_args.do_train and not has_train:
+        raise ValueError("--do_train needs training data: --train_file or --dataset_name with a train split.")
+    if training_args.do_eval and not has_eval:
+        raise ValueError(
+            "--do_eval needs evaluation data: --validation_file, a validation split, or --validation_split_percentage > 0."
+        )
+
+
+def build_trainer(arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = ()) -> Trainer:
+    """Set everything up and check it; return the ready `Trainer` (nothing trained yet)."""
+    model_args, data_args, training_args = arguments.model, arguments.data, arguments.training
+    tokenizer = load_tokenizer(model_args)
+    setup = resolve_model_setup(model_args, arguments.config, data_args, tokenizer)
+    logger.info(
+        "Model: %s, vocab_size=%d (tokenizer %s), max_seq_len=%d, training on chunks of %d tokens",
+        model_args.model_name_or_path or model_args.preset or model_args.config_name,
+        setup.config.vocab_size,
+        type(tokenizer).__name__,
+        setup.config.max_seq_len,
+        setup.max_seq_len,
+    )
+    raw = load_raw_datasets(data_args, model_args.cache_dir)
+    _resolve_modes(training_args, "train" in raw, "validation" in raw)
+    masking = arguments.masking
+    collator = PerceiverMLMCollator(
+        tokenizer,
+        mlm_probability=masking.mlm_probability,
+        mask_replace_prob=masking.mask_replace_prob,
+        random_replace_prob=masking.random_replace_prob,
+        masking=masking.masking,
+        mean_span_length=masking.mean_span_length,
+        max_span_length=masking.max_span_length,
+        decode_only=masking.decode_only,
+        seed=training_args.seed,
+    )
+    wanted = [split for split, on in (("train", training_args.do_train), ("validation", training_args.do_eval)) if on]
+    prepared = prepare_datasets(
+        datasets.DatasetDict({split: raw[split] for split in wanted}),
+        tokenizer,
+        data_args,
+        setup.max_seq_len,
+        collator,
+        training_args.seed,
+        main_process_first=lambda desc: training_args.main_process_first(desc=desc),
+    )
+    set_seed(training_args.seed)  # the same initial weights whatever happened before
+    model = build_model(model_args, setup)
+    logger.info("%s parameters", f"{model.num_parameters():,}")
+    return Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=prepared.get("train"),
+        eval_dataset=prepared.get("validation"),
+        data_collator=collator,
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics if training_args.do_eval else None,
+        preprocess_logits_for_metrics=preprocess_logits_for_metrics if training_args.do_eval else None,
+        callbacks=[MaskingEpochCallback(collator), *callbacks],
+    )
+
+
+def run_training(arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
+    """Train and/or evaluate as `arguments` say; returns the train_* and eval_* metrics."""
+    training_args = arguments.training
+    resume = resolve_resume(training_args.resume_from_checkpoint)
+    check_output_dir(training_args, arguments.model.model_name_or_path, resume)
+    setup_logging(training_args)
+    set_seed(training_args.seed)
+    trainer = build_trainer(arguments, callbacks)
+
+    metrics: dict[str, float] = {}
+    if training_args.do_train:
+        result = trainer.train(resume_from_checkpoint=resume)
+        trainer.save_model()  # model.safetensors + config + tokenizer in output_dir
+        trainer.log_metrics("train", result.metrics)
+        trainer.save_metrics("train", result.metrics)
+        trainer.save_state()
+        metrics.update(result.metrics)
+    if training_args.do_eval:
+        eval_metrics = trainer.evaluate()
+        trainer.log_metrics("eval", eval_metrics)
+        trainer.save_metrics("eval", eval_metrics)
+        metrics.update(eval_metrics)
+    if training_args.do_train and trainer.is_world_process_zero():
+        path = os.path.join(training_args.output_dir, LOSS_CURVE_FILE)
+        if plot_loss_curve(trainer.state.log_history, path, title=Path(training_args.output_dir).name):
+            logger.info("Loss curve written to %s", path)
+        else:
+            logger.warning("No loss was logged (fewer steps than --logging_steps); no loss curve written.")
+    if training_args.push_to_hub:
+        trainer.push_to_hub(tasks="fill-mask", finetuned_from=arguments.model.model_name_or_path)
+    return metrics
+
+
+__all__ = ["LOSS_CURVE_FILE", "build_trainer", "check_output_dir", "resolve_resume", "run_training"]
