@@ -1,0 +1,107 @@
+"""`perceiver-hf convert`: turn a foreign checkpoint into a Hub-ready perceiver-hf model folder.
+
+    perceiver-hf convert haiku PICKLE OUTPUT_DIR [--config-overrides key=value,...] [--force] [--quiet]
+    perceiver-hf convert transformers SOURCE OUTPUT_DIR [--revision REV] [--force] [--quiet]
+
+Errors (missing or corrupt file, refused pickle globals, mismatched weights, non-empty OUTPUT_DIR) are printed
+as one message and exit with status 1; nothing is left behind in OUTPUT_DIR.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any, Callable, Optional, Sequence
+
+HAIKU_HELP = "DeepMind's Haiku pickle (e.g. language_perceiver_io_bytes.pickle; no JAX or Haiku needed)"
+TRANSFORMERS_HELP = "transformers' own PerceiverForMaskedLM (model_type 'perceiver'), e.g. deepmind/language-perceiver"
+
+
+def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("output_dir", metavar="OUTPUT_DIR", help="folder to create; must be new or empty")
+    parser.add_argument(
+        "--force", action="store_true", help="replace a non-empty OUTPUT_DIR (only once the new folder is complete)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or log messages")
+
+
+def add_haiku_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `convert haiku` (also used by conversion/convert_haiku_to_safetensors.py)."""
+    parser.add_argument("pickle", metavar="PICKLE", help="the Haiku checkpoint")
+    _add_common_arguments(parser)
+    parser.add_argument(
+        "--config-overrides",
+        default="",
+        metavar="KEY=VALUE,...",
+        help="PerceiverConfig fields the weights do not reveal, e.g. 'num_self_attention_heads=8,"
+        "num_self_attention_blocks=1' (default: DeepMind's published configuration, 8 heads everywhere, 1 block)",
+    )
+    parser.set_defaults(func=run_haiku)
+
+
+def add_transformers_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `convert transformers`."""
+    parser.add_argument("source", metavar="SOURCE", help="a folder or Hub model id")
+    _add_common_arguments(parser)
+    parser.add_argument("--revision", default=None, help="Hub branch, tag or commit of SOURCE")
+    parser.set_defaults(func=run_transformers)
+
+
+def add_parser(subparsers: Any) -> None:
+    """Add `convert` and its `haiku` / `transformers` subcommands to the `perceiver-hf` parser."""
+    parser = subparsers.add_parser(
+        "convert",
+        help="convert DeepMind's Haiku checkpoint or transformers' Perceiver into a perceiver-hf model folder",
+        description="Write config.json, model.safetensors, the byte tokenizer and a README.md model card to "
+        "OUTPUT_DIR, atomically.",
+    )
+    formats = parser.add_subparsers(dest="source_format", metavar="FORMAT", required=True)
+    add_haiku_arguments(formats.add_parser("haiku", help=HAIKU_HELP, description=HAIKU_HELP))
+    add_transformers_arguments(
+        formats.add_parser("transformers", help=TRANSFORMERS_HELP, description=TRANSFORMERS_HELP)
+    )
+
+
+def _run(args: argparse.Namespace, convert: Callable[..., Any]) -> int:
+    """Call `convert(output_dir, force=..., progress=...)`; a bad input becomes one message on stderr, status 1."""
+    if not args.quiet:
+        logging.basicConfig(level=logging.INFO, format="%(message)s")
+    try:
+        output_dir = convert(args.output_dir, force=args.force, progress=not args.quiet)
+    except ValueError as error:  # ConversionError and its subclasses, bad --config-overrides, bad config values
+        print(f"perceiver-hf convert: error: {error}", file=sys.stderr)
+        return 1
+    print(f"Wrote {output_dir}")
+    return 0
+
+
+def run_haiku(args: argparse.Namespace) -> int:
+    """`perceiver-hf convert haiku`."""
+    from ..convert import convert_haiku_checkpoint, parse_config_overrides
+
+    def convert(output_dir: str, **options: Any) -> Any:
+        overrides = parse_config_overrides(args.config_overrides)
+        return convert_haiku_checkpoint(args.pickle, output_dir, config_overrides=overrides, **options)
+
+    return _run(args, convert)
+
+
+def run_transformers(args: argparse.Namespace) -> int:
+    """`perceiver-hf convert transformers`."""
+    from ..convert import convert_transformers_checkpoint
+
+    def convert(output_dir: str, **options: Any) -> Any:
+        return convert_transformers_checkpoint(args.source, output_dir, revision=args.revision, **options)
+
+    return _run(args, convert)
+
+
+def haiku_main(argv: Optional[Sequence[str]] = None, prog: Optional[str] = None) -> int:
+    """Entry point of the standalone script conversion/convert_haiku_to_safetensors.py."""
+    parser = argparse.ArgumentParser(
+        prog=prog, description=f"Convert {HAIKU_HELP} into a perceiver-hf model folder (= perceiver-hf convert haiku)."
+    )
+    add_haiku_arguments(parser)
+    args = parser.parse_args(argv)
+    return args.func(args)

@@ -1,0 +1,32 @@
+"""Converters into perceiver-hf model folders (config.json, model.safetensors, tokenizer, README.md).
+
+- `convert_haiku_checkpoint`: DeepMind's Haiku pickle (`language_perceiver_io_bytes.pickle`), read with a
+  restricted unpickler (no JAX or Haiku needed, no code from the file runs).
+- `convert_transformers_checkpoint`: transformers' own `PerceiverForMaskedLM` (model_type "perceiver").
+
+Both map names through declarative tables (`haiku_mapping.HAIKU_LAYOUT`, `from_transformers.TRANSFORMERS_LAYOUT`),
+infer the configuration from the weights, check that every source array fills exactly one parameter of the
+right shape, and write the output folder atomically. The command-line front end is `perceiver-hf convert`.
+"""
+
+from .config_overrides import parse_config_overrides
+from .errors import ConversionError, MappingError, OutputDirError, UnsafePickleError
+from .from_transformers import convert_transformers_checkpoint
+from .haiku import convert_haiku_checkpoint, load_haiku_params
+from .haiku_config import DEEPMIND_DEFAULTS, infer_haiku_config
+from .safe_pickle import RestrictedUnpickler, load_pickle
+
+__all__ = [
+    "ConversionError",
+    "DEEPMIND_DEFAULTS",
+    "MappingError",
+    "OutputDirError",
+    "RestrictedUnpickler",
+    "UnsafePickleError",
+    "convert_haiku_checkpoint",
+    "convert_transformers_checkpoint",
+    "infer_haiku_config",
+    "load_haiku_params",
+    "load_pickle",
+    "parse_config_overrides",
+]

@@ -1,0 +1,62 @@
+"""The last, shared step of every converter: check the mapping, then write the model folder."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Callable, Mapping, MutableMapping
+
+import torch
+
+from ..configuration_perceiver import PerceiverConfig
+from ..tokenization_perceiver import PerceiverByteTokenizer
+from .card import render_card
+from .mapping import CheckpointLayout, check_rules, convert
+from .progress import track
+from .target_model import expected_parameter_shapes, mark_as_masked_lm
+from .writer import write_model_folder
+
+
+def write_converted_folder(
+    output_path: Path,
+    *,
+    layout: CheckpointLayout,
+    arrays: MutableMapping[str, Any],
+    to_tensor: Callable[[Any, bool], torch.Tensor],
+    config: PerceiverConfig,
+    what: str,
+    card_fields: Mapping[str, str],
+    metadata: Mapping[str, str],
+    force: bool,
+    progress: bool,
+) -> Path:
+    """Check that `arrays` fill `PerceiverForMaskedLM(config)` exactly, then write the folder atomically.
+
+    Args:
+        output_path: the folder to write (checked with `check_output_dir` beforehand).
+        layout: where the checkpoint keeps each part of the model.
+        arrays: source name -> array; emptied while the weights are written, so memory stays flat.
+        to_tensor: `(array, transpose) -> tensor`.
+        config: the inferred configuration.
+        what: names the checkpoint in error messages.
+        card_fields: `render_card` fields (title, description, license, provenance, command).
+        metadata: safetensors header metadata (e.g. the source and its sha256).
+        force, progress: as in the converters.
+
+    Raises:
+        MappingError: missing, unexpected or mis-shaped arrays (all listed).
+    """
+    config = mark_as_masked_lm(config)
+    shapes = {name: tuple(array.shape) for name, array in arrays.items()}
+    rules = layout.rules(config.num_self_attention_layers_per_block)
+    check_rules(rules, shapes, expected_parameter_shapes(config), what)
+    card = render_card(config, sum(math.prod(shape) for shape in shapes.values()), output_path, **card_fields)
+    return write_model_folder(
+        output_path,
+        config=config,
+        tensors=track(convert(rules, arrays, to_tensor), len(rules), "converting", progress),
+        model_card=card,
+        tokenizer=PerceiverByteTokenizer(model_max_length=config.max_seq_len),
+        force=force,
+        metadata=dict(metadata),
+    )

@@ -1,0 +1,219 @@
+"""Convert transformers' own `PerceiverForMaskedLM` (model_type "perceiver", e.g. deepmind/language-perceiver).
+
+transformers' port computes with settings that differ from DeepMind's (exact-erf GELU; its MLM decoder
+hard-codes 8 heads and 256 q/k channels). Those settings are read from the loaded model itself, not assumed,
+so that the converted model gives the same logits at every non-padded position:
+
+- `hidden_act` from its config (transformers' default "gelu" is the exact erf GELU);
+- the LayerNorm epsilon its modules really use: transformers 5.x builds them as `nn.LayerNorm(dim)`, i.e.
+  eps 1e-5, whatever `config.layer_norm_eps` (1e-12) says;
+- head counts and query residuals from its attention modules; block repeats from `config.num_blocks`.
+
+At padded positions the two differ by design: transformers does not mask the decoder's queries, while
+perceiver-hf follows DeepMind (a masked query's attention output is zero).
+"""
+
+from __future__ import annotations
+
+import shlex
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+from torch import nn
+
+from ..core.layers import ACTIVATIONS
+from .config_inference import infer_config
+from .converted_folder import write_converted_folder
+from .errors import ConversionError
+from .mapping import CheckpointLayout, ModuleTable, Param, ParamTable
+from .progress import logger
+from .writer import check_output_dir
+
+SAME: ParamTable = (Param("weight", "weight"), Param("bias", "bias"))
+
+ATTENTION_AND_MLP: ModuleTable = {
+    "attention.q_proj": ("attention.self.query", SAME),
+    "attention.k_proj": ("attention.self.key", SAME),
+    "attention.v_proj": ("attention.self.value", SAME),
+    "attention.o_proj": ("attention.output.dense", SAME),
+    "mlp_norm": ("layernorm", SAME),
+    "mlp.fc1": ("mlp.dense1", SAME),
+    "mlp.fc2": ("mlp.dense2", SAME),
+}
+
+TRANSFORMERS_LAYOUT = CheckpointLayout(
+    separator=".",
+    single_arrays={
+        "perceiver.encoder.input_adapter.text_embedding": ("perceiver.input_preprocessor.embeddings", SAME[:1]),
+        "perceiver.encoder.input_adapter": (
+            "perceiver.input_preprocessor.position_embeddings", (Param("pos_encoding", "weight"),)
+        ),
+        "perceiver.encoder.latent_provider": ("perceiver.embeddings", (Param("query", "latents"),)),
+        "perceiver.decoder.output_query_provider": (
+            "perceiver.decoder.output_position_encodings", (Param("query", "position_embeddings"),)
+        ),
+        "lm_head": ("embedding_decoder", SAME[1:]),
+    },
+    cross_attention_layers={
+        "perceiver.encoder.cross_attention": "perceiver.encoder.cross_attention",
+        "perceiver.decoder.cross_attention": "perceiver.decoder.decoding_cross_attention",
+    },
+    cross_attention_layer={
+        "q_norm": ("attention.self.layernorm1", SAME),
+        "kv_norm": ("attention.self.layernorm2", SAME),
+        **ATTENTION_AND_MLP,
+    },
+    self_attention_layer={"norm": ("attention.self.layernorm1", SAME), **ATTENTION_AND_MLP},
+    self_attention_module=lambda index: f"perceiver.encoder.self_attends.{index}",
+)
+"""Where transformers' `PerceiverForMaskedLM` keeps each part (its modeling_perceiver.py names)."""
+
+
+def _load_source(source: str, revision: Optional[str]) -> nn.Module:
+    """transformers' `PerceiverForMaskedLM` from a folder or Hub id, checked to be complete."""
+    from transformers import AutoConfig, PerceiverForMaskedLM
+
+    try:
+        config = AutoConfig.from_pretrained(source, revision=revision)
+    except (OSError, ValueError) as error:
+        raise ConversionError(
+            f"Could not load a transformers config from {source!r}: {error}\nSOURCE must be a folder with "
+            "config.json or a Hub model id (cached, or reachable online)."
+        ) from error
+    if config.model_type != "perceiver":
+        raise ConversionError(
+            f"{source!r} has model_type {config.model_type!r}; `convert transformers` reads transformers' own "
+            "Perceiver checkpoints (model_type 'perceiver', e.g. deepmind/language-perceiver)."
+            + (" This folder is already a perceiver-hf model." if config.model_type == "perceiver_io" else "")
+        )
+    model, info = PerceiverForMaskedLM.from_pretrained(
+        source, revision=revision, dtype=torch.float32, output_loading_info=True
+    )
+    incomplete = {key: sorted(map(str, info.get(key) or ())) for key in ("missing_keys", "unexpected_keys")}
+    if any(incomplete.values()):
+        raise ConversionError(
+            f"{source!r} is not a complete PerceiverForMaskedLM checkpoint (architectures: {config.architectures}): "
+            f"missing {incomplete['missing_keys']}, unexpected {incomplete['unexpected_keys']}. Only transformers' "
+            "masked language model can be converted."
+        )
+    return model.eval()
+
+
+def transformers_settings(model: nn.Module) -> dict[str, Any]:
+    """The `PerceiverConfig` fields that reproduce what transformers' `model` computes (not visible in shapes)."""
+    config = model.config
+    if not isinstance(config.hidden_act, str) or config.hidden_act not in ACTIVATIONS:
+        raise ConversionError(
+            f"transformers' model uses hidden_act={config.hidden_act!r}; perceiver-hf supports {sorted(ACTIVATIONS)}."
+        )
+    eps = {module.eps for module in model.modules() if isinstance(module, nn.LayerNorm)}
+    if len(eps) != 1:
+        raise ConversionError(f"transformers' model mixes LayerNorm epsilons {sorted(eps)}; cannot convert it.")
+    encoder_attention = model.perceiver.encoder.cross_attention.attention
+    decoder_attention = model.perceiver.decoder.decoding_cross_attention.attention
+    return dict(
+        num_cross_attention_heads=encoder_attention.self.num_heads,
+        num_self_attention_heads=config.num_self_attention_heads,
+        decoder_num_cross_attention_heads=decoder_attention.self.num_heads,
+        num_self_attention_blocks=config.num_blocks,
+        cross_attention_residual=encoder_attention.use_query_residual,
+        decoder_cross_attention_residual=decoder_attention.use_query_residual,
+        hidden_act=config.hidden_act,
+        layer_norm_eps=eps.pop(),
+        initializer_range=config.initializer_range,
+        tie_word_embeddings=True,  # its logits use the input embedding matrix
+    )
+
+
+def torch_to_tensor(tensor: torch.Tensor, transpose: bool) -> torch.Tensor:
+    """A contiguous float32 tensor of a source parameter (transposed if asked); no copy when none is needed."""
+    tensor = tensor.detach()
+    return (tensor.T if transpose else tensor).to(torch.float32).contiguous()
+
+
+def _source_license(source: str, revision: Optional[str]) -> str:
+    """The `license` in the source's model card metadata, or "other" if there is none to read."""
+    from huggingface_hub import ModelCard
+
+    folder = Path(source)
+    try:
+        if folder.is_dir():
+            readme = folder / "README.md"
+            card = ModelCard.load(readme) if readme.is_file() else None
+        else:
+            card = ModelCard.load(source, revision=revision)
+    except Exception:  # no card, offline, not on the Hub: the license is unknown
+        card = None
+    return str(card.data.license) if card is not None and card.data.license else "other"
+
+
+def _provenance(source: str, revision_note: str, config: Any) -> str:
+    return (
+        f"Converted from transformers' `PerceiverForMaskedLM` checkpoint `{source}`{revision_note}. The parameter "
+        "values are copied unchanged (float32). The settings transformers' model computes with were carried over "
+        f"(hidden_act `{config.hidden_act}`, LayerNorm eps {config.layer_norm_eps:g}, "
+        f"{config.decoder_num_cross_attention_heads} decoder heads), so this model's logits equal transformers' at "
+        "every non-padded position; at padded positions it follows DeepMind's masking instead. For the license of "
+        "the weights see the source's model card."
+    )
+
+
+def transformers_command(source: str, output_dir: Union[str, Path], revision: Optional[str], force: bool) -> str:
+    """The `perceiver-hf convert transformers` command line equivalent to these arguments."""
+    args = ["perceiver-hf", "convert", "transformers", source, str(output_dir)]
+    args += ["--revision", revision] if revision else []
+    return shlex.join(args + (["--force"] if force else []))
+
+
+def convert_transformers_checkpoint(
+    source: Union[str, Path],
+    output_dir: Union[str, Path],
+    *,
+    revision: Optional[str] = None,
+    force: bool = False,
+    progress: bool = True,
+    command: Optional[str] = None,
+) -> Path:
+    """Convert transformers' `PerceiverForMaskedLM` at `source` (folder or Hub id) into `output_dir`.
+
+    Args:
+        source: a folder saved by transformers' `PerceiverForMaskedLM`, or a Hub id such as
+            "deepmind/language-perceiver" (downloaded, or read from the cache when offline).
+        output_dir: a new or empty folder (or any folder, with `force`).
+        revision: Hub branch, tag or commit.
+        force: replace a non-empty `output_dir`, once the new folder is complete.
+        progress: show progress bars on stderr.
+        command: the command line recorded in the model card (default: the equivalent `perceiver-hf` command).
+
+    Returns:
+        The absolute path of the written folder.
+    """
+    source = str(source)
+    output_path = check_output_dir(output_dir, force)
+    logger.info("Loading transformers' PerceiverForMaskedLM from %s", source)
+    model = _load_source(source, revision)
+    params = dict(model.state_dict())
+    shapes = {name: tuple(tensor.shape) for name, tensor in params.items()}
+    config = infer_config(TRANSFORMERS_LAYOUT, shapes, transformers_settings(model))
+    del model
+    revision_note = f" at revision `{revision}`" if revision else ""
+    return write_converted_folder(
+        output_path,
+        layout=TRANSFORMERS_LAYOUT,
+        arrays=params,
+        to_tensor=torch_to_tensor,
+        config=config,
+        what=f"transformers checkpoint {source!r}",
+        card_fields=dict(
+            title=f"Perceiver IO masked language model converted from `{source}`",
+            description=f"transformers' `PerceiverForMaskedLM` checkpoint `{source}`{revision_note}, converted to "
+            "a perceiver-hf model folder (safetensors).",
+            license=_source_license(source, revision),
+            provenance=_provenance(source, revision_note, config),
+            command=command or transformers_command(source, output_dir, revision, force),
+        ),
+        metadata={"source": source},
+        force=force,
+        progress=progress,
+    )
