@@ -45,8 +45,11 @@ def check_pretrained_config(
     if os.path.isfile(str(name_or_path)):
         return
     hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if key in kwargs}
-    config_dict, _ = PreTrainedConfig.get_config_dict(name_or_path, **hub_kwargs)
     where = _describe(name_or_path, kwargs)
+    try:
+        config_dict, _ = PreTrainedConfig.get_config_dict(name_or_path, **hub_kwargs)
+    except OSError as error:  # transformers' message does not always say which revision it looked for
+        raise OSError(f"Cannot load the config.json of {where}: {error}") from error
     if not config_dict:
         raise OSError(
             f"{where} has no config.json, so it is not a saved model. Pass a folder written by save_pretrained "
