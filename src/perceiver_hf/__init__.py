@@ -8,6 +8,7 @@ from .auto_registration import register_auto_classes
 from .configuration_perceiver import PerceiverConfig
 from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, PerceiverModel, PerceiverPreTrainedModel
 from .tokenization_perceiver import PerceiverByteTokenizer
+from . import pipelines  # noqa: F401,E402  (registers the "fill-mask-spans" pipeline task)
 
 __version__ = "0.1.0"
 
