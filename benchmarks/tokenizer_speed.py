@@ -69,7 +69,7 @@ def main() -> None:
     num_bytes = sum(len(s.encode("utf-8")) for s in sentences)
     print(f"batch: {len(sentences)} sentences, {num_bytes} UTF-8 bytes; padding=True, no special tokens")
     print(f"median ms of {args.rounds * args.fast_per_round} runs (ours) or {args.rounds} runs (the others):")
-    print("  ours = PerceiverByteTokenizer; rust = the same with fast_batch_encoding=False (Rust `tokenizers` pipeline)")
+    print("  ours = PerceiverByteTokenizer; rust = ours with fast_batch_encoding=False (Rust `tokenizers` pipeline)")
     print("  transformers = transformers' PerceiverTokenizer (pure Python)")
     for return_tensors in ("pt", "np", None):
         kwargs = {"padding": True, "add_special_tokens": False, "return_tensors": return_tensors}

@@ -350,6 +350,8 @@ def test_bad_special_tokens_are_rejected():
         PerceiverByteTokenizer(cls_token="[SEP]")
     with pytest.raises(ValueError, match="already stand for a byte"):
         PerceiverByteTokenizer(sep_token="<")
+    with pytest.raises(ValueError, match="does not take `tokenizer_object`"):
+        PerceiverByteTokenizer(tokenizer_object=train_unigram_tokenizer().backend_tokenizer)
 
 
 # --- the Unigram test helper --------------------------------------------------------------------------------
