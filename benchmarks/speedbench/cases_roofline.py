@@ -1,0 +1,77 @@
+"""Roofline case: achieved GFLOP/s of the latent self-attention stack against a large fp32 matmul."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import torch
+
+from .measure import measure, target
+from .models import ModelPair
+
+PEAK = "torch.matmul"
+THEIRS = "transformers latent stack"
+OURS = "perceiver-hf latent stack"
+
+
+def _theirs_stack(pair: ModelPair, latents: torch.Tensor) -> Callable[[], torch.Tensor]:
+    encoder = pair.theirs.perceiver.encoder
+
+    def run() -> torch.Tensor:
+        x = latents
+        for _ in range(pair.config.num_blocks):
+            for layer in encoder.self_attends:
+                x = layer(x)[0]
+        return x
+
+    return run
+
+
+def _ours_stack(pair: ModelPair, latents: torch.Tensor) -> Callable[[], torch.Tensor]:
+    encoder = pair.ours.perceiver.encoder
+
+    def run() -> torch.Tensor:
+        x = latents
+        for _ in range(encoder.num_self_attention_blocks):
+            for layer in encoder.self_attention.layers:
+                x = layer(x)[0]
+        return x
+
+    return run
+
+
+@torch.inference_mode()
+def roofline_case(
+    pair: ModelPair, batch_sizes: list[int], matmul_size: int, repeats: int, target_fraction: float = 0.85
+) -> dict[str, Any]:
+    """Latent stack at each batch size, timed interleaved with an [n, n] @ [n, n] matmul (the measured peak)."""
+    a = torch.randn(matmul_size, matmul_size)
+    b = torch.randn(matmul_size, matmul_size)
+    points = []
+    for batch in batch_sizes:
+        latents = torch.randn(batch, pair.config.num_latents, pair.config.d_latents)
+        functions = {
+            PEAK: lambda: torch.matmul(a, b),
+            THEIRS: _theirs_stack(pair, latents),
+            OURS: _ours_stack(pair, latents),
+        }
+        diff = float((functions[THEIRS]() - functions[OURS]()).abs().max())
+        rows = measure(functions, repeats=repeats)
+        peak = rows[0]["gflop_per_s"]
+        for r in rows[1:]:
+            r["fraction_of_peak"] = r["gflop_per_s"] / peak
+        points.append({"batch": batch, "rows": rows, "peak_gflop_per_s": peak, "max_abs_diff_latents": diff})
+    return {
+        "case": "roofline",
+        "description": (
+            f"latent stack ({pair.config.num_self_attends_per_block} self-attention layers, "
+            f"{pair.config.num_latents} x {pair.config.d_latents}) vs fp32 torch.matmul {matmul_size}^3"
+        ),
+        "points": points,
+        "agreement": {"max_abs_diff_latents": max(p["max_abs_diff_latents"] for p in points)},
+        "targets": [
+            target(f"latent stack at batch {p['batch']}, fraction of matmul peak", p["rows"][2]["fraction_of_peak"],
+                   target_fraction, at_most=False)
+            for p in points
+        ],
+    }

@@ -1,0 +1,104 @@
+"""Results as JSON, a markdown table for the README, and a PNG plot of latency against input length."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+
+def write_json(results: dict[str, Any], path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+
+
+def _fmt_time(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def _rows_table(case: dict[str, Any]) -> list[str]:
+    lines = [f"**{case['description']}**", "", "| implementation | median | best | GFLOP/call | GFLOP/s |", "|---|---|---|---|---|"]
+    for r in case["rows"]:
+        lines.append(
+            f"| {r['impl']} | {_fmt_time(r['median_s'])} | {_fmt_time(r['best_s'])} | "
+            f"{r['gflop']:.1f} | {r['gflop_per_s']:.1f} |"
+        )
+    notes = [f"{k}: **{v:.2f}x**" for k, v in case.get("ratios", {}).items()]
+    notes += [f"{k}: {v:.2g}" if isinstance(v, float) else f"{k}: {v}" for k, v in case["agreement"].items()]
+    if "optimizer_step_s" in case:
+        notes.append(f"an AdamW step (not included, same for both) takes {_fmt_time(case['optimizer_step_s'])}")
+    return lines + ["", "; ".join(notes), ""]
+
+
+def _length_table(case: dict[str, Any]) -> list[str]:
+    names = [r["impl"] for r in case["points"][0]["rows"]]
+    header = "| input length | " + " | ".join(f"{n} (GFLOP)" for n in names) + " | ratio | max abs diff |"
+    lines = [f"**{case['description']}**", "", header, "|---" * (len(names) + 3) + "|"]
+    for p in case["points"]:
+        cells = [f"{_fmt_time(r['median_s'])} ({r['gflop']:.0f})" for r in p["rows"]]
+        lines.append(f"| {p['length']} | " + " | ".join(cells) + f" | {p['ratio']:.2f}x | {p['max_abs_diff_logits']:.1g} |")
+    return lines + [""]
+
+
+def _roofline_table(case: dict[str, Any]) -> list[str]:
+    lines = [f"**{case['description']}**", "", "| batch | implementation | median | GFLOP/call | GFLOP/s | of peak |",
+             "|---|---|---|---|---|---|"]
+    for p in case["points"]:
+        for r in p["rows"]:
+            share = f"{r['fraction_of_peak']:.0%}" if "fraction_of_peak" in r else "(peak)"
+            lines.append(
+                f"| {p['batch']} | {r['impl']} | {_fmt_time(r['median_s'])} | {r['gflop']:.1f} | "
+                f"{r['gflop_per_s']:.1f} | {share} |"
+            )
+    return lines + [""]
+
+
+def _targets_table(results: dict[str, Any]) -> list[str]:
+    lines = ["| target | measured | limit | met |", "|---|---|---|---|"]
+    for case in results["cases"]:
+        for t in case.get("targets", []):
+            sign = "<=" if t["at_most"] else ">="
+            lines.append(f"| {t['what']} | {t['value']:.2f} | {sign} {t['limit']} | {'yes' if t['met'] else 'no'} |")
+    return lines + [""]
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """All cases as markdown tables, the targets, and the machine state the figures were taken in."""
+    info = results["machine"]
+    lines = [
+        f"Measured {info['time']} with torch {info['torch']}, transformers {info['transformers']}, fp32, "
+        f"{info['threads']} threads on {info['cpus']} CPUs, load average {info['load_average_1_5_15']} at the start "
+        f"and {results['load_average_at_end']} at the end. Times are medians of {results['repeats']} interleaved "
+        "runs; FLOPs are counted by torch.utils.flop_counter (matmuls and attention).",
+        "",
+    ]
+    renderers = {"length": _length_table, "roofline": _roofline_table}
+    for case in results["cases"]:
+        lines += renderers.get(case["case"], _rows_table)(case)
+    lines += ["**Targets**", ""] + _targets_table(results)
+    return "\n".join(lines)
+
+
+def plot_length(case: dict[str, Any], path: Path) -> None:
+    """Latency against input length, one line per implementation (log-log)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lengths = [p["length"] for p in case["points"]]
+    fig, ax = plt.subplots(figsize=(6.4, 4.0), dpi=120)
+    for index, name in enumerate(r["impl"] for r in case["points"][0]["rows"]):
+        seconds = [p["rows"][index]["median_s"] for p in case["points"]]
+        ax.plot(lengths, seconds, marker="o", label=name)
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("input length (bytes)")
+    ax.set_ylabel("latency, batch 1 (s)")
+    ax.set_title(case["description"], fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
