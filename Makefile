@@ -1,0 +1,23 @@
+# The README's commands. Each target installs what it needs first, so it works on a fresh machine.
+#   make demo   build a small model, save it, load it back with from_pretrained, fill masks
+#   make test   the test suite (pytest, tiny models, CPU)
+# PYTHON may point at a virtualenv's interpreter; PIP_ARGS adds pip options, e.g. outside this project's
+# environment PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu" to get the CPU build of torch.
+
+PYTHON ?= python
+# Pinned: the CPU build 2.13.0+cpu satisfies it; an unpinned torch pulls several GB of CUDA wheels.
+TORCH ?= torch==2.13.0
+PIP_ARGS ?=
+PIP_INSTALL = $(PYTHON) -m pip install --progress-bar off $(PIP_ARGS) "$(TORCH)"
+
+.PHONY: install test demo
+
+install:
+	$(PIP_INSTALL) -e .
+
+test:
+	$(PIP_INSTALL) -e ".[test]"
+	$(PYTHON) -m pytest tests -q
+
+demo: install
+	$(PYTHON) examples/demo.py
