@@ -20,7 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, Ma
 
 from .configuration_perceiver import PerceiverConfig
 from .core.adapters import TrainableQueryProvider
-from .hub.loading import check_pretrained_config, readable_weights
+from .hub.loading import check_pretrained_arguments, readable_weights
 from .input_validation import check_labels, check_model_inputs
 from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
 from .text.language import build_text_decoder, build_text_encoder
@@ -46,8 +46,9 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:
         """`PreTrainedModel.from_pretrained`, with clear errors for a missing config.json, a config of another
-        model type and an unreadable safetensors file (see `perceiver_hf.hub.loading`)."""
-        check_pretrained_config(cls.config_class.model_type, cls.__name__, pretrained_model_name_or_path, kwargs)
+        model type, a device map that splits tied weights and an unreadable safetensors file (see
+        `perceiver_hf.hub.loading`)."""
+        check_pretrained_arguments(cls, pretrained_model_name_or_path, kwargs)
         with readable_weights(pretrained_model_name_or_path, kwargs):
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 

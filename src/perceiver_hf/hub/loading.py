@@ -2,8 +2,9 @@
 
 transformers on its own (5.x) silently builds a default-size model when config.json is missing, only warns when
 config.json is of another model type (then initialises every weight randomly), and reports a corrupted
-safetensors file as "Error while deserializing header" without saying which file or what to do. These checks
-run before and around `PreTrainedModel.from_pretrained` and turn those cases into errors that say what is wrong.
+safetensors file as "Error while deserializing header" without saying which file or what to do. An explicit
+device_map that puts one side of a tied weight on "disk" fails deep inside accelerate. These checks run before
+and around `PreTrainedModel.from_pretrained` and turn those cases into errors that say what is wrong.
 Only transformers, huggingface_hub and safetensors are used, so the checks also work in exported remote code.
 """
 
@@ -29,10 +30,11 @@ def _describe(name_or_path: Any, kwargs: dict[str, Any]) -> str:
 
 def check_pretrained_config(
     model_type: str, class_name: str, name_or_path: Any, kwargs: dict[str, Any]
-) -> None:
-    """Raise OSError/ValueError unless `name_or_path` has a config.json of `model_type`.
+) -> Optional[dict[str, Any]]:
+    """Raise OSError/ValueError unless `name_or_path` has a config.json of `model_type`; return its contents.
 
-    Skipped when the caller passes its own `config` (then config.json is not read) or loads a single file.
+    Skipped (returns None) when the caller passes its own `config` (then config.json is not read) or loads a
+    single file.
 
     Args:
         model_type: the model type the loading class needs ("perceiver_io").
@@ -41,9 +43,9 @@ def check_pretrained_config(
         kwargs: the other `from_pretrained` keyword arguments (revision, cache_dir, subfolder, ...).
     """
     if name_or_path is None or kwargs.get("config") is not None or kwargs.get("gguf_file"):
-        return
+        return None
     if os.path.isfile(str(name_or_path)):
-        return
+        return None
     hub_kwargs = {key: kwargs[key] for key in HUB_KWARGS if key in kwargs}
     where = _describe(name_or_path, kwargs)
     try:
@@ -57,7 +59,7 @@ def check_pretrained_config(
         )
     found = config_dict.get("model_type")
     if found == model_type:
-        return
+        return config_dict
     if found == "perceiver":
         raise ValueError(
             f"{where} is a checkpoint of transformers' own Perceiver (model_type 'perceiver'), not a perceiver-hf "
@@ -69,6 +71,46 @@ def check_pretrained_config(
         f"would not fit. Load it with AutoModelForMaskedLM / AutoModel (which pick the class for {found!r}), or "
         "pass a Perceiver IO checkpoint."
     )
+
+
+def _device_of(name: str, device_map: dict[str, Any]) -> Any:
+    """The device `device_map` gives parameter `name`: the entry of the longest module prefix (or "")."""
+    matches = [key for key in device_map if key == "" or name == key or name.startswith(key + ".")]
+    return device_map[max(matches, key=len)] if matches else None
+
+
+def check_device_map(device_map: Any, tied_weights: Optional[dict[str, str]]) -> None:
+    """Raise ValueError if an explicit `device_map` puts one side of a tied weight on "disk" and the other elsewhere.
+
+    accelerate cannot load such a split (it fails with a KeyError or "weight is on the meta device").
+
+    Args:
+        device_map: the `device_map` passed to `from_pretrained` (only dicts are checked).
+        tied_weights: {tied parameter: parameter it shares}, e.g. the model class' `_tied_weights_keys`.
+    """
+    if not isinstance(device_map, dict) or not tied_weights:
+        return
+    for target, source in tied_weights.items():
+        devices = (_device_of(target, device_map), _device_of(source, device_map))
+        if devices[0] != devices[1] and "disk" in devices:
+            raise ValueError(
+                f"device_map puts {target} on {devices[0]!r} and {source} on {devices[1]!r}, but they are one tied "
+                f"weight; give the modules holding them ({target.rpartition('.')[0]} and {source.rpartition('.')[0]}) "
+                "the same device."
+            )
+
+
+def check_pretrained_arguments(model_class: Any, name_or_path: Any, kwargs: dict[str, Any]) -> None:
+    """The checks `PerceiverPreTrainedModel.from_pretrained` runs before loading: config.json and device map."""
+    config_dict = check_pretrained_config(
+        model_class.config_class.model_type, model_class.__name__, name_or_path, kwargs
+    )
+    config = kwargs.get("config")
+    if isinstance(config, PreTrainedConfig):
+        tied = getattr(config, "tie_word_embeddings", True)
+    else:
+        tied = (config_dict or {}).get("tie_word_embeddings", True)
+    check_device_map(kwargs.get("device_map"), getattr(model_class, "_tied_weights_keys", None) if tied else None)
 
 
 def _checkpoint_folder(name_or_path: Any, kwargs: dict[str, Any]) -> Optional[Path]:
@@ -118,4 +160,10 @@ def readable_weights(name_or_path: Any, kwargs: dict[str, Any]) -> Iterator[None
         ) from error
 
 
-__all__ = ["check_pretrained_config", "readable_weights", "unreadable_safetensors"]
+__all__ = [
+    "check_device_map",
+    "check_pretrained_arguments",
+    "check_pretrained_config",
+    "readable_weights",
+    "unreadable_safetensors",
+]
