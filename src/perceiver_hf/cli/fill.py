@@ -1,0 +1,227 @@
+"""`perceiver-hf fill MODEL TEXT [TEXT ...]`: fill the masks of texts with a masked language model.
+
+By default every mask is filled greedily with the "fill-mask-spans" pipeline (one byte per [MASK] for byte
+models), printing the filled text and each predicted span. `--top-k K` (or `--mode fill-mask`) runs transformers'
+"fill-mask" pipeline instead and prints the K best tokens for each mask. Examples: `perceiver-hf fill --help`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from typing import Any, Callable, Optional
+
+SPANS_MODE = "spans"
+FILL_MASK_MODE = "fill-mask"
+DEFAULT_TOP_K = 5
+_EXAMPLES = """examples:
+  perceiver-hf fill ./my-model "Some words are[MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK]"
+  perceiver-hf fill ./my-model "Some words are missing." --mask " missing."
+  perceiver-hf fill ./my-model "Some words are m[MASK]ssing." --top-k 5
+  perceiver-hf fill user/model --revision main "First text [MASK]" "Second [MASK] text" --json"""
+
+
+class FillError(Exception):
+    """A user error of `perceiver-hf fill`: printed as one message, exit code 2."""
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the `fill` subcommand to the `perceiver-hf` parser."""
+    parser = subparsers.add_parser(
+        "fill",
+        help="fill [MASK] tokens of texts with a masked language model",
+        description="Fill the [MASK] tokens of texts with a masked language model.\n"
+        "Byte models predict one byte per [MASK]: write as many masks as the word has\n"
+        "UTF-8 bytes, or let --mask WORD do it.",
+        epilog=_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "model",
+        nargs="?",
+        metavar="MODEL",
+        help="model folder (save_pretrained output with tokenizer) or Hugging Face Hub id",
+    )
+    parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts with [MASK] tokens to fill")
+    parser.add_argument("--revision", default=None, help="Hub branch, tag or commit of MODEL")
+    parser.add_argument(
+        "--mask",
+        metavar="WORD",
+        default=None,
+        help="mask the first occurrence of WORD in each text, one [MASK] per UTF-8 byte (for byte models)",
+    )
+    parser.add_argument(
+        "--mode",
+        choices=[SPANS_MODE, FILL_MASK_MODE],
+        default=None,
+        help=f"'{SPANS_MODE}' (default): fill every mask greedily; '{FILL_MASK_MODE}': transformers' fill-mask "
+        "pipeline, the top-k tokens for each mask",
+    )
+    parser.add_argument(
+        "--top-k",
+        type=int,
+        default=None,
+        help=f"number of candidates per mask (implies --mode {FILL_MASK_MODE}; default {DEFAULT_TOP_K})",
+    )
+    parser.add_argument("--batch-size", type=int, default=8, help="texts per forward pass (default 8)")
+    parser.add_argument("--device", default=None, help="torch device, e.g. cpu or cuda:0 (default: cpu)")
+    parser.add_argument("--json", action="store_true", help="print the pipeline's results as JSON")
+    parser.set_defaults(func=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Entry point of `perceiver-hf fill`; returns the exit code."""
+    try:
+        model, texts = _split_model_and_texts(args.model, list(args.texts))
+        mode = _resolve_mode(args.mode, args.top_k)
+        if args.batch_size < 1:
+            raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
+        _check_model_location(model)
+        tokenizer = _load(model, args.revision, "tokenizer", lambda: _auto_tokenizer(model, args.revision))
+        texts = _prepare_texts(texts, args.mask, _mask_token(tokenizer))
+        task = "fill-mask-spans" if mode == SPANS_MODE else FILL_MASK_MODE
+        fill = _load(model, args.revision, "model", lambda: _pipeline(task, model, tokenizer, args))
+        if mode == SPANS_MODE:
+            results = fill(texts, batch_size=args.batch_size)
+        else:
+            results = fill(texts, top_k=args.top_k or DEFAULT_TOP_K, batch_size=args.batch_size)
+            results = [_as_rows(result) for result in (results if len(texts) > 1 else [results])]
+    except FillError as error:
+        print(f"perceiver-hf fill: error: {error}", file=sys.stderr)
+        return 2
+    if args.json:
+        print(json.dumps(results, ensure_ascii=False, indent=2))
+    else:
+        for text, result in zip(texts, results):
+            if mode == SPANS_MODE:
+                _print_spans(result)
+            else:
+                _print_candidates(text, result)
+    return 0
+
+
+def _split_model_and_texts(model: Optional[str], texts: list[str]) -> tuple[str, list[str]]:
+    """Return (MODEL, texts); a first argument that is clearly a text (not a folder or Hub id) is a text."""
+    if model is not None and not _looks_like_model(model):
+        model, texts = None, [model, *texts]
+    if model is None:
+        raise FillError(
+            "no MODEL given. Pass a model folder (saved with save_pretrained, with its tokenizer) or a Hub id "
+            'before the texts: perceiver-hf fill MODEL "text with [MASK]".'
+        )
+    if not texts:
+        raise FillError(f'no TEXT given. Example: perceiver-hf fill {model} "The capital of France is[MASK][MASK]..."')
+    return model, texts
+
+
+def _looks_like_model(argument: str) -> bool:
+    """True for an existing path, a Hub id (`name` or `owner/name`) or a path-shaped string; False for a text."""
+    return os.path.exists(argument) or _is_hub_id(argument) or _looks_like_path(argument)
+
+
+def _is_hub_id(argument: str) -> bool:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(argument)
+    except HFValidationError:
+        return False
+    return True
+
+
+def _looks_like_path(argument: str) -> bool:
+    """A string meant as a local path: starts like one, or has separators but is no valid Hub id."""
+    if "[" in argument or "\n" in argument:
+        return False
+    explicit = argument.startswith(("./", "../", "/", "~")) or os.path.isabs(argument)
+    return explicit or ((os.sep in argument or "/" in argument) and not _is_hub_id(argument))
+
+
+def _resolve_mode(mode: Optional[str], top_k: Optional[int]) -> str:
+    if top_k is not None and top_k < 1:
+        raise FillError(f"--top-k must be at least 1, got {top_k}.")
+    if top_k is not None and mode == SPANS_MODE:
+        raise FillError(f"--top-k applies to --mode {FILL_MASK_MODE}; --mode {SPANS_MODE} fills masks greedily.")
+    return mode or (FILL_MASK_MODE if top_k is not None else SPANS_MODE)
+
+
+def _check_model_location(model: str) -> None:
+    """Fail early, with the fix, when MODEL is meant as a local folder but is not a saved model."""
+    if _looks_like_path(model) and not os.path.exists(model):
+        raise FillError(f"model folder {model!r} does not exist. Pass a folder written by save_pretrained or a Hub id.")
+    if os.path.exists(model) and not os.path.isdir(model):
+        raise FillError(f"MODEL {model!r} is a file; pass the folder that holds config.json and the weights.")
+    if os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
+        raise FillError(
+            f"folder {model!r} has no config.json, so it is not a saved model. Pass the folder written by "
+            "model.save_pretrained(...) (with tokenizer.save_pretrained(...) into the same folder)."
+        )
+
+
+def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
+    """Run `load`, turning a loading failure into a `FillError` that names MODEL, its revision and the cause."""
+    try:
+        return load()
+    except (OSError, ValueError, KeyError) as error:
+        where = f"revision {revision!r} of " if revision else ""
+        hint = "" if os.path.exists(model) else " (no local folder of that name exists either; check the path or Hub id)"
+        raise FillError(f"could not load the {what} of {where}{model!r}{hint}: {error}") from error
+
+
+def _auto_tokenizer(model: str, revision: Optional[str]) -> Any:
+    from transformers import AutoTokenizer
+
+    import perceiver_hf  # noqa: F401  (registers the Perceiver IO classes and the fill-mask-spans task)
+
+    return AutoTokenizer.from_pretrained(model, revision=revision)
+
+
+def _mask_token(tokenizer: Any) -> str:
+    if tokenizer.mask_token is None:
+        raise FillError(f"the tokenizer ({type(tokenizer).__name__}) has no mask token, so there is nothing to fill.")
+    return str(tokenizer.mask_token)
+
+
+def _pipeline(task: str, model: str, tokenizer: Any, args: argparse.Namespace) -> Any:
+    from transformers import pipeline
+
+    return pipeline(task, model=model, tokenizer=tokenizer, revision=args.revision, device=args.device)
+
+
+def _prepare_texts(texts: list[str], mask_word: Optional[str], mask_token: str) -> list[str]:
+    """Apply `--mask WORD` and check that every text has a mask, before the model runs."""
+    from perceiver_hf.pipelines import mask_span, missing_mask_message
+
+    prepared = []
+    for index, text in enumerate(texts):
+        if mask_word is not None:
+            try:
+                text = mask_span(text, mask_word, mask_token)
+            except ValueError as error:
+                raise FillError(f"--mask: {error}") from error
+        if mask_token not in text:
+            where = f"TEXT {index + 1} of {len(texts)}: " if len(texts) > 1 else ""
+            raise FillError(where + missing_mask_message(text, mask_token) + " (Or use --mask WORD.)")
+        prepared.append(text)
+    return prepared
+
+
+def _as_rows(result: list) -> list[list[dict[str, Any]]]:
+    """transformers' fill-mask result for one text as one list of candidates per mask."""
+    return [result] if result and isinstance(result[0], dict) else result
+
+
+def _print_spans(result: dict[str, Any]) -> None:
+    print(result["sequence"])
+    for span in result["spans"]:
+        print(f"  [{span['start']}:{span['end']}] {span['text']!r} (score {span['score']:.3g})")
+
+
+def _print_candidates(text: str, rows: list[list[dict[str, Any]]]) -> None:
+    print(text)
+    for index, candidates in enumerate(rows, start=1):
+        shown = "  ".join(f"{c['token_str']!r} {c['score']:.3g}" for c in candidates)
+        print(f"  mask {index}: {shown}")

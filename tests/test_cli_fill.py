@@ -1,0 +1,119 @@
+"""`perceiver-hf fill`, run in-process on a tiny model trained to memorise two known sentences."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from conftest import make_tiny_config
+from helpers.memorised_mlm import (
+    MASKED_WORD,
+    OTHER_MASKED_WORD,
+    OTHER_SENTENCE,
+    SENTENCE,
+    save_model_folder,
+    train_memorised_model,
+)
+
+from perceiver_hf.cli import main
+
+
+@pytest.fixture(scope="module")
+def model_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
+    model = train_memorised_model(make_tiny_config())
+    return str(save_model_folder(model, tmp_path_factory.mktemp("memorised-mlm")))
+
+
+def masked(sentence: str, word: str) -> str:
+    """The sentence with `word` replaced by one [MASK] per byte, written out by hand (ASCII: 1 byte per char)."""
+    assert word.isascii()
+    return sentence.replace(word, "[MASK]" * len(word))
+
+
+def fill(argv: list[str], capsys: pytest.CaptureFixture) -> tuple[int, str, str]:
+    code = main(["fill", *argv])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_fill_prints_the_filled_texts_and_spans(model_folder: str, capsys: pytest.CaptureFixture):
+    code, out, _ = fill(
+        [model_folder, masked(SENTENCE, MASKED_WORD), masked(OTHER_SENTENCE, OTHER_MASKED_WORD)], capsys
+    )
+    assert code == 0
+    lines = out.splitlines()
+    start = SENTENCE.index(MASKED_WORD)
+    assert lines[0] == SENTENCE
+    assert lines[1].startswith(f"  [{start}:{start + len(MASKED_WORD)}] ' missing.' (score ")
+    assert lines[2] == OTHER_SENTENCE
+    assert lines[3].startswith(f"  [{start}:{start + len(OTHER_MASKED_WORD)}] ' omitted.' (score ")
+    assert len(lines) == 4
+
+
+def test_fill_mask_option_masks_a_word(model_folder: str, capsys: pytest.CaptureFixture):
+    code, out, _ = fill([model_folder, SENTENCE, "--mask", MASKED_WORD], capsys)
+    assert code == 0
+    assert out.splitlines()[0] == SENTENCE
+
+
+def test_fill_json_output(model_folder: str, capsys: pytest.CaptureFixture):
+    code, out, _ = fill([model_folder, masked(SENTENCE, MASKED_WORD), "--json"], capsys)
+    assert code == 0
+    [result] = json.loads(out)
+    assert result["sequence"] == SENTENCE
+    assert [span["text"] for span in result["spans"]] == [MASKED_WORD]
+    assert result["token_ids"] == [byte + 6 for byte in SENTENCE.encode("utf-8")]
+
+
+def test_fill_top_k_uses_the_fill_mask_pipeline(model_folder: str, capsys: pytest.CaptureFixture):
+    text = SENTENCE.replace("missing", "m[MASK]ss[MASK]ng")
+    code, out, _ = fill([model_folder, text, "--top-k", "3"], capsys)
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == text
+    assert lines[1].startswith("  mask 1: 'i' ")
+    assert lines[2].startswith("  mask 2: 'i' ")
+    assert len(re.findall(r"'[^']*' [0-9.e-]+", lines[1])) == 3  # three candidates: 'token' score
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        ([], "no MODEL given"),
+        (["some text with [MASK]"], "no MODEL given"),
+        (["{folder}"], "no TEXT given"),
+        (["{folder}", "no mask here"], r"No [MASK] in the input 'no mask here'"),
+        (["{folder}", "ok [MASK]", "not ok"], "TEXT 2 of 2: No [MASK]"),
+        (["{folder}", "abc", "--mask", "xyz"], "--mask: Cannot mask 'xyz'"),
+        (["{missing}", "a [MASK]"], "does not exist"),
+        (["{empty}", "a [MASK]"], "has no config.json"),
+        (["{folder}", "a [MASK]", "--top-k", "0"], "--top-k must be at least 1"),
+        (["{folder}", "a [MASK]", "--top-k", "2", "--mode", "spans"], "--top-k applies to --mode fill-mask"),
+    ],
+)
+def test_fill_errors_are_clear(
+    argv: list[str], message: str, model_folder: str, tmp_path: Path, capsys: pytest.CaptureFixture
+):
+    paths = {"folder": model_folder, "missing": str(tmp_path / "no-such-model"), "empty": str(tmp_path)}
+    code, out, err = fill([arg.format(**paths) for arg in argv], capsys)
+    assert code == 2
+    assert out == ""
+    assert err.startswith("perceiver-hf fill: error: ")
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    "argv, expected_model, expected_texts",
+    [
+        (["user/model", "a [MASK]"], "user/model", ["a [MASK]"]),
+        (["model-name", "a [MASK]", "b [MASK]"], "model-name", ["a [MASK]", "b [MASK]"]),
+        (["./folder", "a [MASK]"], "./folder", ["a [MASK]"]),
+    ],
+)
+def test_fill_tells_model_from_text(argv: list[str], expected_model: str, expected_texts: list[str]):
+    """MODEL is optional in the parser (a default model may come later): a first argument that is a text is one."""
+    from perceiver_hf.cli.fill import _split_model_and_texts
+
+    assert _split_model_and_texts(argv[0], argv[1:]) == (expected_model, expected_texts)
