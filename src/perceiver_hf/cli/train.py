@@ -40,12 +40,10 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from ..training.parsing import parse_train_args
-    from ..training.run import run_training
+    from ..training.run import run_from_argv
 
     try:
-        arguments = parse_train_args(args.extra_args)
-        run_training(arguments)
+        run_from_argv(args.extra_args)
     except ValueError as error:
         print(f"perceiver-hf train: error: {error}", file=sys.stderr)
         return 2

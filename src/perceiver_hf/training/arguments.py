@@ -154,6 +154,7 @@ def expand_data_files(paths: Optional[str | list[str]], flag: str) -> Optional[l
         return None
     expanded: list[str] = []
     for path in [paths] if isinstance(paths, str) else paths:
+        data_file_type(path)  # a wrong extension is the clearer message
         matches = sorted(glob.glob(path)) if glob.has_magic(path) else [path]
         missing = [match for match in matches if not Path(match).is_file()]
         if not matches or missing:

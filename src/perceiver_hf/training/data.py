@@ -7,6 +7,7 @@ function and its arguments), so a second run with the same data and tokenizer sk
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 from typing import Any, Callable, ContextManager, Optional
 
 from datasets import Dataset, DatasetDict, load_dataset
@@ -19,8 +20,9 @@ from .collators import PerceiverMLMCollator, premask_example
 def load_raw_datasets(data_args: DataArguments, cache_dir: Optional[str] = None) -> DatasetDict:
     """Load the "train" and (if available) "validation" splits from files or the Hub.
 
-    Without a validation split or file, `validation_split_percentage` percent of the training data are held
-    out (the first ones, as in run_mlm.py). Raises ValueError for missing files or datasets that cannot be loaded.
+    Without a validation split or file, `validation_split_percentage` percent of the training records are held
+    out (the first ones, as in run_mlm.py). Raises ValueError for empty or unreadable data, data without the
+    text column, and datasets that cannot be loaded.
     """
     if data_args.dataset_name is not None:
         builder, builder_args, kwargs = data_args.dataset_name, (data_args.dataset_config_name,), {}
@@ -33,24 +35,43 @@ def load_raw_datasets(data_args: DataArguments, cache_dir: Optional[str] = None)
             for split, paths in (("train", data_args.train_file), ("validation", data_args.validation_file))
             if paths
         }
+        empty = [path for paths in data_files.values() for path in paths if Path(path).stat().st_size == 0]
+        if empty:
+            raise ValueError(f"The data file {empty[0]} is empty (0 bytes).")
         builder = data_file_type(next(iter(data_files.values()))[0])
         builder_args = ()
         kwargs = {"keep_linebreaks": data_args.keep_linebreaks} if builder == "text" else {}
         source = ", ".join(path for paths in data_files.values() for path in paths)
 
-    def load(split: Optional[str] = None) -> Any:
-        try:
-            return load_dataset(builder, *builder_args, data_files=data_files, split=split, cache_dir=cache_dir, **kwargs)
-        except Exception as error:  # network, parsing, unknown dataset: all surface with their own message
-            raise ValueError(f"Could not load {source}: {type(error).__name__}: {error}") from error
-
-    raw = load()
+    try:
+        raw = load_dataset(builder, *builder_args, data_files=data_files, cache_dir=cache_dir, **kwargs)
+    except Exception as error:  # network, parsing, unknown dataset: all surface with their own message
+        if "corresponds to no data" in str(error):
+            raise ValueError(f"{source} holds no records.") from error
+        raise ValueError(f"Could not load {source}: {type(error).__name__}: {error}") from error
     if not isinstance(raw, DatasetDict):
         raise ValueError(f"{source} did not load as named splits (got {type(raw).__name__}); pass --train_file.")
+    raw = DatasetDict({split: raw[split] for split in ("train", "validation") if split in raw})
+    for split, dataset in raw.items():
+        check_raw_split(dataset, split, data_args.text_column_name)
     if "train" in raw and "validation" not in raw and data_args.validation_split_percentage > 0:
-        percent = data_args.validation_split_percentage
-        raw = DatasetDict({"train": load(f"train[{percent}%:]"), "validation": load(f"train[:{percent}%]")})
-    return DatasetDict({split: raw[split] for split in ("train", "validation") if split in raw})
+        raw = hold_out(raw["train"], data_args.validation_split_percentage)
+    return raw
+
+
+def hold_out(train: Dataset, percent: int) -> DatasetDict:
+    """Split off the first `percent` percent of the records (rounded) as "validation"."""
+    num_records = len(train)
+    num_held_out = round(num_records * percent / 100)
+    if not 0 < num_held_out < num_records:
+        raise ValueError(
+            f"Holding out {percent}% of {num_records} training records leaves "
+            f"{'no validation' if num_held_out == 0 else 'no training'} data. Pass --validation_file, another "
+            "--validation_split_percentage, or --validation_split_percentage 0 to skip evaluation."
+        )
+    return DatasetDict(
+        {"train": train.select(range(num_held_out, num_records)), "validation": train.select(range(num_held_out))}
+    )
 
 
 def check_raw_split(dataset: Dataset, split: str, text_column: str) -> None:
@@ -61,7 +82,8 @@ def check_raw_split(dataset: Dataset, split: str, text_column: str) -> None:
             "Pass --text_column_name with the column that holds the text."
         )
     if len(dataset) == 0:
-        raise ValueError(f"The {split} data is empty (0 records); check the file or dataset split.")
+        hint = " (or pass --validation_file / a larger --validation_split_percentage)" if split == "validation" else ""
+        raise ValueError(f"The {split} data is empty (0 records); check the file or dataset split{hint}.")
 
 
 def tokenize_batch(
@@ -150,4 +172,4 @@ def prepare_datasets(
     return DatasetDict(prepared)
 
 
-__all__ = ["check_raw_split", "group_batch", "load_raw_datasets", "prepare_datasets", "tokenize_batch"]
+__all__ = ["check_raw_split", "group_batch", "hold_out", "load_raw_datasets", "prepare_datasets", "tokenize_batch"]

@@ -22,9 +22,14 @@ from .arguments import DataArguments, MaskingArguments, ModelArguments, Perceive
 
 CONFIG_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
-TRAINING_DEFAULTS: dict[str, Any] = {"logging_steps": 10, "dataloader_pin_memory": torch.accelerator.is_available()}
+TRAINING_DEFAULTS: dict[str, Any] = {
+    "logging_steps": 10,
+    "dataloader_pin_memory": torch.accelerator.is_available(),
+    "ddp_find_unused_parameters": False,
+}
 """Where `perceiver-hf train` departs from `TrainingArguments`' defaults: 500 logging steps leave the loss
-curve of a short run empty, and pinned memory only helps (and only works) with an accelerator."""
+curve of a short run empty; pinned memory only helps (and only works) with an accelerator; every parameter
+takes part in every step, so DDP need not search for unused ones."""
 
 
 @dataclass

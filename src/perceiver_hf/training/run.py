@@ -23,7 +23,7 @@ from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
-from .parsing import TrainArguments
+from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve
 
 logger = logging.getLogger(__name__)
@@ -127,7 +127,12 @@ def build_trainer(arguments: TrainArguments, callbacks: Sequence[TrainerCallback
     )
     set_seed(training_args.seed)  # the same initial weights whatever happened before
     model = build_model(model_args, setup)
-    logger.info("%s parameters", f"{model.num_parameters():,}")
+    logger.info(
+        "%s parameters; %d process(es), global batch %d",
+        f"{model.num_parameters():,}",
+        training_args.world_size,
+        training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps,
+    )
     return Trainer(
         model=model,
         args=training_args,
@@ -174,4 +179,9 @@ def run_training(arguments: TrainArguments, callbacks: Sequence[TrainerCallback]
     return metrics
 
 
-__all__ = ["LOSS_CURVE_FILE", "build_trainer", "check_output_dir", "resolve_resume", "run_training"]
+def run_from_argv(argv: Sequence[str], callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
+    """Parse `argv` exactly like `perceiver-hf train` does and run; raises ValueError for bad input."""
+    return run_training(parse_train_args(argv), callbacks)
+
+
+__all__ = ["LOSS_CURVE_FILE", "build_trainer", "check_output_dir", "resolve_resume", "run_from_argv", "run_training"]
