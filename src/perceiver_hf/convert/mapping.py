@@ -100,15 +100,17 @@ class CheckpointLayout:
         return rules
 
     def count_self_attention_layers(self, names: Iterable[str]) -> int:
-        """How many consecutive self-attention layers (0, 1, ...) the source `names` hold.
+        """Number of encoder self-attention layers the source `names` imply: the highest layer index + 1.
 
-        Arrays of layers after a gap in the numbering are then reported as unexpected by `check_rules`.
+        A layer missing from the numbering then shows up as missing arrays in `check_rules`.
         """
         names = list(names)
-        count = 0
-        while any(name.startswith(self.self_attention_module(count) + self.separator) for name in names):
-            count += 1
-        return count
+        present = [
+            index
+            for index in range(len(names))  # a layer has at least one array, so no index reaches len(names)
+            if any(name.startswith(self.self_attention_module(index) + self.separator) for name in names)
+        ]
+        return max(present, default=-1) + 1
 
 
 def _section(title: str, lines: Sequence[str], limit: int = 40) -> list[str]:
