@@ -7,23 +7,14 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import make_tiny_config
-from helpers.memorised_mlm import (
-    MASKED_WORD,
-    OTHER_MASKED_WORD,
-    OTHER_SENTENCE,
-    SENTENCE,
-    save_model_folder,
-    train_memorised_model,
-)
+from helpers.memorised_mlm import MASKED_WORD, OTHER_MASKED_WORD, OTHER_SENTENCE, SENTENCE, save_memorised_model_folder
 
 from perceiver_hf.cli import main
 
 
 @pytest.fixture(scope="module")
 def model_folder(tmp_path_factory: pytest.TempPathFactory) -> str:
-    model = train_memorised_model(make_tiny_config())
-    return str(save_model_folder(model, tmp_path_factory.mktemp("memorised-mlm")))
+    return str(save_memorised_model_folder(tmp_path_factory.mktemp("memorised-mlm")))
 
 
 def masked(sentence: str, word: str) -> str:

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_tiny_config, make_tiny_model
+from conftest import make_tiny_model
 from helpers.memorised_mlm import (
     MASKED_WORD,
     OTHER_MASKED_WORD,
     OTHER_SENTENCE,
     SENTENCE,
+    save_memorised_model_folder,
     save_model_folder,
-    train_memorised_model,
 )
 from helpers.tokenizers import train_unigram_tokenizer
 from transformers import BertConfig, BertForMaskedLM, pipeline
@@ -58,8 +58,7 @@ def random_folder(random_model: PerceiverForMaskedLM, tmp_path_factory: pytest.T
 
 @pytest.fixture(scope="module")
 def memorised_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    model = train_memorised_model(make_tiny_config())
-    return save_model_folder(model, tmp_path_factory.mktemp("memorised-mlm"))
+    return save_memorised_model_folder(tmp_path_factory.mktemp("memorised-mlm"))
 
 
 @pytest.fixture(scope="module")

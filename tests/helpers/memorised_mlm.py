@@ -48,6 +48,13 @@ def train_memorised_model(
     return model.eval()
 
 
+def save_memorised_model_folder(folder: Path) -> Path:
+    """Train the memorised model on the tests' tiny config and save it with its tokenizer into `folder`."""
+    from conftest import make_tiny_config
+
+    return save_model_folder(train_memorised_model(make_tiny_config()), folder)
+
+
 def save_model_folder(model: PerceiverForMaskedLM, folder: Path) -> Path:
     """Save `model` and a `PerceiverByteTokenizer` into `folder` (what `pipeline(model=folder)` loads)."""
     model.save_pretrained(folder)

@@ -167,7 +167,7 @@ def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any
         return load()
     except (OSError, ValueError, KeyError) as error:
         where = f"revision {revision!r} of " if revision else ""
-        hint = "" if os.path.exists(model) else " (no local folder of that name exists either; check the path or Hub id)"
+        hint = "" if os.path.exists(model) else " (no local folder of that name either; check the path or Hub id)"
         raise FillError(f"could not load the {what} of {where}{model!r}{hint}: {error}") from error
 
 

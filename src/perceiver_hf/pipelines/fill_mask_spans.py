@@ -67,7 +67,7 @@ class FillMaskSpansPipeline(Pipeline):
             return  # datasets and generators are checked text by text in `preprocess`
         for index, text in enumerate(texts):
             if not isinstance(text, str):
-                raise TypeError(f"{FILL_MASK_SPANS_TASK} takes texts (str), but input {index} is {type(text).__name__}.")
+                raise TypeError(f"{FILL_MASK_SPANS_TASK} takes texts (str); input {index} is {type(text).__name__}.")
             if mask_token not in text:
                 where = f"Input {index} of {len(texts)}: " if len(texts) > 1 else ""
                 raise ValueError(where + missing_mask_message(text, mask_token))
