@@ -182,6 +182,8 @@ def test_spans_without_mask_raise_a_clear_error(spans: FillMaskSpansPipeline):
         spans("plain text")
     with pytest.raises(ValueError, match=r"Input 1 of 2: No \[MASK\]"):
         spans(["fine [MASK]", "not fine"])
+    with pytest.raises(ValueError, match=r"cut off by tokenizer_kwargs"):
+        spans("abcdefgh [MASK]", tokenizer_kwargs={"truncation": True, "max_length": 4})
 
 
 def test_spans_fill_memorised_words_from_context(memorised_folder: Path):

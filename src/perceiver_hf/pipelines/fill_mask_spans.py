@@ -90,6 +90,11 @@ class FillMaskSpansPipeline(Pipeline):
     def preprocess(self, inputs: str, tokenizer_kwargs: dict[str, Any] | None = None) -> dict[str, torch.Tensor]:
         encoded = self.tokenizer(inputs, return_tensors="pt", **(tokenizer_kwargs or {}))
         if not bool((encoded["input_ids"] == self.tokenizer.mask_token_id).any()):
+            if self._mask_token() in inputs:  # the tokenizer dropped them, e.g. truncation
+                raise ValueError(
+                    f"The {self._mask_token()} tokens of {inputs[:60]!r}... were cut off by tokenizer_kwargs "
+                    f"{tokenizer_kwargs}; keep the masks within max_length or shorten the text."
+                )
             raise ValueError(missing_mask_message(inputs, self._mask_token()))
         return dict(encoded)
 
