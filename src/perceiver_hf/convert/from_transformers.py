@@ -133,19 +133,18 @@ def torch_to_tensor(tensor: torch.Tensor, transpose: bool) -> torch.Tensor:
 
 
 def _source_license(source: str, revision: Optional[str]) -> str:
-    """The `license` in the source's model card metadata, or "other" if there is none to read."""
-    from huggingface_hub import ModelCard
+    """The `license` in the source's model card (README.md) metadata, or "other" if there is none to read."""
+    from huggingface_hub import ModelCard, hf_hub_download
 
-    folder = Path(source)
     try:
-        if folder.is_dir():
-            readme = folder / "README.md"
-            card = ModelCard.load(readme) if readme.is_file() else None
+        if Path(source).is_dir():
+            readme = Path(source) / "README.md"
         else:
-            card = ModelCard.load(source, revision=revision)
-    except Exception:  # no card, offline, not on the Hub: the license is unknown
-        card = None
-    return str(card.data.license) if card is not None and card.data.license else "other"
+            readme = Path(hf_hub_download(source, "README.md", revision=revision))
+        license = ModelCard.load(readme).data.license if readme.is_file() else None
+    except Exception:  # no card, offline without it in the cache, not on the Hub: the license is unknown
+        license = None
+    return str(license or "other")
 
 
 def _provenance(source: str, revision_note: str, config: Any) -> str:

@@ -1,0 +1,183 @@
+"""transformers' own PerceiverForMaskedLM -> perceiver-hf folder: the same logits as transformers' model.
+
+Reference: transformers' `PerceiverForMaskedLM` itself, small and randomly initialised, saved to disk. Its
+weights are drawn large enough (Linear ~ N(0, 1/fan_in)) that an exact-vs-tanh GELU or a 1e-12-vs-1e-5
+LayerNorm eps mistake moves the logits by far more than the 1e-5 tolerance (checked below).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from huggingface_hub import ModelCard
+from safetensors.torch import load_file
+from test_hub_cache import add_snapshot  # the Hub cache layout, built by hand
+from transformers import AutoModelForMaskedLM, BertConfig
+from transformers import PerceiverConfig as TransformersPerceiverConfig
+from transformers import PerceiverForMaskedLM as TransformersPerceiverForMaskedLM
+from transformers import PerceiverForSequenceClassification
+
+from perceiver_hf.convert import ConversionError, convert_transformers_checkpoint
+
+TOLERANCE = 1e-5
+SEQ_LEN = 30
+SOURCE_CONFIG = dict(
+    vocab_size=262,
+    max_position_embeddings=40,
+    d_model=32,
+    d_latents=48,
+    num_latents=8,
+    num_blocks=2,
+    num_self_attends_per_block=2,
+    num_self_attention_heads=4,
+    num_cross_attention_heads=4,
+    qk_channels=16,
+    v_channels=48,
+    cross_attention_widening_factor=2,
+    self_attention_widening_factor=1,
+)
+
+
+def _randomize_(model: torch.nn.Module, seed: int = 0) -> torch.nn.Module:
+    """Linear weights ~ N(0, 1/fan_in), biases ~ N(0, 0.2), LayerNorm scales ~ N(1, 0.2), the rest ~ N(0, 0.05)."""
+    generator = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name.endswith("weight") and param.ndim == 2 and "embeddings" not in name:
+                mean, std = 0.0, 1.0 / math.sqrt(param.shape[1])
+            elif name.endswith("weight") and "layernorm" in name:
+                mean, std = 1.0, 0.2
+            elif name.endswith("bias"):
+                mean, std = 0.0, 0.2
+            else:  # token and position embeddings, latents, decoder queries
+                mean, std = 0.0, 0.05
+            param.copy_(torch.randn(param.shape, generator=generator) * std + mean)
+    return model.eval()
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.nn.Module]:
+    folder = tmp_path_factory.mktemp("transformers") / "source"
+    model = _randomize_(TransformersPerceiverForMaskedLM(TransformersPerceiverConfig(**SOURCE_CONFIG)))
+    model.save_pretrained(folder)
+    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# a tiny Perceiver\n")
+    return folder, model
+
+
+@pytest.fixture(scope="module")
+def converted(source: tuple[Path, torch.nn.Module]) -> Path:
+    folder, _ = source
+    return convert_transformers_checkpoint(folder, folder.parent / "converted", progress=False)
+
+
+@pytest.fixture(scope="module")
+def batch() -> dict[str, torch.Tensor]:
+    """Three sequences of 30 byte ids; the second and third are right-padded after 20 and 5 tokens."""
+    input_ids = torch.randint(6, 262, (3, SEQ_LEN), generator=torch.Generator().manual_seed(1))
+    attention_mask = torch.ones(3, SEQ_LEN, dtype=torch.long)
+    attention_mask[1, 20:] = 0
+    attention_mask[2, 5:] = 0
+    return {"input_ids": input_ids, "attention_mask": attention_mask}
+
+
+def _valid_error(
+    folder: Path, reference: torch.nn.Module, batch: dict[str, torch.Tensor], **overrides: object
+) -> float:
+    """Max |ours - transformers'| logits at non-padded positions (transformers always decodes all 40 positions)."""
+    ours = AutoModelForMaskedLM.from_pretrained(folder, **overrides).eval()
+    with torch.no_grad():
+        expected = reference(**batch).logits[:, : batch["input_ids"].shape[1]]  # [B, L, 262]
+        logits = ours(**batch).logits  # [B, L, 262]
+    return float((logits - expected)[batch["attention_mask"].bool()].abs().max())
+
+
+def test_same_logits_as_transformers(
+    converted: Path, source: tuple[Path, torch.nn.Module], batch: dict[str, torch.Tensor]
+) -> None:
+    _, reference = source
+    assert _valid_error(converted, reference, batch) <= TOLERANCE
+    unpadded = {"input_ids": batch["input_ids"][:1, :12], "attention_mask": batch["attention_mask"][:1, :12]}
+    assert _valid_error(converted, reference, unpadded) <= TOLERANCE
+
+
+@pytest.mark.parametrize("wrong", [{"layer_norm_eps": 1e-12}, {"hidden_act": "gelu_pytorch_tanh"}])
+def test_the_carried_settings_matter(
+    converted: Path, source: tuple[Path, torch.nn.Module], batch: dict[str, torch.Tensor], wrong: dict
+) -> None:
+    assert _valid_error(converted, source[1], batch, **wrong) > 10 * TOLERANCE
+
+
+def test_settings_are_what_transformers_computes_with(converted: Path, source: tuple[Path, torch.nn.Module]) -> None:
+    _, reference = source
+    config = json.loads((converted / "config.json").read_text())
+    assert config["hidden_act"] == reference.config.hidden_act == "gelu"  # exact erf GELU
+    module_eps = {m.eps for m in reference.modules() if isinstance(m, torch.nn.LayerNorm)}
+    assert module_eps == {config["layer_norm_eps"]}  # what its nn.LayerNorm modules use ...
+    assert reference.config.layer_norm_eps == 1e-12  # ... which transformers 5.x's Perceiver does not read
+    assert (config["decoder_num_cross_attention_heads"], config["decoder_num_cross_attention_qk_channels"]) == (8, 256)
+    assert (config["num_self_attention_blocks"], config["num_self_attention_layers_per_block"]) == (2, 2)
+    assert (config["cross_attention_widening_factor"], config["num_cross_attention_qk_channels"]) == (2, 16)
+    assert (config["max_seq_len"], config["num_latents"], config["num_latent_channels"]) == (40, 8, 48)
+    assert config["cross_attention_residual"] is True and config["decoder_cross_attention_residual"] is False
+
+
+def test_weights_are_copied_unchanged(converted: Path, source: tuple[Path, torch.nn.Module]) -> None:
+    theirs = source[1].state_dict()
+    ours = load_file(converted / "model.safetensors")
+    assert len(ours) == len(theirs)
+    pairs = {
+        "perceiver.encoder.latent_provider.query": "perceiver.embeddings.latents",
+        "perceiver.encoder.self_attention.layers.1.attention.o_proj.weight":
+            "perceiver.encoder.self_attends.1.attention.output.dense.weight",
+        "perceiver.decoder.cross_attention.kv_norm.bias":
+            "perceiver.decoder.decoding_cross_attention.attention.self.layernorm2.bias",
+    }
+    for our_key, their_key in pairs.items():
+        assert torch.equal(ours[our_key], theirs[their_key])
+
+
+def test_model_card_carries_the_source_license(converted: Path, source: tuple[Path, torch.nn.Module]) -> None:
+    card = ModelCard.load(converted / "README.md")
+    assert card.data.license == "apache-2.0" and card.data.pipeline_tag == "fill-mask"
+    assert f"perceiver-hf convert transformers {source[0]} {converted}" in card.text
+
+
+def test_other_checkpoints_are_refused(tmp_path: Path, converted: Path) -> None:
+    classifier = PerceiverForSequenceClassification(TransformersPerceiverConfig(**SOURCE_CONFIG, num_labels=2))
+    classifier.save_pretrained(tmp_path / "classifier")
+    with pytest.raises(ConversionError, match="not a complete PerceiverForMaskedLM checkpoint"):
+        convert_transformers_checkpoint(tmp_path / "classifier", tmp_path / "out1", progress=False)
+    BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path / "bert")
+    with pytest.raises(ConversionError, match="model_type 'bert'"):
+        convert_transformers_checkpoint(tmp_path / "bert", tmp_path / "out2", progress=False)
+    with pytest.raises(ConversionError, match="already a perceiver-hf model"):
+        convert_transformers_checkpoint(converted, tmp_path / "out3", progress=False)
+    with pytest.raises(ConversionError, match="Could not load a transformers config"):
+        convert_transformers_checkpoint(tmp_path / "nothing-here", tmp_path / "out4", progress=False)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["bert", "classifier"]
+
+
+def test_hub_id_from_the_cache_offline_on_the_command_line(
+    source: tuple[Path, torch.nn.Module], converted: Path
+) -> None:
+    folder, _ = source
+    root = folder.parent
+    add_snapshot(root / "cache", "org/perceiver", "main", folder)
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "TRANSFORMERS_"))}
+    env.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(root / "cache"), HF_HOME=str(root / "hf_home"), OMP_NUM_THREADS="1")
+    out = root / "from-hub"
+    completed = subprocess.run(
+        [sys.executable, "-m", "perceiver_hf.cli", "convert", "transformers", "org/perceiver", str(out), "--quiet"],
+        env=env, capture_output=True, text=True, timeout=300,
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    from_hub, from_folder = load_file(out / "model.safetensors"), load_file(converted / "model.safetensors")
+    assert from_hub.keys() == from_folder.keys() and all(torch.equal(from_hub[k], from_folder[k]) for k in from_hub)
+    assert ModelCard.load(out / "README.md").data.license == "apache-2.0"
