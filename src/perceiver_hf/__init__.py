@@ -7,6 +7,7 @@ transformers' Auto classes.
 from .auto_registration import register_auto_classes
 from .configuration_perceiver import PerceiverConfig
 from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, PerceiverModel, PerceiverPreTrainedModel
+from .pretrained import DEFAULT_MODEL, pretrained_model_path
 from .tokenization_perceiver import PerceiverByteTokenizer
 from . import pipelines  # noqa: F401,E402  (registers the "fill-mask-spans" pipeline task)
 
@@ -15,6 +16,7 @@ __version__ = "0.1.0"
 register_auto_classes()
 
 __all__ = [
+    "DEFAULT_MODEL",
     "PerceiverByteTokenizer",
     "PerceiverConfig",
     "PerceiverForMaskedLM",
@@ -22,4 +24,5 @@ __all__ = [
     "PerceiverModel",
     "PerceiverPreTrainedModel",
     "__version__",
+    "pretrained_model_path",
 ]
