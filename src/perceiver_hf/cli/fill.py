@@ -84,11 +84,7 @@ def run(args: argparse.Namespace) -> int:
         texts = _prepare_texts(texts, args.mask, _mask_token(tokenizer))
         task = "fill-mask-spans" if mode == SPANS_MODE else FILL_MASK_MODE
         fill = _load(model, args.revision, "model", lambda: _pipeline(task, model, tokenizer, args))
-        if mode == SPANS_MODE:
-            results = fill(texts, batch_size=args.batch_size)
-        else:
-            results = fill(texts, top_k=args.top_k or DEFAULT_TOP_K, batch_size=args.batch_size)
-            results = [_as_rows(result) for result in (results if len(texts) > 1 else [results])]
+        results = _fill_texts(fill, texts, mode, args)
     except FillError as error:
         print(f"perceiver-hf fill: error: {error}", file=sys.stderr)
         return 2
@@ -101,6 +97,17 @@ def run(args: argparse.Namespace) -> int:
             else:
                 _print_candidates(text, result)
     return 0
+
+
+def _fill_texts(fill: Any, texts: list[str], mode: str, args: argparse.Namespace) -> list[Any]:
+    """Run the pipeline on all texts; bad input found by the model (e.g. a text too long) becomes a `FillError`."""
+    try:
+        if mode == SPANS_MODE:
+            return fill(texts, batch_size=args.batch_size)
+        results = fill(texts, top_k=args.top_k or DEFAULT_TOP_K, batch_size=args.batch_size)
+    except ValueError as error:
+        raise FillError(str(error)) from error
+    return [_as_rows(result) for result in (results if len(texts) > 1 else [results])]
 
 
 def _split_model_and_texts(model: Optional[str], texts: list[str]) -> tuple[str, list[str]]:
