@@ -181,3 +181,11 @@ def test_cli_gives_a_byte_model_without_tokenizer_files_the_byte_tokenizer(tmp_p
     tokenizer_config = json.loads((tmp_path / "out" / "tokenizer_config.json").read_text())
     assert tokenizer_config["tokenizer_class"] == "PerceiverByteTokenizer"
     assert tokenizer_config["model_max_length"] == model.config.max_seq_len
+
+
+def test_register_for_auto_class_points_to_export(tmp_path: Path) -> None:
+    from perceiver_hf import PerceiverForMaskedLM
+
+    with pytest.raises(NotImplementedError, match="perceiver-hf export-hub"):
+        PerceiverForMaskedLM.register_for_auto_class("AutoModelForMaskedLM")
+    assert PerceiverForMaskedLM._auto_class is None  # nothing registered, so save_pretrained stays plain

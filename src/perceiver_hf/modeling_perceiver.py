@@ -52,6 +52,19 @@ class PerceiverPreTrainedModel(PreTrainedModel):
         with readable_weights(pretrained_model_name_or_path, kwargs):
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
+    @classmethod
+    def register_for_auto_class(cls, auto_class: Any = "AutoModel") -> None:
+        """Refused for the package's own classes (their saved copy could not follow this package's sub-package
+        imports); the self-contained copies that `perceiver_hf.hub.export_for_hub` writes register normally."""
+        if cls.__module__.split(".")[0] == "perceiver_hf":
+            raise NotImplementedError(
+                "register_for_auto_class + save_pretrained would copy modeling_perceiver.py without the core/ and "
+                "text/ modules it imports, so the saved folder could not load. Write a folder with self-contained "
+                "code and an auto_map instead: perceiver_hf.hub.export_for_hub(model, folder, tokenizer) or "
+                "`perceiver-hf export-hub MODEL FOLDER` (then `hf upload ORG/NAME FOLDER`)."
+            )
+        super().register_for_auto_class(auto_class)
+
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
         std = self.config.initializer_range
