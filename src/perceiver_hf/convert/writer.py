@@ -117,5 +117,4 @@ def write_model_folder(
             if folder.exists() and not any(folder.iterdir()):
                 folder.rmdir()
         raise
-    logger.info("Wrote %s", output_dir)
     return output_dir
