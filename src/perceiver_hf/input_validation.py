@@ -53,12 +53,14 @@ def check_model_inputs(
             )
         if output_positions.dtype.is_floating_point or output_positions.dtype == torch.bool:
             raise ValueError(f"output_positions must be integer positions, got dtype {output_positions.dtype}.")
-        if output_positions.numel() > 0 and int(output_positions.max()) >= seq_len:
+        if output_positions.numel() == 0 or output_positions.is_meta:
+            return
+        if int(output_positions.max()) >= seq_len:
             raise ValueError(
                 f"output_positions go up to {int(output_positions.max())} but the input has only {seq_len} "
                 "positions; use positions in [0, sequence length) and -1 for unused slots."
             )
-        if output_positions.numel() > 0 and int(output_positions.min()) < -1:
+        if int(output_positions.min()) < -1:
             raise ValueError("output_positions may only use -1 to mark an unused slot; other negatives are invalid.")
 
 
