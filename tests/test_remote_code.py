@@ -25,6 +25,7 @@ from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
 TEXTS = ["héllo [MASK] wörld", "short"]
 FILL_TEXT = "a [MASK] c"
+HUB_REPO_ID = "org/remote"
 
 CHILD = textwrap.dedent(
     """
@@ -34,9 +35,9 @@ CHILD = textwrap.dedent(
     import json
     import torch
     torch.set_num_threads(1)
-    from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+    from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, pipeline
 
-    folder, out, texts, fill_text = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
+    folder, repo_id, out, texts, fill_text = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), sys.argv[5]
     result = {}
     try:
         import perceiver_hf  # noqa: F401
@@ -54,15 +55,23 @@ CHILD = textwrap.dedent(
     with torch.no_grad():
         logits = model(**encoding).logits
     fill = pipeline("fill-mask", model=folder, trust_remote_code=True)
+    base = AutoModel.from_pretrained(folder, trust_remote_code=True)
+    # the same files as a Hub repository in the cache (HF_HUB_CACHE, offline): the loader fetches each module
+    hub_model = AutoModelForMaskedLM.from_pretrained(repo_id, trust_remote_code=True).eval()
+    hub_tokenizer = AutoTokenizer.from_pretrained(repo_id, trust_remote_code=True)
+    with torch.no_grad():
+        hub_logits = hub_model(**hub_tokenizer(texts, padding=True, return_tensors="pt")).logits
     result.update(
         model_module=type(model).__module__,
         tokenizer_module=type(tokenizer).__module__,
+        base_class=type(base).__name__,
+        hub_model_module=type(hub_model).__module__,
         input_ids=encoding["input_ids"].tolist(),
         attention_mask=encoding["attention_mask"].tolist(),
         fill=fill(fill_text, top_k=3),
         package_modules=[name for name, module in sys.modules.items() if "perceiver_hf" in name and module],
     )
-    torch.save(logits, out + ".pt")
+    torch.save({"folder": logits, "hub": hub_logits}, out + ".pt")
     with open(out, "w") as handle:
         json.dump(result, handle)
     """
@@ -71,8 +80,10 @@ CHILD = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
-    """A tiny model saved with its tokenizer and card, exported with the CLI; the package's outputs for it."""
+    """A tiny model saved with its tokenizer and card, exported with the CLI (also put in a Hub cache as
+    "org/remote"); the package's outputs for it."""
     from conftest import make_tiny_model
+    from test_hub_cache import add_snapshot
 
     root = tmp_path_factory.mktemp("remote")
     model = make_tiny_model(seed=3)
@@ -81,6 +92,7 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
     tokenizer.save_pretrained(root / "saved")
     (root / "saved" / "README.md").write_text("---\nlicense: apache-2.0\n---\n# tiny\n", encoding="utf-8")
     assert cli_main(["export-hub", str(root / "saved"), str(root / "hub")]) == 0
+    add_snapshot(root / "cache", HUB_REPO_ID, "main", root / "hub")
     encoding = tokenizer(TEXTS, padding=True, return_tensors="pt")
     with torch.no_grad():
         logits = model(**encoding).logits
@@ -98,10 +110,11 @@ def child_result(exported: dict) -> dict:
         OMP_NUM_THREADS="1",
         HF_HOME=str(root / "hf_home"),  # remote code is copied to HF_HOME/modules
         HF_HUB_OFFLINE="1",
+        HF_HUB_CACHE=str(root / "cache"),
         TRANSFORMERS_VERBOSITY="error",
     )
     completed = subprocess.run(
-        [sys.executable, str(script), str(exported["folder"]), str(out), json.dumps(TEXTS), FILL_TEXT],
+        [sys.executable, str(script), str(exported["folder"]), HUB_REPO_ID, str(out), json.dumps(TEXTS), FILL_TEXT],
         cwd=root,
         env=env,
         capture_output=True,
@@ -150,10 +163,16 @@ def test_remote_tokenizer_gives_byte_ids(child_result: dict) -> None:
     assert child_result["attention_mask"][1] == [1] * 5 + [0] * (len(first) - 5)
 
 
-def test_remote_logits_equal_package_logits(exported: dict, child_result: dict) -> None:
-    remote, local = child_result["logits"], exported["logits"]
+@pytest.mark.parametrize("source", ["folder", "hub"])
+def test_remote_logits_equal_package_logits(exported: dict, child_result: dict, source: str) -> None:
+    remote, local = child_result["logits"][source], exported["logits"]
     assert remote.shape == local.shape == (2, 15, 262)
     assert (remote - local).abs().max().item() <= 1e-6
+
+
+def test_remote_base_model_and_hub_repo_use_remote_classes(child_result: dict) -> None:
+    assert child_result["base_class"] == "PerceiverModel"
+    assert child_result["hub_model_module"].startswith("transformers_modules.org.remote.")
 
 
 def test_remote_pipeline_matches_package_pipeline(exported: dict, child_result: dict) -> None:
