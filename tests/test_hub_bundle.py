@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,17 @@ def test_bundle_is_the_package_code_with_flat_imports() -> None:
         relative = source.splitlines()[0].split("perceiver_hf/", 1)[1].split(" ", 1)[0]  # the header names it
         original = (PACKAGE_DIR / relative).read_text(encoding="utf-8")
         assert _without_imports(source) == _without_imports(original), name
+
+
+def test_bundle_needs_only_what_transformers_needs(tmp_path: Path) -> None:
+    """The loader's own import check (`get_imports`) finds nothing beyond transformers' dependencies."""
+    from transformers.dynamic_module_utils import get_imports
+
+    allowed = {"torch", "transformers", "tokenizers", "huggingface_hub", "safetensors", "numpy"}
+    for name, source in bundle_modules(ENTRIES).items():
+        (tmp_path / name).write_text(source, encoding="utf-8")
+        third_party = set(get_imports(tmp_path / name)) - set(sys.stdlib_module_names)
+        assert third_party <= allowed, (name, third_party - allowed)
 
 
 def test_bundle_starts_with_a_generated_header() -> None:
