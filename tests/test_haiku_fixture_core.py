@@ -1,15 +1,15 @@
 """Our model against DeepMind's own JAX/Haiku code: shared/fixtures/haiku-tiny logits at every position.
 
 The fixture's logits came from running DeepMind's perceiver.py on random parameters (params.pickle) and the
-inputs in inputs.npz. We load the same parameters and must reproduce every logit, padded positions included
-(they test the query-mask wipe), within 5e-5 absolute. The sensitivity tests show that this tolerance would
+inputs in inputs.npz. We convert the same parameters with the package's converter (`convert_haiku_checkpoint`),
+load the folder with `from_pretrained` and must reproduce every logit, padded positions included (they test
+the query-mask wipe), within 5e-5 absolute. The sensitivity tests show that this tolerance would
 catch the two subtlest porting mistakes listed in the manifest (LayerNorm eps, exact-erf GELU).
 """
 
 from __future__ import annotations
 
 import json
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -17,55 +17,10 @@ import pytest
 import torch
 
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
+from perceiver_hf.convert import convert_haiku_checkpoint
 
 TOLERANCE = 5e-5  # fp32 noise between two exact implementations is ~1e-5 on these logits
-
-# Haiku attention/MLP linear names -> ours (perceiver.py: q, k, v, output = linear, linear_1, linear_2, linear_3)
-ATTENTION = {"q_proj": "linear", "k_proj": "linear_1", "v_proj": "linear_2", "o_proj": "linear_3"}
-MLP = {"fc1": "linear", "fc2": "linear_1"}
-CROSS_NORMS = {"q_norm": "layer_norm", "kv_norm": "layer_norm_1", "mlp_norm": "layer_norm_2"}
-SELF_NORMS = {"norm": "layer_norm", "mlp_norm": "layer_norm_1"}
-
-
-def _haiku_to_state_dict(params: dict, num_layers: int) -> dict[str, torch.Tensor]:
-    """A test-local Haiku -> PerceiverForMaskedLM state dict (DESIGN/TEAM key table), every param used once."""
-    used: set[tuple[str, str]] = set()
-
-    def get(module: str, name: str) -> torch.Tensor:
-        used.add((module, name))
-        return torch.from_numpy(np.asarray(params[module][name], dtype=np.float32))
-
-    def linear(ours: str, module: str) -> dict[str, torch.Tensor]:
-        return {f"{ours}.weight": get(module, "w").T.contiguous(), f"{ours}.bias": get(module, "b")}
-
-    def norm(ours: str, module: str) -> dict[str, torch.Tensor]:
-        return {f"{ours}.weight": get(module, "scale"), f"{ours}.bias": get(module, "offset")}
-
-    def layer(ours: str, module: str, norms: dict[str, str]) -> dict[str, torch.Tensor]:
-        out: dict[str, torch.Tensor] = {}
-        for our_norm, hk_norm in norms.items():
-            out.update(norm(f"{ours}.{our_norm}", f"{module}/{hk_norm}"))
-        for our_lin, hk_lin in ATTENTION.items():
-            out.update(linear(f"{ours}.attention.{our_lin}", f"{module}/attention/{hk_lin}"))
-        for our_lin, hk_lin in MLP.items():
-            out.update(linear(f"{ours}.mlp.{our_lin}", f"{module}/mlp/{hk_lin}"))
-        return out
-
-    state = {
-        "perceiver.encoder.input_adapter.text_embedding.weight": get("embed", "embeddings"),
-        "perceiver.encoder.input_adapter.pos_encoding": get("trainable_position_encoding", "pos_embs"),
-        "perceiver.encoder.latent_provider.query": get("perceiver_encoder/~/trainable_position_encoding", "pos_embs"),
-        "perceiver.decoder.output_query_provider.query": get("basic_decoder/~/trainable_position_encoding", "pos_embs"),
-        "lm_head.bias": get("embedding_decoder", "bias"),
-    }
-    state.update(layer("perceiver.encoder.cross_attention", "perceiver_encoder/~/cross_attention", CROSS_NORMS))
-    state.update(layer("perceiver.decoder.cross_attention", "basic_decoder/cross_attention", CROSS_NORMS))
-    for i in range(num_layers):
-        module = "perceiver_encoder/~/self_attention" + ("" if i == 0 else f"_{i}")
-        state.update(layer(f"perceiver.encoder.self_attention.layers.{i}", module, SELF_NORMS))
-    all_params = {(module, name) for module, group in params.items() for name in group}
-    assert used == all_params, f"Haiku params not mapped: {sorted(all_params - used)}"
-    return state
+HEAD_COUNTS = ("num_cross_attention_heads", "num_self_attention_heads", "decoder_num_cross_attention_heads")
 
 
 @pytest.fixture(scope="module")
@@ -74,10 +29,14 @@ def manifest(haiku_tiny_dir: Path) -> dict:
 
 
 @pytest.fixture(scope="module")
-def haiku_state(haiku_tiny_dir: Path, manifest: dict) -> dict[str, torch.Tensor]:
-    with open(haiku_tiny_dir / "params.pickle", "rb") as f:
-        params = pickle.load(f)
-    return _haiku_to_state_dict(params, manifest["config"]["encoder_config"]["num_self_attends_per_block"])
+def converted_dir(haiku_tiny_dir: Path, manifest: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """params.pickle through the package's converter (the weights do not show head counts: the manifest does)."""
+    enc, dec = manifest["config"]["encoder_config"], manifest["config"]["decoder_config"]
+    heads = dict(zip(HEAD_COUNTS, (enc["num_cross_attend_heads"], enc["num_self_attend_heads"], dec["num_heads"])))
+    output_dir = tmp_path_factory.mktemp("haiku-tiny") / "model"
+    return convert_haiku_checkpoint(
+        haiku_tiny_dir / "params.pickle", output_dir, config_overrides=heads, progress=False
+    )
 
 
 @pytest.fixture(scope="module")
@@ -115,11 +74,8 @@ def _config_from_manifest(manifest: dict, **overrides) -> PerceiverConfig:
     )
 
 
-def _load(manifest: dict, state: dict[str, torch.Tensor], **overrides) -> PerceiverForMaskedLM:
-    model = PerceiverForMaskedLM(_config_from_manifest(manifest, **overrides)).eval()
-    result = model.load_state_dict(state, strict=False)
-    assert result.unexpected_keys == []
-    assert result.missing_keys == ["lm_head.weight"]  # tied to the embedding, which is loaded
+def _load(converted_dir: Path, **overrides) -> PerceiverForMaskedLM:
+    model = PerceiverForMaskedLM.from_pretrained(converted_dir, **overrides).eval()
     assert model.lm_head.weight is model.perceiver.encoder.input_adapter.text_embedding.weight
     return model
 
@@ -138,33 +94,35 @@ def test_tiny_config_matches_manifest(manifest: dict, tiny_config) -> None:
     assert _config_from_manifest(manifest).to_diff_dict() == tiny_config().to_diff_dict()
 
 
-def test_parameter_count_matches_manifest(manifest: dict) -> None:
-    model = PerceiverForMaskedLM(_config_from_manifest(manifest))
+def test_converted_config_and_parameter_count_match_manifest(manifest: dict, converted_dir: Path) -> None:
+    model = _load(converted_dir)
+    expected = _config_from_manifest(manifest).to_diff_dict()
+    assert {key: model.config.to_dict()[key] for key in expected} == expected
     assert sum(p.numel() for p in model.parameters()) == manifest["total_parameters"]
 
 
 @pytest.mark.parametrize("output_attentions", [False, True], ids=["sdpa", "eager"])
-def test_logits_match_deepmind_at_every_position(manifest, haiku_state, fixture_io, output_attentions) -> None:
-    model = _load(manifest, haiku_state)
+def test_logits_match_deepmind_at_every_position(converted_dir, fixture_io, output_attentions) -> None:
+    model = _load(converted_dir)
     valid_error, padded_error = _max_errors(model, fixture_io, output_attentions)
     assert valid_error <= TOLERANCE, f"valid positions off by {valid_error:.2e}"
     assert padded_error <= TOLERANCE, f"padded positions off by {padded_error:.2e}"
 
 
-def test_padded_positions_share_one_logit_vector(manifest, haiku_state, fixture_io) -> None:
+def test_padded_positions_share_one_logit_vector(manifest, converted_dir, fixture_io) -> None:
     """DeepMind's query-mask wipe makes every padded position's logits identical (manifest 'observed')."""
     input_ids, input_mask, _ = fixture_io
     with torch.no_grad():
-        logits = _load(manifest, haiku_state)(input_ids, attention_mask=input_mask).logits
+        logits = _load(converted_dir)(input_ids, attention_mask=input_mask).logits
     padded = logits[~input_mask.bool()]  # [P, V]
     assert manifest["observed"]["padded_position_logits_all_identical"]
     torch.testing.assert_close(padded, padded[:1].expand_as(padded), rtol=0, atol=1e-6)
 
 
-def test_greedy_predictions_at_masked_bytes(manifest, haiku_state, fixture_io) -> None:
+def test_greedy_predictions_at_masked_bytes(manifest, converted_dir, fixture_io) -> None:
     input_ids, input_mask, _ = fixture_io
     with torch.no_grad():
-        predictions = _load(manifest, haiku_state)(input_ids, attention_mask=input_mask).logits.argmax(-1)
+        predictions = _load(converted_dir)(input_ids, attention_mask=input_mask).logits.argmax(-1)
     for example in manifest["examples"]:
         row = example["row"]
         positions = [p for start, end, _ in example["masked_spans"] for p in range(start, end)]
@@ -179,9 +137,9 @@ def test_greedy_predictions_at_masked_bytes(manifest, haiku_state, fixture_io) -
         ("gelu_exact_erf_instead_of_tanh", {"hidden_act": "gelu"}),
     ],
 )
-def test_tolerance_catches_porting_mistakes(manifest, haiku_state, fixture_io, mistake, overrides) -> None:
+def test_tolerance_catches_porting_mistakes(manifest, converted_dir, fixture_io, mistake, overrides) -> None:
     """The same weights with a wrong LayerNorm eps or exact GELU must fail the 5e-5 check, by the manifest's margin."""
-    model = _load(manifest, haiku_state, **overrides)
+    model = _load(converted_dir, **overrides)
     valid_error, padded_error = _max_errors(model, fixture_io, output_attentions=False)
     assert max(valid_error, padded_error) > TOLERANCE
 
