@@ -70,19 +70,12 @@ def _reset_high_water_mark() -> None:
         pass
 
 
-def _half_on_disk(config: Any) -> dict[str, str]:
+def _half_on_disk(config: Any) -> dict[str, Any]:
     """The latent layers in the second half on "disk", everything else on "cpu"."""
+    from perceiver_hf.hub.device_map import latent_layer_device_map
+
     layers = config.num_self_attention_layers_per_block
-    device_map = {
-        "perceiver.encoder.input_adapter": "cpu",
-        "perceiver.encoder.latent_provider": "cpu",
-        "perceiver.encoder.cross_attention": "cpu",
-        "perceiver.decoder": "cpu",
-        "lm_head": "cpu",
-    }
-    for i in range(layers):
-        device_map[f"perceiver.encoder.self_attention.layers.{i}"] = "disk" if i >= layers // 2 else "cpu"
-    return device_map
+    return latent_layer_device_map(config, ["cpu" if i < layers // 2 else "disk" for i in range(layers)])
 
 
 def child(mode: str, model_dir: str) -> dict[str, Any]:

@@ -10,22 +10,17 @@ from pathlib import Path
 
 import pytest
 import torch
+from conftest import make_tiny_config
 
 from perceiver_hf import PerceiverForMaskedLM
+from perceiver_hf.hub.device_map import latent_layer_device_map
 
 NUM_LAYERS = 4
 
 
 def _layer_map(devices: list[str], **overrides: str) -> dict[str, str]:
-    """A device map with one entry per latent self-attention layer (`devices[i]` for layer i)."""
-    device_map = {
-        "perceiver.encoder.input_adapter": "cpu",
-        "perceiver.encoder.latent_provider": "cpu",
-        "perceiver.encoder.cross_attention": "cpu",
-        **{f"perceiver.encoder.self_attention.layers.{i}": device for i, device in enumerate(devices)},
-        "perceiver.decoder": "cpu",
-        "lm_head": "cpu",
-    }
+    """`latent_layer_device_map` for the saved model (layer i on `devices[i]`), with `overrides` (dots as __)."""
+    device_map = latent_layer_device_map(make_tiny_config(num_self_attention_layers_per_block=NUM_LAYERS), devices)
     device_map.update({key.replace("__", "."): value for key, value in overrides.items()})
     return device_map
 
@@ -128,3 +123,10 @@ def test_half_precision_loads_and_stays_finite(saved: dict, dtype: torch.dtype, 
         encoder_weights = output.cross_attentions[0]  # [B, H, N, L]
         assert torch.isfinite(encoder_weights).all()
         assert (encoder_weights[1, :, :, 15:] == 0).all()  # padded keys get probability exactly 0
+
+
+def test_layer_map_needs_one_device_per_layer() -> None:
+    config = make_tiny_config(num_self_attention_layers_per_block=NUM_LAYERS)
+    assert latent_layer_device_map(config, ["cpu", "disk", "cpu", "disk"])["perceiver.encoder.self_attention.layers.3"] == "disk"
+    with pytest.raises(ValueError, match="one device per layer"):
+        latent_layer_device_map(config, ["cpu", "disk"])

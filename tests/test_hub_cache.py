@@ -8,12 +8,9 @@ revisions; the environment variables are read when huggingface_hub is imported, 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
@@ -21,32 +18,12 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
+from helpers.hub import add_snapshot, run_child
 from perceiver_hf import PerceiverForMaskedLM
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
 REPO_ID = "org/name"
 TEXT = "a [MASK] c"
-
-
-def _commit(label: str) -> str:
-    return hashlib.sha1(label.encode()).hexdigest()  # 40 hex digits, like a git commit
-
-
-def add_snapshot(cache: Path, repo_id: str, branch: str, folder: Path) -> str:
-    """Put the files of `folder` into `cache` as branch `branch` of model repo `repo_id`; returns the commit."""
-    repo = cache / f"models--{repo_id.replace('/', '--')}"
-    commit = _commit(f"{repo_id}@{branch}")
-    snapshot = repo / "snapshots" / commit
-    for path in sorted(folder.iterdir()):
-        data = path.read_bytes()
-        blob = repo / "blobs" / hashlib.sha256(data).hexdigest()
-        blob.parent.mkdir(parents=True, exist_ok=True)
-        blob.write_bytes(data)
-        snapshot.mkdir(parents=True, exist_ok=True)
-        (snapshot / path.name).symlink_to(os.path.relpath(blob, snapshot))
-    (repo / "refs").mkdir(parents=True, exist_ok=True)
-    (repo / "refs" / branch).write_text(commit)
-    return commit
 
 
 CHILD = textwrap.dedent(
@@ -132,25 +109,10 @@ def hub_cache(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def loaded(hub_cache: dict) -> dict:
-    root = hub_cache["root"]
-    script = root / "child.py"
-    script.write_text(CHILD, encoding="utf-8")
-    out = root / "child.json"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "TRANSFORMERS_"))}
-    env.update(
-        HF_HUB_OFFLINE="1",
-        HF_HUB_CACHE=str(hub_cache["cache"]),
-        HF_HOME=str(root / "hf_home"),
-        OMP_NUM_THREADS="1",
-        TRANSFORMERS_VERBOSITY="error",
+    result = run_child(
+        hub_cache["root"], CHILD, [REPO_ID, TEXT, hub_cache["commit_main"]], {"HF_HUB_CACHE": str(hub_cache["cache"])}
     )
-    completed = subprocess.run(
-        [sys.executable, str(script), REPO_ID, TEXT, hub_cache["commit_main"], str(out)],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    results = json.loads(out.read_text())
-    return {"results": results, "logits": torch.load(str(out) + ".pt")}
+    return {"logits": result.pop("tensors"), "results": result}
 
 
 def test_cache_layout_is_the_hubs(hub_cache: dict) -> None:

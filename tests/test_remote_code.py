@@ -9,16 +9,13 @@ package's, its token ids the UTF-8 bytes + 6 computed here by hand.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import textwrap
-from pathlib import Path
 
 import pytest
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
+from helpers.hub import add_snapshot, run_child
 from perceiver_hf import PerceiverForMaskedLM
 from perceiver_hf.cli import main as cli_main
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
@@ -37,7 +34,7 @@ CHILD = textwrap.dedent(
     torch.set_num_threads(1)
     from transformers import AutoModel, AutoModelForMaskedLM, AutoTokenizer, pipeline
 
-    folder, repo_id, out, texts, fill_text = sys.argv[1], sys.argv[2], sys.argv[3], json.loads(sys.argv[4]), sys.argv[5]
+    folder, repo_id, texts, fill_text, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4], sys.argv[5]
     result = {}
     try:
         import perceiver_hf  # noqa: F401
@@ -83,7 +80,6 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
     """A tiny model saved with its tokenizer and card, exported with the CLI (also put in a Hub cache as
     "org/remote"); the package's outputs for it."""
     from conftest import make_tiny_model
-    from test_hub_cache import add_snapshot
 
     root = tmp_path_factory.mktemp("remote")
     model = make_tiny_model(seed=3)
@@ -101,29 +97,11 @@ def exported(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def child_result(exported: dict) -> dict:
+    """What the child Python (perceiver_hf blocked, PYTHONPATH cleared) loaded from the exported files."""
     root = exported["root"]
-    script = root / "child.py"
-    script.write_text(CHILD, encoding="utf-8")
-    out = root / "child.json"
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("PYTHON", "HF_", "TRANSFORMERS_"))}
-    env.update(
-        OMP_NUM_THREADS="1",
-        HF_HOME=str(root / "hf_home"),  # remote code is copied to HF_HOME/modules
-        HF_HUB_OFFLINE="1",
-        HF_HUB_CACHE=str(root / "cache"),
-        TRANSFORMERS_VERBOSITY="error",
-    )
-    completed = subprocess.run(
-        [sys.executable, str(script), str(exported["folder"]), HUB_REPO_ID, str(out), json.dumps(TEXTS), FILL_TEXT],
-        cwd=root,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-4000:]
-    result = json.loads(out.read_text())
-    result["logits"] = torch.load(str(out) + ".pt")
+    args = [str(exported["folder"]), HUB_REPO_ID, json.dumps(TEXTS), FILL_TEXT]
+    result = run_child(root, CHILD, args, {"HF_HUB_CACHE": str(root / "cache")}, drop_env=("PYTHON",))
+    result["logits"] = result.pop("tensors")
     return result
 
 
