@@ -152,9 +152,12 @@ def test_jax_array_rebuilt_with_another_function_is_refused(tmp_path: Path, monk
         load_pickle(path, progress=False)
 
 
-def test_object_arrays_are_refused(tmp_path: Path) -> None:
+def test_object_arrays_and_direct_array_construction_are_refused(tmp_path: Path) -> None:
     path = write_pickle(tmp_path / "p.pickle", {"w": np.array([1, "a"], dtype=object)})
-    with pytest.raises(UnsafePickleError, match="object|dtype"):
+    with pytest.raises(UnsafePickleError, match="Python objects"):
+        load_pickle(path, progress=False)
+    path.write_bytes(b"cnumpy\nndarray\n(I1000000000\ntR.")  # numpy.ndarray(10**9): would allocate 8 GB
+    with pytest.raises(UnsafePickleError, match="calls numpy.ndarray directly"):
         load_pickle(path, progress=False)
 
 

@@ -139,8 +139,8 @@ def check_rules(
         raise AssertionError("A conversion table maps some name twice; fix the table.")  # a bug, not bad input
 
     missing = [f"{rule.target} <- {rule.source}" for rule in rules if rule.source not in source_shapes]
-    missing += [f"{name} (no rule fills it)" for name in target_shapes if name not in set(targets)]
-    used = set(sources)
+    filled, used = set(targets), set(sources)
+    missing += [f"{name} (no rule fills it)" for name in target_shapes if name not in filled]
     unexpected = [f"{name} {list(shape)}" for name, shape in source_shapes.items() if name not in used]
     unknown = [f"{rule.target} <- {rule.source}" for rule in rules if rule.target not in target_shapes]
     misshaped = [

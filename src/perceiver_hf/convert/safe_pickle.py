@@ -87,9 +87,18 @@ def _array_from_state(state: Any) -> np.ndarray:
     return _frombuffer(rawdata, dtype, shape, "F" if is_fortran else "C")
 
 
+class _NDArray:
+    """What the global ``numpy.ndarray`` resolves to: a name for `_reconstruct`'s type argument, not callable."""
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> None:
+        raise UnsafePickleError(
+            "The pickle calls numpy.ndarray directly; it is only admitted as an argument of numpy's _reconstruct."
+        )
+
+
 def _reconstruct(subtype: Any, shape: Any, dtype_code: Any) -> _ArrayBuilder:
     """numpy's ``multiarray._reconstruct(ndarray, (0,), b'b')``: an empty array that BUILD then fills."""
-    if subtype is not np.ndarray:
+    if subtype is not _NDArray:
         raise UnsafePickleError(f"numpy _reconstruct was asked for a {subtype!r}; only numpy.ndarray is admitted.")
     return _ArrayBuilder()
 
@@ -152,7 +161,7 @@ _CONTAINERS: dict[str, Callable[..., Any]] = {
 
 ADMITTED_GLOBALS: dict[tuple[str, str], Any] = {
     ("haiku._src.data_structures", "FlatMapping"): dict,
-    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "ndarray"): _NDArray,
     ("numpy", "dtype"): _dtype,
     **{(module, name): fn for module in ("numpy.core.multiarray", "numpy._core.multiarray")
        for name, fn in _NUMPY_MULTIARRAY.items()},
