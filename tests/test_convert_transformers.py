@@ -9,16 +9,13 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from helpers.hub import add_snapshot, run_child
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
-from test_hub_cache import add_snapshot  # the Hub cache layout, built by hand
 from transformers import AutoModelForMaskedLM, BertConfig
 from transformers import PerceiverConfig as TransformersPerceiverConfig
 from transformers import PerceiverForMaskedLM as TransformersPerceiverForMaskedLM
@@ -27,6 +24,12 @@ from transformers import PerceiverForSequenceClassification
 from perceiver_hf.convert import ConversionError, convert_transformers_checkpoint
 
 TOLERANCE = 1e-5
+CONVERT_IN_CHILD = """
+import json, sys
+from perceiver_hf.cli import main
+status = main(["convert", "transformers", sys.argv[1], sys.argv[2], "--quiet"])
+json.dump({"status": status}, open(sys.argv[3], "w"))
+"""
 SEQ_LEN = 30
 SOURCE_CONFIG = dict(
     vocab_size=262,
@@ -170,14 +173,9 @@ def test_hub_id_from_the_cache_offline_on_the_command_line(
     folder, _ = source
     root = folder.parent
     add_snapshot(root / "cache", "org/perceiver", "main", folder)
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("HF_", "TRANSFORMERS_"))}
-    env.update(HF_HUB_OFFLINE="1", HF_HUB_CACHE=str(root / "cache"), HF_HOME=str(root / "hf_home"), OMP_NUM_THREADS="1")
     out = root / "from-hub"
-    completed = subprocess.run(
-        [sys.executable, "-m", "perceiver_hf.cli", "convert", "transformers", "org/perceiver", str(out), "--quiet"],
-        env=env, capture_output=True, text=True, timeout=300,
-    )
-    assert completed.returncode == 0, completed.stderr[-3000:]
+    result = run_child(root, CONVERT_IN_CHILD, ["org/perceiver", str(out)], {"HF_HUB_CACHE": str(root / "cache")})
+    assert result["status"] == 0
     from_hub, from_folder = load_file(out / "model.safetensors"), load_file(converted / "model.safetensors")
     assert from_hub.keys() == from_folder.keys() and all(torch.equal(from_hub[k], from_folder[k]) for k in from_hub)
     assert ModelCard.load(out / "README.md").data.license == "apache-2.0"
