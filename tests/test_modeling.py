@@ -205,6 +205,32 @@ def test_preset_parameter_counts_on_meta_device() -> None:
     assert _unique_parameter_count(base_encoder_decoder) == PERCEIVER_IO_BASE_PARAMETERS - 32000
 
 
+def test_unset_channel_widths_follow_the_documented_defaults() -> None:
+    """None q/k widths: C for both cross-attentions (DeepMind's kv width for the encoder), D for self-attention;
+    None v widths: the q/k width. The config validates exactly these widths, so what it accepts builds."""
+    unset = {
+        name: None
+        for name in (
+            "num_cross_attention_qk_channels", "num_cross_attention_v_channels", "num_self_attention_qk_channels",
+            "num_self_attention_v_channels", "decoder_num_cross_attention_qk_channels",
+            "decoder_num_cross_attention_v_channels",
+        )
+    }
+    sizes = dict(max_seq_len=16, num_input_channels=16, num_latents=4, num_latent_channels=18)
+    heads = dict(num_cross_attention_heads=4, num_self_attention_heads=2, decoder_num_cross_attention_heads=4)
+    model = PerceiverForMaskedLM(PerceiverConfig(**sizes, **heads, **unset, num_self_attention_layers_per_block=1))
+    encoder, decoder = model.perceiver.encoder, model.perceiver.decoder
+    widths = {
+        "encoder": encoder.cross_attention.attention,
+        "self": encoder.self_attention.layers[0].attention,
+        "decoder": decoder.cross_attention.attention,
+    }
+    qk_v = {name: (a.q_proj.out_features, a.v_proj.out_features) for name, a in widths.items()}
+    assert qk_v == {"encoder": (16, 16), "self": (18, 18), "decoder": (16, 16)}
+    with pytest.raises(ValueError, match=r"num_cross_attention_qk_channels \(18\)"):
+        PerceiverConfig(**{**sizes, "num_input_channels": 18}, **heads, **unset)  # C=18 with 4 heads
+
+
 # --- save / load ------------------------------------------------------------------------------------------------
 
 

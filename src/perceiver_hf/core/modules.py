@@ -111,7 +111,8 @@ class PerceiverEncoder(_Checkpointable):
             num_heads=num_cross_attention_heads,
             num_q_input_channels=num_latent_channels,
             num_kv_input_channels=input_adapter.num_input_channels,
-            num_qk_channels=num_cross_attention_qk_channels,
+            # default C, the input (key/value) width, as documented and as DeepMind's CrossAttention does
+            num_qk_channels=num_cross_attention_qk_channels or input_adapter.num_input_channels,
             num_v_channels=num_cross_attention_v_channels,
             widening_factor=cross_attention_widening_factor,
             residual=cross_attention_residual,
