@@ -102,9 +102,16 @@ def test_converted_config_and_parameter_count_match_manifest(manifest: dict, con
 
 
 @pytest.mark.parametrize("output_attentions", [False, True], ids=["sdpa", "eager"])
-def test_logits_match_deepmind_at_every_position(converted_dir, fixture_io, output_attentions) -> None:
+def test_logits_match_deepmind_at_every_position(converted_dir, fixture_io, output_attentions, monkeypatch) -> None:
     model = _load(converted_dir)
+    sdpa_calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(
+        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: sdpa_calls.append(1) or sdpa(*a, **k)
+    )
     valid_error, padded_error = _max_errors(model, fixture_io, output_attentions)
+    # the path under test really ran: 4 attentions (encoder cross, 2 self, decoder cross) through SDPA, or none
+    assert len(sdpa_calls) == (0 if output_attentions else 4), "the SDPA path was not the one checked"
     assert valid_error <= TOLERANCE, f"valid positions off by {valid_error:.2e}"
     assert padded_error <= TOLERANCE, f"padded positions off by {padded_error:.2e}"
 
