@@ -48,8 +48,9 @@ class PerceiverConfig(PreTrainedConfig):
         hidden_act (`str`, defaults to `"gelu_pytorch_tanh"`): MLP activation; DeepMind uses the tanh-approximate
             GELU (`"gelu_pytorch_tanh"` = `"gelu_new"` = `"gelu_tanh"`); `"gelu"` is the exact erf GELU.
         layer_norm_eps (`float`, defaults to 1e-5): LayerNorm epsilon (Haiku's default).
-        initializer_range (`float`, defaults to 0.02): std of the normal initialisation of weights, embeddings,
-            latents and position encodings.
+        initializer_range (`float`, defaults to 0.02): std of the initialisation of embeddings, latents, position
+            encodings and decoder queries. Linear weights use DeepMind's fan-in variance scaling
+            (truncated normal, std 1/sqrt(fan_in)), whatever this value.
         tie_word_embeddings (`bool`, defaults to `True`): output logits use the input embedding matrix.
         kwargs: passed to `PreTrainedConfig` (e.g. `pad_token_id`, `architectures`).
     """

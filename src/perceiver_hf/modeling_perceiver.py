@@ -67,9 +67,15 @@ class PerceiverPreTrainedModel(PreTrainedModel):
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
+        """DeepMind's initialisation: Linear weights fan-in variance scaling (Haiku's `VarianceScaling(1.0)`),
+        learned arrays and embeddings a (truncated) normal of std `initializer_range`, zero biases, unit norms.
+
+        A plain std-0.02 normal for every Linear leaves small models' attention logits near 0: every query then
+        sees the same average and training sits on the unigram plateau for a long time.
+        """
         std = self.config.initializer_range
         if isinstance(module, nn.Linear):
-            init.normal_(module.weight, mean=0.0, std=std)
+            _variance_scaling_(module.weight)
             if module.bias is not None:
                 init.zeros_(module.bias)
         elif isinstance(module, nn.Embedding):
@@ -85,6 +91,13 @@ class PerceiverPreTrainedModel(PreTrainedModel):
             init.zeros_(module.bias)
             if not self.config.tie_word_embeddings:
                 init.normal_(module.weight, mean=0.0, std=std)
+
+
+def _variance_scaling_(weight: torch.Tensor, scale: float = 1.0) -> None:
+    """Haiku's `VarianceScaling(scale, "fan_in", "truncated_normal")` for a torch Linear weight [out, in]."""
+    # 0.8796 = std of a unit normal truncated to [-2, 2]; Haiku divides by it so the result has the target std.
+    std = (scale / weight.shape[1]) ** 0.5 / 0.87962566103423978
+    init.trunc_normal_(weight, std=std, a=-2 * std, b=2 * std)
 
 
 class PerceiverModel(PerceiverPreTrainedModel):
