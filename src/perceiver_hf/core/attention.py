@@ -7,13 +7,16 @@ Matches `Attention` / `attend` in DeepMind's perceiver.py:
 - masking is a select (a masked key gets probability exactly 0), and a query row whose keys are all masked,
   or a masked query, gets attention output 0 *before* the output projection (so it becomes the output bias).
 
-The fast path uses `torch.nn.functional.scaled_dot_product_attention`; `return_weights=True` runs the
-explicit (eager) computation so that the attention probabilities can be returned.
+The fast path uses `torch.nn.functional.scaled_dot_product_attention`. When q/k and v heads differ in width
+on CPU (DeepMind's models: 32 vs 160 channels), torch has no fused CPU kernel and SDPA runs its math fallback,
+which adds a "safe softmax" pass (isneginf/all/where over the scores); the explicit computation is the same
+math without it (about 10% faster attention), so it is used there. `return_weights=True` also runs the
+explicit computation, so that the attention probabilities can be returned.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import ClassVar, Optional
 
 import torch
 import torch.nn.functional as F
@@ -40,6 +43,10 @@ class MultiHeadAttention(nn.Module):
         num_output_channels: width of the output projection (default: `num_q_input_channels`).
         dropout: dropout on the attention probabilities (training only).
     """
+
+    #: On CPU, when q/k and v heads differ in width, compute attention explicitly rather than through SDPA's math
+    #: fallback (same math, minus its safe-softmax pass). Set to False to send every call through SDPA.
+    explicit_on_cpu_for_mixed_widths: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -108,9 +115,10 @@ class MultiHeadAttention(nn.Module):
             row_valid = q_valid if row_valid is None else row_valid & q_valid
 
         dropout_p = self.dropout if self.training else 0.0
-        if return_weights:
+        if return_weights or self._explicit_is_faster(q):
             weights = self._probabilities(q, k, attn_mask)  # [B, H, N, L]
             o = torch.matmul(F.dropout(weights, dropout_p, self.training), v)  # [B, H, N, cv]
+            weights = weights if return_weights else None
         else:
             weights = None
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)  # [B, H, N, cv]
@@ -121,9 +129,14 @@ class MultiHeadAttention(nn.Module):
             o = torch.where(row_valid, o, torch.zeros((), dtype=o.dtype, device=o.device))
         return self.o_proj(o), weights
 
+    def _explicit_is_faster(self, q: torch.Tensor) -> bool:
+        mixed_widths = self.qk_head_channels != self.v_head_channels
+        return self.explicit_on_cpu_for_mixed_widths and mixed_widths and q.device.type == "cpu"
+
     def _probabilities(self, q: torch.Tensor, k: torch.Tensor, attn_mask: Optional[torch.Tensor]) -> torch.Tensor:
         """Explicit softmax(q k^T / sqrt(c)) in float32 with select masking; [B, H, N, L]."""
-        logits = torch.matmul(q, k.transpose(-1, -2)).float() * self.qk_head_channels**-0.5  # [B, H, N, L]
+        q = q * self.qk_head_channels**-0.5  # scaling q is cheaper than scaling the [N, L] logits
+        logits = torch.matmul(q, k.transpose(-1, -2)).float()  # [B, H, N, L]
         if attn_mask is not None:
             logits = logits.masked_fill(~attn_mask, torch.finfo(logits.dtype).min)
         return logits.softmax(dim=-1).to(q.dtype)
