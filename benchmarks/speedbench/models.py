@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from transformers import PerceiverConfig as TransformersPerceiverConfig
 from transformers import PerceiverForMaskedLM as TransformersPerceiverForMaskedLM
 
 from perceiver_hf import PerceiverForMaskedLM
-
-from .transformers_mapping import from_transformers
+from perceiver_hf.convert import convert_transformers_checkpoint
 
 
 # DeepMind's full-size byte model (deepmind/language-perceiver) in transformers' terms, dropout off.
@@ -63,8 +64,17 @@ class ModelPair:
         return self.theirs.config
 
 
+def convert_from_transformers(theirs: TransformersPerceiverForMaskedLM) -> PerceiverForMaskedLM:
+    """Ours, through the user's path: save transformers' model, `convert_transformers_checkpoint`, from_pretrained."""
+    with tempfile.TemporaryDirectory(prefix="perceiver-speed-") as folder:
+        theirs.save_pretrained(Path(folder) / "transformers")
+        converted = convert_transformers_checkpoint(Path(folder) / "transformers", Path(folder) / "ours", progress=False)
+        ours = PerceiverForMaskedLM.from_pretrained(converted, dtype=torch.float32)
+    return ours.eval()
+
+
 def build_pair(config: TransformersPerceiverConfig, seed: int = 0) -> ModelPair:
     """Randomly initialise transformers' model (as `from_config` would) and convert it into ours."""
     torch.manual_seed(seed)
     theirs = TransformersPerceiverForMaskedLM(config).eval()
-    return ModelPair(theirs=theirs, ours=from_transformers(theirs))
+    return ModelPair(theirs=theirs, ours=convert_from_transformers(theirs))
