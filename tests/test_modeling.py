@@ -172,6 +172,20 @@ def test_num_items_in_batch_sums_and_divides(tiny_model, random_ids) -> None:
     assert as_count.item() == pytest.approx(output.loss.item(), rel=1e-5)
 
 
+def test_batch_without_labelled_tokens_gives_zero_loss_not_nan(tiny_model, random_ids) -> None:
+    # Short texts at 15% masking can produce a batch with no masked token; NaN would poison training.
+    model = tiny_model()
+    input_ids = random_ids(2, 12, seed=10)
+    labels = torch.full_like(input_ids, -100)
+    for num_items in (None, 0, torch.tensor(0)):
+        loss = model(input_ids, labels=labels, num_items_in_batch=num_items).loss
+        loss.backward()
+        assert loss.item() == 0.0
+        assert all(torch.isfinite(p.grad).all() for p in model.parameters() if p.grad is not None)
+    empty = model(input_ids, output_positions=torch.empty(2, 0, dtype=torch.long), labels=labels).loss
+    assert empty.item() == 0.0
+
+
 # --- parameter counts -------------------------------------------------------------------------------------------
 
 

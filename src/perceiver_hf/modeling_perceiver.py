@@ -240,15 +240,17 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
 def masked_lm_loss(
     logits: torch.Tensor, labels: torch.Tensor, num_items_in_batch: Optional[int | torch.Tensor] = None
 ) -> torch.Tensor:
-    """Cross-entropy of logits [B, K, V] against labels [B, K] (-100 ignored), computed in float32."""
+    """Cross-entropy of logits [B, K, V] against labels [B, K] (-100 ignored), computed in float32.
+
+    The mean is over labelled tokens, or the sum divided by `num_items_in_batch` if given. A batch without any
+    labelled token (possible with short texts and 15% masking) gives loss 0 with zero gradients, not NaN.
+    """
     flat_logits = logits.reshape(-1, logits.shape[-1]).float()  # [B*K, V]
     flat_labels = labels.reshape(-1).to(flat_logits.device)  # [B*K]
-    if num_items_in_batch is None:
-        return F.cross_entropy(flat_logits, flat_labels, ignore_index=-100)
     loss = F.cross_entropy(flat_logits, flat_labels, ignore_index=-100, reduction="sum")
-    if torch.is_tensor(num_items_in_batch):
-        num_items_in_batch = num_items_in_batch.to(loss.device)
-    return loss / num_items_in_batch
+    if num_items_in_batch is None:
+        num_items_in_batch = (flat_labels != -100).sum()
+    return loss / torch.as_tensor(num_items_in_batch, device=loss.device).clamp(min=1)
 
 
 __all__ = ["PerceiverForMaskedLM", "PerceiverMaskedLMOutput", "PerceiverModel", "PerceiverPreTrainedModel"]

@@ -124,7 +124,7 @@ class MultiHeadAttention(nn.Module):
             o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)  # [B, H, N, cv]
 
         b, _, n, _ = o.shape
-        o = o.transpose(1, 2).reshape(b, n, -1)  # [B, N, Cv]
+        o = o.transpose(1, 2).reshape(b, n, self.num_heads * self.v_head_channels)  # [B, N, Cv]
         if row_valid is not None:
             o = torch.where(row_valid, o, torch.zeros((), dtype=o.dtype, device=o.device))
         return self.o_proj(o), weights
