@@ -119,9 +119,20 @@ class PerceiverConfig(PreTrainedConfig):
 
     def _check(self) -> None:
         """Reject configurations that cannot build a model, with the fix in the message."""
-        for name in ("vocab_size", "max_seq_len", "num_input_channels", "num_latents", "num_latent_channels"):
-            if not isinstance(getattr(self, name), int) or getattr(self, name) < 1:
-                raise ValueError(f"PerceiverConfig.{name} must be a positive integer, got {getattr(self, name)!r}.")
+        positive_ints = (
+            "vocab_size", "max_seq_len", "num_input_channels", "num_latents", "num_latent_channels",
+            "num_cross_attention_heads", "cross_attention_widening_factor", "num_self_attention_heads",
+            "num_self_attention_layers_per_block", "num_self_attention_blocks", "self_attention_widening_factor",
+            "decoder_num_cross_attention_heads", "decoder_cross_attention_widening_factor",
+        )
+        for name in positive_ints:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"PerceiverConfig.{name} must be a positive integer, got {value!r}.")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"PerceiverConfig.dropout must be in [0, 1), got {self.dropout!r}.")
+        if not self.layer_norm_eps > 0:
+            raise ValueError(f"PerceiverConfig.layer_norm_eps must be positive (DeepMind: 1e-5), got {self.layer_norm_eps!r}.")
         if self.hidden_act not in ACTIVATIONS:
             raise ValueError(f"PerceiverConfig.hidden_act={self.hidden_act!r} is not one of {sorted(ACTIVATIONS)}.")
         # (heads field, [(channels field, default width)])
@@ -144,6 +155,22 @@ class PerceiverConfig(PreTrainedConfig):
                         f"PerceiverConfig.{channel_name} ({width}) is not divisible by {heads_name} ({heads}); "
                         f"use a multiple of {heads} or another number of heads."
                     )
+
+    @classmethod
+    def from_dict(cls, config_dict: dict[str, Any], **kwargs: Any) -> "PerceiverConfig":
+        """`PreTrainedConfig.from_dict`, refusing a config of another model type (transformers only warns)."""
+        found = config_dict.get("model_type")
+        if found and found != cls.model_type:
+            hint = (
+                " It is transformers' own Perceiver: convert it with `perceiver-hf convert transformers SOURCE OUTPUT_DIR`."
+                if found == "perceiver"
+                else ""
+            )
+            raise ValueError(
+                f"This config is for model type {found!r}, not {cls.model_type!r}; load it with AutoConfig or the "
+                f"model's own config class.{hint}"
+            )
+        return super().from_dict(config_dict, **kwargs)
 
     @classmethod
     def language_perceiver(cls, **overrides: Any) -> "PerceiverConfig":
