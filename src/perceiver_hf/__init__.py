@@ -7,6 +7,7 @@ transformers' Auto classes.
 from .auto_registration import register_auto_classes
 from .configuration_perceiver import PerceiverConfig
 from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, PerceiverModel, PerceiverPreTrainedModel
+from .quantization import quantize_dynamic_int8
 from .pretrained import DEFAULT_MODEL, pretrained_model_path
 from .tokenization_perceiver import PerceiverByteTokenizer
 from . import pipelines  # noqa: F401,E402  (registers the "fill-mask-spans" pipeline task)
@@ -24,5 +25,6 @@ __all__ = [
     "PerceiverModel",
     "PerceiverPreTrainedModel",
     "__version__",
+    "quantize_dynamic_int8",
     "pretrained_model_path",
 ]
