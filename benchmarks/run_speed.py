@@ -22,6 +22,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from speedbench.cases_inference import fill_mask_case, length_case, throughput_case  # noqa: E402
+from speedbench.cases_quantization import quantization_case  # noqa: E402
 from speedbench.cases_roofline import roofline_case  # noqa: E402
 from speedbench.cases_training import train_case  # noqa: E402
 from speedbench.models import base_config, build_pair, byte_config, smoke_config  # noqa: E402
@@ -29,7 +30,7 @@ from speedbench.report import markdown, plot_length, write_json  # noqa: E402
 from speedbench.timing import machine_info  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-CASES = ("fill_mask", "throughput", "train_byte", "roofline", "train_base", "length")
+CASES = ("fill_mask", "quantization", "throughput", "train_byte", "roofline", "train_base", "length")
 
 
 def _plan(smoke: bool) -> dict[str, Any]:
@@ -54,9 +55,10 @@ def run(smoke: bool, repeats: int, train_repeats: int, cases: tuple[str, ...]) -
             print(f"[run_speed] {case} ...", flush=True)
             results["cases"].append(make())
 
-    if {"fill_mask", "throughput", "train_byte", "roofline"} & set(cases):
+    if {"fill_mask", "quantization", "throughput", "train_byte", "roofline"} & set(cases):
         pair = build_pair(plan["byte"])
         add("fill_mask", lambda: fill_mask_case(pair, repeats))
+        add("quantization", lambda: quantization_case(pair.ours, repeats))
         add("throughput", lambda: throughput_case(pair, *plan["throughput"], repeats))
         add("train_byte", lambda: train_case(pair, "byte config", *plan["train"], train_repeats, target_ratio=0.92))
         add("roofline", lambda: roofline_case(pair, plan["roofline_batches"], plan["matmul_size"], repeats))

@@ -76,3 +76,30 @@ def mlm_batch(ids: torch.Tensor, mask_fraction: float = 0.15, seed: int = 0) -> 
     labels.scatter_(1, positions, ids.gather(1, positions))
     masked = ids.scatter(1, positions, MASK_ID)
     return MLMBatch(input_ids=masked, labels=labels, positions=positions, position_labels=ids.gather(1, positions))
+
+
+AGREEMENT_SENTENCES = [
+    "The Perceiver reads every byte of this sentence in one pass.",
+    "A cross-attention layer maps a long input onto a small latent array.",
+    "Most of the compute happens in the latent self-attention stack.",
+    "Byte-level models need no vocabulary and handle any language.",
+    "The decoder asks one query per output position it has to predict.",
+    "Quantized weights take a quarter of the memory of float32 weights.",
+    "She parked the bicycle near the library and walked to the station.",
+    "Rain is expected in the afternoon, so take an umbrella with you.",
+    "The committee will publish its report at the end of next month.",
+    "He poured the coffee, opened the window and read the newspaper.",
+    "Many small rivers join before the water reaches the open sea.",
+    "The museum closes early on Sundays during the winter season.",
+    "Please send the signed contract back before Friday evening.",
+    "Old maps often show coastlines that have changed since then.",
+    "The recipe calls for two eggs, flour, butter and a little salt.",
+    "Children learn new words quickly when they hear them in stories.",
+]
+
+
+def agreement_batch(mask_fraction: float = 0.15, seed: int = 0) -> MLMBatch:
+    """`AGREEMENT_SENTENCES` cut to a common length, with `mask_fraction` of each one's bytes masked."""
+    rows = [byte_ids(sentence) for sentence in AGREEMENT_SENTENCES]
+    length = min(len(row) for row in rows)
+    return mlm_batch(torch.stack([row[:length] for row in rows]), mask_fraction, seed)

@@ -49,8 +49,16 @@ def interleaved(functions: dict[str, Callable[[], Any]], repeats: int, warmup: i
     return timings
 
 
+def _int_mm_ops(a: torch.Tensor, b: torch.Tensor, out_val: Any = None) -> int:
+    return 2 * a.shape[0] * a.shape[1] * b.shape[1]  # int8 multiply-adds, counted like FLOPs
+
+
+_EXTRA_FORMULAS = {torch.ops.aten._int_mm: _int_mm_ops}
+
+
 class _FlopCounter(TorchDispatchMode):
-    """Adds up torch's own FLOP formulas (`flop_registry`: matmuls, convolutions, attention) for every op run.
+    """Adds up torch's own FLOP formulas (`flop_registry`: matmuls, convolutions, attention) for every op run,
+    plus int8 matmuls (`torch._int_mm`), whose multiply-adds count as two operations like a float matmul's.
 
     torch's FlopCounterMode does the same but also tracks modules, which fails under inference_mode.
     """
@@ -61,7 +69,7 @@ class _FlopCounter(TorchDispatchMode):
 
     def __torch_dispatch__(self, func, types, args=(), kwargs=None):  # type: ignore[no-untyped-def]
         kwargs = kwargs or {}
-        formula = flop_registry.get(func._overloadpacket)
+        formula = flop_registry.get(func._overloadpacket) or _EXTRA_FORMULAS.get(func._overloadpacket)
         if formula is None:
             # Under inference_mode composite ops (linear, matmul) arrive whole: count their decomposition.
             with self:
