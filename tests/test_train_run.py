@@ -23,6 +23,7 @@ from perceiver_hf.training.metrics import compute_metrics, preprocess_logits_for
 from perceiver_hf.training.run import run_from_argv
 
 DATA = Path(__file__).parent / "data" / "english"
+FIXTURE_PARAMS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "haiku-tiny" / "params.pickle"
 STEPS = 6
 
 
@@ -175,6 +176,31 @@ def test_push_to_hub_arguments_pass_through(monkeypatch, tmp_path):
     run_from_argv(argv)
     assert calls["repo"] == "someone/tiny-perceiver"
     assert {"tasks": "fill-mask", "finetuned_from": None} in calls["push"]
+
+
+def test_fine_tune_a_converted_deepmind_checkpoint(tmp_path):
+    """`perceiver-hf convert haiku` then `perceiver-hf train --model_name_or_path` (DeepMind's tiny fixture)."""
+    from perceiver_hf.cli import main as cli_main
+
+    heads = "num_self_attention_heads=4,num_cross_attention_heads=4,decoder_num_cross_attention_heads=4"
+    converted = tmp_path / "converted"
+    assert cli_main(["convert", "haiku", str(FIXTURE_PARAMS), str(converted), "--quiet", "--config-overrides", heads]) == 0
+    output_dir = tmp_path / "fine-tuned"
+    metrics = run_from_argv([
+        "--model_name_or_path", str(converted), "--train_file", str(DATA / "gettysburg_address.txt"),
+        "--validation_split_percentage", "20", "--max_seq_len", "128", "--masking", "whole_word",
+        "--cache_dir", str(tmp_path / "cache"), "--output_dir", str(output_dir), "--max_steps", "4",
+        "--per_device_train_batch_size", "2", "--learning_rate", "1e-3", "--logging_steps", "1",
+        "--eval_on_start", "true", "--save_strategy", "no", "--disable_tqdm", "true",
+    ])  # fmt: skip
+    history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
+    # the fixture's large random weights, not a fresh initialisation (which would start near ln(262) = 5.57)
+    assert history[0]["eval_loss"] > 8.0
+    assert metrics["eval_loss"] < history[0]["eval_loss"]
+    before, after = weights(converted), weights(output_dir)
+    assert before.keys() == after.keys() and any(not torch.equal(before[k], after[k]) for k in before)
+    assert json.loads((output_dir / "config.json").read_text())["num_latents"] == 16
+    assert (output_dir / "tokenizer.json").is_file()
 
 
 # --- metrics -----------------------------------------------------------------------------------------------
