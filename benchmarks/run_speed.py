@@ -60,13 +60,15 @@ def run(smoke: bool, repeats: int, train_repeats: int, cases: tuple[str, ...]) -
         add("fill_mask", lambda: fill_mask_case(pair, repeats))
         add("quantization", lambda: quantization_case(pair.ours, repeats))
         add("throughput", lambda: throughput_case(pair, *plan["throughput"], repeats))
-        add("train_byte", lambda: train_case(pair, "byte config", *plan["train"], train_repeats, target_ratio=0.92))
+        add("train_byte", lambda: train_case(
+            pair, "train_byte", "byte config", *plan["train"], train_repeats, target_ratio=0.92))
         add("roofline", lambda: roofline_case(pair, plan["roofline_batches"], plan["matmul_size"], repeats))
         del pair
         gc.collect()
     if "train_base" in cases:
         pair = build_pair(plan["base"])
-        add("train_base", lambda: train_case(pair, "Perceiver IO Base", *plan["train"], train_repeats, target_ratio=0.8))
+        add("train_base", lambda: train_case(
+            pair, "train_base", "Perceiver IO Base", *plan["train"], train_repeats, target_ratio=0.8))
         del pair
         gc.collect()
     if "length" in cases:

@@ -30,9 +30,19 @@ def _optimizer_step_seconds(model: torch.nn.Module, repeats: int) -> float:
 
 
 def train_case(
-    pair: ModelPair, name: str, batch: int, length: int, repeats: int, target_ratio: float, mask_fraction: float = 0.15
+    pair: ModelPair,
+    key: str,
+    name: str,
+    batch: int,
+    length: int,
+    repeats: int,
+    target_ratio: float,
+    mask_fraction: float = 0.15,
 ) -> dict[str, Any]:
-    """zero_grad + forward + loss + backward on a `batch` x `length` batch with `mask_fraction` of it masked."""
+    """zero_grad + forward + loss + backward on a `batch` x `length` batch with `mask_fraction` of it masked.
+
+    `key` names the case in the results ("train_byte"), `name` the configuration in the table.
+    """
     config = pair.config
     mlm = mlm_batch(random_ids(batch, length, config.vocab_size), mask_fraction)
     theirs_ids, theirs_mask = pad_to(mlm.input_ids, config.max_position_embeddings)
@@ -73,7 +83,7 @@ def train_case(
         pair.ours.eval()
     step_ratio = ratio(rows, OURS, THEIRS)
     return {
-        "case": f"train_{name}",
+        "case": key,
         "description": (
             f"MLM training step (forward + backward), {name}, batch {batch} x {length} tokens, "
             f"{mask_fraction:.0%} masked, vocab {config.vocab_size}"

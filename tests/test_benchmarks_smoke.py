@@ -1,0 +1,58 @@
+"""The speed benchmark suite runs end to end on its tiny configuration and both implementations agree.
+
+No timing is asserted (CI machines vary); only that every case runs, writes its outputs, and that
+transformers' Perceiver and ours, holding the same weights, give the same numbers.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+AGREEMENT_TOLERANCE = 1e-4  # fp32: the two implementations differ by ~1e-9 on the smoke configuration
+
+
+@pytest.fixture(scope="module")
+def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]:
+    spec = importlib.util.spec_from_file_location("run_speed", REPO_ROOT / "benchmarks" / "run_speed.py")
+    run_speed = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(run_speed)
+    out_dir = tmp_path_factory.mktemp("speed")
+    run_speed.main(["--smoke", "--repeats", "1", "--train-repeats", "1", "--out-dir", str(out_dir)])
+    return json.loads((out_dir / "speed-smoke.json").read_text()), out_dir
+
+
+def test_every_case_ran_and_wrote_its_outputs(smoke_results):
+    results, out_dir = smoke_results
+    cases = [case["case"] for case in results["cases"]]
+    assert cases == ["fill_mask", "quantization", "throughput", "train_byte", "roofline", "train_base", "length"]
+    assert (out_dir / "latency_vs_length-smoke.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    table = (out_dir / "speed-smoke.md").read_text()
+    assert "| target | measured | limit | met |" in table
+    for case in results["cases"]:
+        rows = case.get("rows") or [r for point in case["points"] for r in point["rows"]]
+        assert all(r["gflop"] > 0 and r["median_s"] > 0 for r in rows), case["case"]
+
+
+def test_transformers_and_ours_agree(smoke_results):
+    results, _ = smoke_results
+    checked = 0
+    for case in results["cases"]:
+        for name, value in case["agreement"].items():
+            if name.startswith("max_abs_diff") or name.startswith("abs_diff"):
+                if case["case"] != "quantization":
+                    assert value <= AGREEMENT_TOLERANCE, f"{case['case']}: {name} = {value}"
+                    checked += 1
+    assert checked >= 8
+    by_case = {case["case"]: case for case in results["cases"]}
+    assert by_case["fill_mask"]["agreement"]["top1_equal"]
+
+
+def test_int8_mostly_agrees_with_fp32(smoke_results):
+    results, _ = smoke_results
+    [quantization] = [case for case in results["cases"] if case["case"] == "quantization"]
+    assert quantization["agreement"]["top1_agreement"] >= 0.8
