@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import shlex
 from pathlib import Path
 
 import pytest
@@ -23,10 +24,12 @@ from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 from perceiver_hf.training.collators import PerceiverMLMCollator
 from perceiver_hf.training.data import load_raw_datasets, prepare_datasets
 from perceiver_hf.training.model_setup import load_tokenizer, resolve_model_setup
+from perceiver_hf.training.arguments import config_flag_overrides
 from perceiver_hf.training.parsing import parse_train_args
 from perceiver_hf.training.presets import tiny
 from perceiver_hf.training.run import run_from_argv
 
+REPO = Path(__file__).resolve().parents[1]
 DATA = Path(__file__).parent / "data" / "english"
 DECLARATION = DATA / "declaration_of_independence.txt"
 
@@ -268,3 +271,46 @@ def test_decode_only_is_the_default_and_can_be_switched_off(common):
     assert parse_train_args(common).masking.decode_only is True
     assert parse_train_args([*common, "--decode_only", "false"]).masking.decode_only is False
     assert torch.is_tensor(PerceiverMLMCollator(PerceiverByteTokenizer(), seed=0)([[40, 41]])["output_positions"])
+
+
+# --- the README's commands ---------------------------------------------------------------------------------
+
+
+def readme_train_commands() -> list[list[str]]:
+    """Every `perceiver-hf train` / `-m perceiver_hf.cli train` command in the README's Training section."""
+    section = (REPO / "README.md").read_text().split("\n## Training\n", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            words = shlex.split(line)
+            if "train" in words and ("perceiver-hf" in words or "perceiver_hf.cli" in words):
+                commands.append(words)
+    return commands
+
+
+def test_readme_training_commands_parse(monkeypatch, tmp_path):
+    commands = readme_train_commands()
+    assert len(commands) >= 6
+    monkeypatch.chdir(REPO)
+    spelled_out = 0
+    for words in commands:
+        if "--config_file" in words:
+            assert (REPO / words[words.index("--config_file") + 1]).is_file()
+        argv = words[words.index("train") + 1 :]
+        for flag in ("--train_file", "--validation_file"):  # placeholders such as my_corpus.txt
+            if flag in argv and not glob_matches(argv[argv.index(flag) + 1]):
+                argv[argv.index(flag) + 1] = str(tmp_path / "placeholder.txt")
+                (tmp_path / "placeholder.txt").write_text("text\n")
+        if "--bf16" in argv and "--use_cpu" not in argv and not torch.cuda.is_available():
+            argv.append("--use_cpu")  # the GPU command, checked on a CPU-only machine
+        arguments = parse_train_args(argv)
+        if arguments.model.preset == "perceiver_io_base":  # flags, where given, repeat the preset's values
+            flags = config_flag_overrides(arguments.config)
+            preset = PerceiverConfig.perceiver_io_base()
+            assert all(getattr(preset, name) == value for name, value in flags.items())
+            spelled_out += len(flags)
+    assert spelled_out == 15  # the seed's 16 --model.* options; its encoder and decoder dropout are one field
+
+
+def glob_matches(pattern: str) -> bool:
+    return bool(list(Path().glob(pattern)))
