@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 import torch
+import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -44,11 +45,14 @@ def _plan(smoke: bool) -> dict[str, Any]:
                 roofline_batches=[1, 8], matmul_size=4096)
 
 
-def run(smoke: bool, repeats: int, train_repeats: int, cases: tuple[str, ...]) -> dict[str, Any]:
-    """Run the selected cases; returns the results dict (also what is written to JSON)."""
+def run(smoke: bool, repeats: int, heavy_repeats: int, cases: tuple[str, ...]) -> dict[str, Any]:
+    """Run the selected cases; returns the results dict (also what is written to JSON).
+
+    Batch-1 cases are timed `repeats` times, the multi-second ones (batches, training, lengths) `heavy_repeats`.
+    """
     plan = _plan(smoke)
     results: dict[str, Any] = {"machine": machine_info(), "smoke": smoke, "repeats": repeats,
-                               "train_repeats": train_repeats, "cases": []}
+                               "heavy_repeats": heavy_repeats, "cases": []}
 
     def add(case: str, make: Callable[[], dict[str, Any]]) -> None:
         if case in cases:
@@ -59,21 +63,22 @@ def run(smoke: bool, repeats: int, train_repeats: int, cases: tuple[str, ...]) -
         pair = build_pair(plan["byte"])
         add("fill_mask", lambda: fill_mask_case(pair, repeats))
         add("quantization", lambda: quantization_case(pair.ours, repeats))
-        add("throughput", lambda: throughput_case(pair, *plan["throughput"], repeats))
+        add("throughput", lambda: throughput_case(pair, *plan["throughput"], heavy_repeats))
         add("train_byte", lambda: train_case(
-            pair, "train_byte", "byte config", *plan["train"], train_repeats, target_ratio=0.92))
-        add("roofline", lambda: roofline_case(pair, plan["roofline_batches"], plan["matmul_size"], repeats))
+            pair, "train_byte", "byte config", *plan["train"], heavy_repeats, target_ratio=0.92))
+        batches = [(batch, repeats if batch == 1 else heavy_repeats) for batch in plan["roofline_batches"]]
+        add("roofline", lambda: roofline_case(pair, batches, plan["matmul_size"]))
         del pair
         gc.collect()
     if "train_base" in cases:
         pair = build_pair(plan["base"])
         add("train_base", lambda: train_case(
-            pair, "train_base", "Perceiver IO Base", *plan["train"], train_repeats, target_ratio=0.8))
+            pair, "train_base", "Perceiver IO Base", *plan["train"], heavy_repeats, target_ratio=0.8))
         del pair
         gc.collect()
     if "length" in cases:
         pair = build_pair(plan["long"])
-        add("length", lambda: length_case(pair, plan["lengths"], max(3, repeats // 2)))
+        add("length", lambda: length_case(pair, plan["lengths"], heavy_repeats))
         del pair
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     return results
@@ -83,16 +88,20 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny configuration (seconds; what CI runs)")
     parser.add_argument("--repeats", type=int, default=None, help="timed runs per inference case (default 7; smoke 2)")
-    parser.add_argument("--train-repeats", type=int, default=None, help="timed training steps (default 3; smoke 2)")
+    parser.add_argument(
+        "--heavy-repeats", type=int, default=None,
+        help="timed runs of the multi-second cases: batches, training steps, lengths (default 3; smoke 2)",
+    )
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--cases", nargs="+", choices=CASES, default=list(CASES), help="run only these cases")
     parser.add_argument("--out-dir", type=Path, default=RESULTS_DIR, help="where results are written")
     args = parser.parse_args(argv)
+    transformers.utils.logging.disable_progress_bar()  # the save/convert/load progress bars of every model pair
     if args.threads is not None:
         torch.set_num_threads(args.threads)
     repeats = args.repeats or (2 if args.smoke else 7)
-    train_repeats = args.train_repeats or (2 if args.smoke else 3)
-    results = run(args.smoke, repeats, train_repeats, tuple(args.cases))
+    heavy_repeats = args.heavy_repeats or (2 if args.smoke else 3)
+    results = run(args.smoke, repeats, heavy_repeats, tuple(args.cases))
 
     suffix = "-smoke" if args.smoke else ""
     write_json(results, args.out_dir / f"speed{suffix}.json")

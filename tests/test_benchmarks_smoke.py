@@ -22,7 +22,7 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]
     run_speed = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(run_speed)
     out_dir = tmp_path_factory.mktemp("speed")
-    run_speed.main(["--smoke", "--repeats", "1", "--train-repeats", "1", "--out-dir", str(out_dir)])
+    run_speed.main(["--smoke", "--repeats", "1", "--heavy-repeats", "1", "--out-dir", str(out_dir)])
     return json.loads((out_dir / "speed-smoke.json").read_text()), out_dir
 
 

@@ -31,8 +31,7 @@ def fill_mask_case(pair: ModelPair, repeats: int, target_ratio: float = 0.85) ->
         THEIRS_UNPADDED: lambda: pair.theirs(input_ids=x.input_ids).logits[0, positions],
         OURS_MASKED: lambda: pair.ours(x.input_ids, output_positions=x.masked_positions).logits[0],
     }
-    outputs = {name: function() for name, function in functions.items()}
-    rows = measure(functions, repeats=repeats)
+    rows, outputs = measure(functions, repeats=repeats)
     ratios = {
         "ours / transformers padded": ratio(rows, OURS_MASKED, THEIRS_PADDED),
         "ours / transformers unpadded": ratio(rows, OURS_MASKED, THEIRS_UNPADDED),
@@ -66,8 +65,7 @@ def throughput_case(pair: ModelPair, batch: int, length: int, repeats: int) -> d
         THEIRS_UNPADDED: lambda: pair.theirs(input_ids=ids).logits[:, :length],
         OURS_ALL: lambda: pair.ours(ids).logits,
     }
-    outputs = {name: function() for name, function in functions.items()}
-    rows = measure(functions, repeats=repeats)
+    rows, outputs = measure(functions, repeats=repeats)
     for r in rows:
         r["sequences_per_s"] = batch / r["median_s"]
     return {
@@ -97,8 +95,7 @@ def length_case(pair: ModelPair, lengths: list[int], repeats: int) -> dict[str, 
             "transformers": lambda x=x, length=length: pair.theirs(input_ids=x).logits[:, :length],
             "perceiver-hf": lambda x=x: pair.ours(x).logits,
         }
-        outputs = {name: function() for name, function in functions.items()}
-        rows = measure(functions, repeats=repeats)
+        rows, outputs = measure(functions, repeats=repeats)
         points.append(
             {
                 "length": length,

@@ -35,8 +35,7 @@ def quantization_case(ours: PerceiverForMaskedLM, repeats: int, target_speedup: 
         FP32: lambda: ours(x.input_ids, output_positions=x.masked_positions).logits[0],
         INT8: lambda: int8(x.input_ids, output_positions=x.masked_positions).logits[0],
     }
-    outputs = {name: function() for name, function in functions.items()}
-    rows = measure(functions, repeats=repeats)
+    rows, outputs = measure(functions, repeats=repeats)
     speedup = 1 / ratio(rows, INT8, FP32)
     return {
         "case": "quantization",

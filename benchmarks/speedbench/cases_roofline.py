@@ -42,21 +42,21 @@ def _ours_stack(pair: ModelPair, latents: torch.Tensor) -> Callable[[], torch.Te
 
 @torch.inference_mode()
 def roofline_case(
-    pair: ModelPair, batch_sizes: list[int], matmul_size: int, repeats: int, target_fraction: float = 0.85
+    pair: ModelPair, batches: list[tuple[int, int]], matmul_size: int, target_fraction: float = 0.85
 ) -> dict[str, Any]:
-    """Latent stack at each batch size, timed interleaved with an [n, n] @ [n, n] matmul (the measured peak)."""
+    """Latent stack at each (batch size, repeats), timed interleaved with an [n, n] @ [n, n] matmul (the peak)."""
     a = torch.randn(matmul_size, matmul_size)
     b = torch.randn(matmul_size, matmul_size)
     points = []
-    for batch in batch_sizes:
+    for batch, repeats in batches:
         latents = torch.randn(batch, pair.config.num_latents, pair.config.d_latents)
         functions = {
             PEAK: lambda: torch.matmul(a, b),
             THEIRS: _theirs_stack(pair, latents),
             OURS: _ours_stack(pair, latents),
         }
-        diff = float((functions[THEIRS]() - functions[OURS]()).abs().max())
-        rows = measure(functions, repeats=repeats)
+        rows, outputs = measure(functions, repeats=repeats)
+        diff = float((outputs[THEIRS] - outputs[OURS]).abs().max())
         peak = rows[0]["gflop_per_s"]
         for r in rows[1:]:
             r["fraction_of_peak"] = r["gflop_per_s"] / peak

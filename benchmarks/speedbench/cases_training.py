@@ -64,8 +64,8 @@ def train_case(
     pair.theirs.train()
     pair.ours.train()
     try:
-        losses = {THEIRS: theirs_step(), OURS: ours_step()}
-        agreement = {
+        rows, losses = measure({THEIRS: theirs_step, OURS: ours_step}, repeats=repeats)
+        agreement = {  # gradients of the last step of each
             "abs_diff_loss": float((losses[THEIRS] - losses[OURS]).abs()),
             "max_abs_diff_grad_latents": _grad_diff(
                 pair.theirs.perceiver.embeddings.latents, pair.ours.perceiver.encoder.latent_provider.query
@@ -75,7 +75,6 @@ def train_case(
                 pair.ours.perceiver.encoder.input_adapter.text_embedding.weight,
             ),
         }
-        rows = measure({THEIRS: theirs_step, OURS: ours_step}, repeats=repeats)
     finally:
         pair.theirs.zero_grad(set_to_none=True)
         pair.ours.zero_grad(set_to_none=True)

@@ -7,11 +7,15 @@ from typing import Any, Callable
 from .timing import count_flops, interleaved
 
 
-def measure(functions: dict[str, Callable[[], Any]], repeats: int, warmup: int = 1) -> list[dict[str, Any]]:
-    """One row per function: its FLOP count (counted once) beside its interleaved wall-clock times."""
-    flops = {name: count_flops(function) for name, function in functions.items()}
-    timings = interleaved(functions, repeats=repeats, warmup=warmup)
-    return [row(name, timings[name].as_dict(), flops[name]) for name in functions]
+def measure(functions: dict[str, Callable[[], Any]], repeats: int) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """One row per function, its FLOP count beside its interleaved wall-clock times; and each function's output.
+
+    The FLOP-counting call doubles as the warm-up and gives the outputs that the implementations compare.
+    """
+    counted = {name: count_flops(function) for name, function in functions.items()}
+    timings = interleaved(functions, repeats=repeats, warmup=0)
+    rows = [row(name, timings[name].as_dict(), counted[name][0]) for name in functions]
+    return rows, {name: output for name, (_, output) in counted.items()}
 
 
 def row(name: str, timing: dict[str, Any], flops: int) -> dict[str, Any]:

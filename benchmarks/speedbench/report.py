@@ -69,7 +69,8 @@ def markdown(results: dict[str, Any]) -> str:
         f"Measured {info['time']} with torch {info['torch']}, transformers {info['transformers']}, fp32, "
         f"{info['threads']} threads on {info['cpus']} CPUs, load average {info['load_average_1_5_15']} at the start "
         f"and {results['load_average_at_end']} at the end. Times are medians of {results['repeats']} interleaved "
-        "runs; FLOPs are counted by torch.utils.flop_counter (matmuls and attention).",
+        f"runs ({results['heavy_repeats']} for batches, training steps and lengths) after one warm-up run, in which "
+        "FLOPs are counted with torch's own formulas (torch.utils.flop_counter: matmuls and attention).",
         "",
     ]
     renderers = {"length": _length_table, "roofline": _roofline_table}

@@ -82,11 +82,12 @@ class _FlopCounter(TorchDispatchMode):
         return out
 
 
-def count_flops(function: Callable[[], Any]) -> int:
-    """Floating-point operations of one call of `function` (matmuls and attention, forward and backward)."""
+def count_flops(function: Callable[[], Any]) -> tuple[int, Any]:
+    """Floating-point operations of one call of `function` (matmuls and attention, forward and backward),
+    and what the call returned."""
     with _FlopCounter() as counter:
-        function()
-    return counter.flops
+        output = function()
+    return counter.flops, output
 
 
 def matmul_peak(size: int, repeats: int) -> Timing:
