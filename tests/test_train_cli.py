@@ -80,6 +80,14 @@ def test_sentencepiece_tokenizer_links_its_vocabulary(common, tmp_path):
     assert setup.config.max_seq_len == 512 and setup.config.pad_token_id == tokenizer.pad_token_id
 
 
+def test_new_model_from_a_config_file(common, tmp_path):
+    tiny(num_latents=24, vocab_size=999, max_seq_len=512).save_pretrained(tmp_path / "cfg")
+    _, _, setup = setup_of([*common[2:], "--config_name", str(tmp_path / "cfg" / "config.json"), "--dropout", "0.2"])
+    assert setup.config.num_latents == 24 and setup.config.dropout == 0.2 and not setup.pretrained
+    assert setup.config.vocab_size == 262  # linked to the tokenizer, not the file's 999
+    assert setup.max_seq_len == 64 and setup.config.max_seq_len == 64  # --max_seq_len from common
+
+
 def test_individual_flags_and_config_overrides(common):
     argv = [*common, "--config_overrides", "num_latents=16,dropout=0.1,num_self_attention_layers_per_block=3",
             "--num_latents", "8", "--num_latent_channels", "32", "--cross_attention_residual", "false"]  # fmt: skip

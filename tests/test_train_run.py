@@ -11,13 +11,15 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from transformers import AutoModelForMaskedLM, EvalPrediction, Trainer, TrainerCallback
+import transformers.trainer
+from transformers import AutoModelForMaskedLM, EvalPrediction, TrainerCallback
 
 from perceiver_hf.training.metrics import compute_metrics, preprocess_logits_for_metrics
 from perceiver_hf.training.run import run_from_argv
@@ -172,16 +174,44 @@ def test_bf16_autocast_on_cpu(reference, tmp_path):
     assert losses == pytest.approx(reference_losses, abs=0.02) and losses != reference_losses
 
 
+class FakeHubApi:
+    """Stands in for huggingface_hub's HfApi: records repository creation and uploads instead of going online."""
+
+    def __init__(self) -> None:
+        self.created: list[dict] = []
+        self.uploads: list[dict] = []
+
+    def create_repo(self, repo_id, token=None, private=None, exist_ok=False, **kwargs):
+        self.created.append({"repo_id": repo_id, "private": private})
+        return SimpleNamespace(repo_id=repo_id)
+
+    def upload_folder(self, **kwargs):
+        self.uploads.append(kwargs)
+
+
 def test_push_to_hub_arguments_pass_through(monkeypatch, tmp_path):
-    calls = {}
-    monkeypatch.setattr(Trainer, "init_hf_repo", lambda self, *a, **k: calls.setdefault("repo", self.args.hub_model_id))
-    monkeypatch.setattr(Trainer, "_push_from_checkpoint", lambda self, folder: None)
-    monkeypatch.setattr(Trainer, "push_to_hub", lambda self, *a, **k: calls.setdefault("push", []).append(k))
-    argv = short_run_args(tmp_path / "hub", "--push_to_hub", "--hub_model_id", "someone/tiny-perceiver",
+    api = FakeHubApi()
+    monkeypatch.setattr(transformers.trainer, "hf_api", lambda: api)
+    output_dir = tmp_path / "hub"
+    argv = short_run_args(output_dir, "--push_to_hub", "--hub_model_id", "someone/tiny-perceiver",
                           "--hub_private_repo", "true", "--hub_strategy", "end", "--save_strategy", "no")  # fmt: skip
     run_from_argv(argv)
-    assert calls["repo"] == "someone/tiny-perceiver"
-    assert {"tasks": "fill-mask", "finetuned_from": None} in calls["push"]
+    assert api.created == [{"repo_id": "someone/tiny-perceiver", "private": True}]
+    assert api.uploads and all(u["repo_id"] == "someone/tiny-perceiver" for u in api.uploads)
+    assert all(u["folder_path"] == str(output_dir) for u in api.uploads)
+    assert api.uploads[-1]["commit_message"] == "End of training"
+    assert "name: tiny-perceiver" in (output_dir / "README.md").read_text()  # Trainer's model card, uploaded too
+
+
+def test_evaluation_only_run(reference, tmp_path):
+    output_dir = tmp_path / "eval-only"
+    metrics = run_from_argv([
+        "--model_name_or_path", str(reference), "--validation_file", str(DATA / "gettysburg_address.txt"),
+        "--do_eval", "--output_dir", str(output_dir), "--cache_dir", str(tmp_path / "cache"), "--max_seq_len", "64",
+    ])  # fmt: skip
+    assert set(metrics) >= {"eval_loss", "eval_accuracy", "eval_perplexity", "eval_masked_tokens"}
+    assert metrics["eval_masked_tokens"] > 0
+    assert not (output_dir / "model.safetensors").exists() and (output_dir / "eval_results.json").is_file()
 
 
 def test_fine_tune_a_converted_deepmind_checkpoint(tmp_path):

@@ -125,6 +125,11 @@ def build_trainer(arguments: TrainArguments, callbacks: Sequence[TrainerCallback
         training_args.seed,
         main_process_first=lambda desc: training_args.main_process_first(desc=desc),
     )
+    if training_args.dataloader_num_workers > 0 and training_args.dataloader_persistent_workers:
+        logger.warning(
+            "--dataloader_persistent_workers keeps the collator of the first epoch in the workers: every epoch "
+            "then reuses the same masks. Drop it for fresh masks per epoch."
+        )
     set_seed(training_args.seed)  # the same initial weights whatever happened before
     model = build_model(model_args, setup)
     logger.info(
@@ -175,7 +180,10 @@ def run_training(arguments: TrainArguments, callbacks: Sequence[TrainerCallback]
         else:
             logger.warning("No loss was logged (fewer steps than --logging_steps); no loss curve written.")
     if training_args.push_to_hub:
-        trainer.push_to_hub(tasks="fill-mask", finetuned_from=arguments.model.model_name_or_path)
+        card = {"tasks": "fill-mask", "finetuned_from": arguments.model.model_name_or_path}
+        if arguments.data.dataset_name:
+            card.update(dataset_tags=arguments.data.dataset_name, dataset=arguments.data.dataset_name)
+        trainer.push_to_hub(**card)
     return metrics
 
 
