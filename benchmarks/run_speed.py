@@ -5,7 +5,8 @@
 
 transformers' model is randomly initialised and converted into ours, so both hold the same weights; the two
 are called alternately (interleaved) so that they share whatever load the machine has. Writes
-benchmarks/results/speed[-smoke].json, speed[-smoke].md (the README table) and latency_vs_length[-smoke].png.
+benchmarks/results/speed[-smoke].json, speed[-smoke].md (every measurement), speed-summary[-smoke].md (the
+README table) and latency_vs_length[-smoke].png.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from speedbench.cases_quantization import quantization_case  # noqa: E402
 from speedbench.cases_roofline import roofline_case  # noqa: E402
 from speedbench.cases_training import train_case  # noqa: E402
 from speedbench.models import base_config, build_pair, byte_config, smoke_config  # noqa: E402
-from speedbench.report import markdown, plot_length, write_json  # noqa: E402
+from speedbench.report import markdown, plot_length, summary, write_json  # noqa: E402
 from speedbench.timing import machine_info  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
@@ -105,8 +106,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     suffix = "-smoke" if args.smoke else ""
     write_json(results, args.out_dir / f"speed{suffix}.json")
-    table = markdown(results)
-    (args.out_dir / f"speed{suffix}.md").write_text(table + "\n", encoding="utf-8")
+    (args.out_dir / f"speed{suffix}.md").write_text(markdown(results) + "\n", encoding="utf-8")
+    table = summary(results)
+    (args.out_dir / f"speed-summary{suffix}.md").write_text(table + "\n", encoding="utf-8")
     for case in results["cases"]:
         if case["case"] == "length":
             plot_length(case, args.out_dir / f"latency_vs_length{suffix}.png")

@@ -110,6 +110,7 @@ def length_case(pair: ModelPair, lengths: list[int], repeats: int) -> dict[str, 
             f"cost against input length, batch 1, max_seq_len {pair.config.max_position_embeddings}, logits at "
             "every input position (transformers unpadded; its decoder always produces max_seq_len positions)"
         ),
+        "max_seq_len": pair.config.max_position_embeddings,
         "points": points,
         "agreement": {"max_abs_diff_logits": max(p["max_abs_diff_logits"] for p in points)},
         "targets": [],

@@ -12,6 +12,10 @@ def write_json(results: dict[str, Any], path: Path) -> None:
     path.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
 
 
+def _fmt_gflop(gflop: float) -> str:
+    return f"{gflop:.0f}" if gflop >= 10 else f"{gflop:.2g}"
+
+
 def _fmt_time(seconds: float) -> str:
     return f"{seconds * 1e3:.1f} ms" if seconds < 1 else f"{seconds:.2f} s"
 
@@ -21,7 +25,7 @@ def _rows_table(case: dict[str, Any]) -> list[str]:
     for r in case["rows"]:
         lines.append(
             f"| {r['impl']} | {_fmt_time(r['median_s'])} | {_fmt_time(r['best_s'])} | "
-            f"{r['gflop']:.1f} | {r['gflop_per_s']:.1f} |"
+            f"{_fmt_gflop(r['gflop'])} | {r['gflop_per_s']:.1f} |"
         )
     notes = [f"{k}: **{v:.2f}x**" for k, v in case.get("ratios", {}).items()]
     notes += [f"{k}: {v:.2g}" if isinstance(v, float) else f"{k}: {v}" for k, v in case["agreement"].items()]
@@ -62,17 +66,74 @@ def _targets_table(results: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
-def markdown(results: dict[str, Any]) -> str:
-    """All cases as markdown tables, the targets, and the machine state the figures were taken in."""
-    info = results["machine"]
+def _cell(rows: list[dict[str, Any]], prefix: str) -> str:
+    """The rows whose implementation starts with `prefix`: "time (GFLOP)", joined with " / "."""
+    cells = [f"{_fmt_time(r['median_s'])} ({_fmt_gflop(r['gflop'])} GFLOP)" for r in rows if r["impl"].startswith(prefix)]
+    return " / ".join(cells) or "-"
+
+
+def _first_diff(case: dict[str, Any]) -> str:
+    name, value = next((k, v) for k, v in case["agreement"].items() if "diff" in k)
+    return f"{value:.1g}" + (" (loss)" if name == "abs_diff_loss" else "")
+
+
+def _summary_rows(case: dict[str, Any]) -> list[str]:
+    kind = case["case"]
+    if kind == "roofline":
+        return [
+            f"| latent stack, batch {p['batch']}: GFLOP/s (share of the {p['peak_gflop_per_s']:.0f} GFLOP/s matmul "
+            f"peak) | {p['rows'][1]['gflop_per_s']:.0f} ({p['rows'][1]['fraction_of_peak']:.0%}) | "
+            f"{p['rows'][2]['gflop_per_s']:.0f} ({p['rows'][2]['fraction_of_peak']:.0%}) | "
+            f"{p['rows'][2]['median_s'] / p['rows'][1]['median_s']:.2f}x | {p['max_abs_diff_latents']:.1g} |"
+            for p in case["points"]
+        ]
+    if kind == "length":
+        return [
+            f"| {p['length']} bytes, batch 1, every position (max_seq_len {case['max_seq_len']}) | {_cell(p['rows'], 'transformers')} | {_cell(p['rows'], 'perceiver-hf')} | {p['ratio']:.2f}x | "
+            f"{p['max_abs_diff_logits']:.1g} |"
+            for p in (case["points"][0], case["points"][-1])
+        ]
+    if kind == "quantization":
+        agreement = case["agreement"]
+        return [
+            f"| int8 dynamic quantization, fill-mask (fp32 / int8) | - | {_cell(case['rows'], 'perceiver-hf')} | "
+            f"{case['ratios']['int8 speedup over fp32']:.2f}x faster | top-1 agreement "
+            f"{agreement['top1_agreement']:.0%} of {agreement['masked_positions']} masked bytes |"
+        ]
+    ratios = " / ".join(f"{v:.2f}x" for v in case["ratios"].values())
+    title = case["description"].split(",", 1)[1].strip() if kind.startswith("train") else case["description"]
+    title = ("training step: " + title) if kind.startswith("train") else title
+    return [
+        f"| {title} | {_cell(case['rows'], 'transformers')} | {_cell(case['rows'], 'perceiver-hf')} | {ratios} | "
+        f"{_first_diff(case)} |"
+    ]
+
+
+def summary(results: dict[str, Any]) -> str:
+    """One table of the headline figures (the README's), then the targets and the machine state."""
     lines = [
+        "| benchmark | transformers | perceiver-hf | perceiver-hf / transformers | max abs diff |",
+        "|---|---|---|---|---|",
+    ]
+    for case in results["cases"]:
+        lines += _summary_rows(case)
+    return "\n".join(lines + [""] + _targets_table(results) + [_machine_line(results)])
+
+
+def _machine_line(results: dict[str, Any]) -> str:
+    info = results["machine"]
+    return (
         f"Measured {info['time']} with torch {info['torch']}, transformers {info['transformers']}, fp32, "
-        f"{info['threads']} threads on {info['cpus']} CPUs, load average {info['load_average_1_5_15']} at the start "
+        f"torch threads: {info['threads']} on {info['cpus']} CPUs, load average {info['load_average_1_5_15']} at the start "
         f"and {results['load_average_at_end']} at the end. Times are medians of {results['repeats']} interleaved "
         f"runs ({results['heavy_repeats']} for batches, training steps and lengths) after one warm-up run, in which "
-        "FLOPs are counted with torch's own formulas (torch.utils.flop_counter: matmuls and attention).",
-        "",
-    ]
+        "FLOPs are counted with torch's own formulas (torch.utils.flop_counter: matmuls and attention)."
+    )
+
+
+def markdown(results: dict[str, Any]) -> str:
+    """All cases as markdown tables, the targets, and the machine state the figures were taken in."""
+    lines = [_machine_line(results), ""]
     renderers = {"length": _length_table, "roofline": _roofline_table}
     for case in results["cases"]:
         lines += renderers.get(case["case"], _rows_table)(case)
