@@ -31,6 +31,8 @@ status = main(["convert", "transformers", sys.argv[1], sys.argv[2], "--quiet"])
 json.dump({"status": status}, open(sys.argv[3], "w"))
 """
 SEQ_LEN = 30
+SOURCE_DATASET = "some-org/source-corpus"  # declared by the source's card
+DEEPMIND_ONLY = ("wikimedia/wikipedia", "allenai/c4", "language_perceiver_io_bytes", "Haiku")  # the DeepMind card's
 SOURCE_CONFIG = dict(
     vocab_size=262,
     max_position_embeddings=40,
@@ -70,7 +72,8 @@ def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, torch.nn.Mod
     folder = tmp_path_factory.mktemp("transformers") / "source"
     model = _randomize_(TransformersPerceiverForMaskedLM(TransformersPerceiverConfig(**SOURCE_CONFIG)))
     model.save_pretrained(folder)
-    (folder / "README.md").write_text("---\nlicense: apache-2.0\n---\n# a tiny Perceiver\n")
+    card = f"---\nlicense: apache-2.0\ndatasets:\n- {SOURCE_DATASET}\n---\n# a tiny Perceiver\n"
+    (folder / "README.md").write_text(card)
     return folder, model
 
 
@@ -149,7 +152,21 @@ def test_weights_are_copied_unchanged(converted: Path, source: tuple[Path, torch
 def test_model_card_carries_the_source_license(converted: Path, source: tuple[Path, torch.nn.Module]) -> None:
     card = ModelCard.load(converted / "README.md")
     assert card.data.license == "apache-2.0" and card.data.pipeline_tag == "fill-mask"
+    assert card.data.datasets == [SOURCE_DATASET]  # what the source's card declares, nothing added
+    assert card.data.base_model is None  # a local folder is not a Hub model
     assert f"perceiver-hf convert transformers {source[0]} {converted}" in card.text
+    assert f"local folder `{source[0]}`" in card.text
+    assert not [claim for claim in DEEPMIND_ONLY if claim in str(card)]
+
+
+def test_model_card_of_a_source_without_card_claims_nothing(tmp_path: Path) -> None:
+    TransformersPerceiverForMaskedLM(TransformersPerceiverConfig(**SOURCE_CONFIG)).save_pretrained(tmp_path / "bare")
+    out = convert_transformers_checkpoint(tmp_path / "bare", tmp_path / "out", progress=False)
+    card = ModelCard.load(out / "README.md")
+    assert card.data.license == "unknown"  # the Hub's id for "license information unavailable"
+    assert card.data.datasets is None and card.data.base_model is None and card.data.eval_results is None
+    assert (card.data.library_name, card.data.pipeline_tag) == ("transformers", "fill-mask")
+    assert not [claim for claim in DEEPMIND_ONLY if claim in str(card)]
 
 
 def test_other_checkpoints_are_refused(tmp_path: Path, converted: Path) -> None:
@@ -172,10 +189,13 @@ def test_hub_id_from_the_cache_offline_on_the_command_line(
 ) -> None:
     folder, _ = source
     root = folder.parent
-    add_snapshot(root / "cache", "org/perceiver", "main", folder)
+    commit = add_snapshot(root / "cache", "org/perceiver", "main", folder)
     out = root / "from-hub"
     result = run_child(root, CONVERT_IN_CHILD, ["org/perceiver", str(out)], {"HF_HUB_CACHE": str(root / "cache")})
     assert result["status"] == 0
     from_hub, from_folder = load_file(out / "model.safetensors"), load_file(converted / "model.safetensors")
     assert from_hub.keys() == from_folder.keys() and all(torch.equal(from_hub[k], from_folder[k]) for k in from_hub)
-    assert ModelCard.load(out / "README.md").data.license == "apache-2.0"
+    card = ModelCard.load(out / "README.md")
+    assert (card.data.license, card.data.datasets) == ("apache-2.0", [SOURCE_DATASET])
+    assert card.data.base_model == "org/perceiver"
+    assert f"(https://huggingface.co/org/perceiver) at revision `main` (commit `{commit}`)" in card.text

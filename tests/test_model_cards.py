@@ -1,6 +1,7 @@
 """Every model card template renders to a valid Hub card whose usage snippets run against a tiny model.
 
-Templates are rendered with sample values for all their placeholders; the metadata is read back with
+Templates are rendered with sample values for all their placeholders (a `$metadata` block comes from
+`model_cards.fields.hub_metadata`, as the converter and the trainer fill it); the metadata is read back with
 huggingface_hub's `ModelCard` / `ModelCardData` (model-index included), and each ```python block is parsed
 and then executed with the card's model path pointing at a tiny exported model.
 """
@@ -12,10 +13,11 @@ import re
 from pathlib import Path
 
 import pytest
-from huggingface_hub import ModelCard
+from huggingface_hub import EvalResult, ModelCard
 
 from perceiver_hf.hub import export_for_hub
 from perceiver_hf.model_cards import render_model_card, template_fields, template_names
+from perceiver_hf.model_cards.fields import hub_metadata, hub_repo_id
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -23,7 +25,10 @@ TEMPLATES = template_names()
 # templates whose model uses a SentencePiece-style tokenizer rather than bytes
 SUBWORD_TEMPLATES = {"perceiver-io-base"}
 # known gaps, strict: the test starts failing (XPASS) once the template gains the section
-WITHOUT_EVALUATION = {"deepmind-language-perceiver": "the converter's card has no evaluation figures yet"}
+WITHOUT_EVALUATION = {
+    "deepmind-language-perceiver": "the converter's card has no evaluation figures yet",
+    "transformers-perceiver-conversion": "a conversion evaluates nothing; the source's card has the figures",
+}
 
 SAMPLE_VALUES = {
     "license": "apache-2.0",
@@ -34,6 +39,19 @@ SAMPLE_VALUES = {
     "eval_perplexity": 12.5,
     "eval_loss": 2.5257,
 }
+SAMPLE_VALUES["metadata"] = hub_metadata(
+    license=SAMPLE_VALUES["license"],
+    datasets=[SAMPLE_VALUES["dataset"]],
+    base_model="sample-org/sample-base",
+    model_name="sample-model",
+    eval_results=[
+        EvalResult(
+            task_type="fill-mask", dataset_type="text", dataset_name="sample.txt", metric_type=name,
+            metric_value=SAMPLE_VALUES[f"eval_{name}"],
+        )
+        for name in ("accuracy", "perplexity")
+    ],
+)
 
 
 def sample_fields(template: str, model_path: str) -> dict[str, object]:
@@ -66,7 +84,10 @@ def _render(template: str, tiny_models: dict[str, Path]) -> str:
 
 
 def test_the_cards_we_ship_exist() -> None:
-    assert {"deepmind-language-perceiver", "perceiver-io-base", "perceiver-bytes-small"} <= set(TEMPLATES)
+    assert {
+        "deepmind-language-perceiver", "transformers-perceiver-conversion", "perceiver-io-base", "perceiver-trained",
+        "perceiver-bytes-small",
+    } <= set(TEMPLATES)  # fmt: skip
     for name in TEMPLATES:  # model_cards/ at the top of the repository shows the packaged templates
         top = REPO_ROOT / "model_cards" / f"{name}.md"
         if top.exists():
@@ -83,7 +104,8 @@ def test_card_metadata_is_valid_hub_metadata(template: str, tiny_models: dict[st
     assert data.pipeline_tag == "fill-mask"
     assert data.library_name == "transformers"
     assert isinstance(data.tags, list) and "perceiver-io" in data.tags and all(isinstance(t, str) for t in data.tags)
-    assert isinstance(data.datasets, list) and data.datasets and all(isinstance(d, str) for d in data.datasets)
+    # datasets: named where the template knows them, never an empty or malformed list
+    assert data.datasets is None or (data.datasets and all(isinstance(d, str) for d in data.datasets))
     if data.base_model is not None:
         assert all(re.fullmatch(r"[\w.-]+/[\w.-]+", m) for m in ([data.base_model] if isinstance(data.base_model, str) else data.base_model))
     for result in data.eval_results or []:  # parsed from model-index by huggingface_hub
@@ -124,3 +146,21 @@ def test_usage_snippets_parse_and_run(template: str, tiny_models: dict[str, Path
         code = compile(ast.parse(snippet), f"<{template} usage>", "exec")
         exec(code, {"__name__": "__card__"})
     assert capsys.readouterr().out.strip(), "the snippets print their result"
+
+
+def test_hub_metadata_leaves_out_what_is_not_known() -> None:
+    data = ModelCard(f"---\n{hub_metadata(license='unknown', tags=['byte-level', 'fill-mask'])}\n---\n# x\n").data
+    assert (data.license, data.library_name, data.pipeline_tag) == ("unknown", "transformers", "fill-mask")
+    assert data.tags == ["perceiver-io", "perceiver_hf", "fill-mask", "masked-language-modeling", "byte-level"]
+    assert data.datasets is None and data.base_model is None and data.eval_results is None and data.language is None
+    assert "model_name" not in data.to_dict()  # only named inside a model-index
+
+
+def test_hub_repo_id_refuses_local_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert hub_repo_id("deepmind/language-perceiver") == "deepmind/language-perceiver"
+    assert hub_repo_id("wikitext") is None and hub_repo_id("wikitext", namespace_required=False) == "wikitext"
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "outputs" / "run").mkdir(parents=True)
+    assert hub_repo_id("outputs/run") is None  # a folder that exists here is not a Hub id
+    for name in (None, "", str(tmp_path), "../org/name", "org/name/extra", "/org/name"):
+        assert hub_repo_id(name) is None, name

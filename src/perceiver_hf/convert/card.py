@@ -1,51 +1,42 @@
-"""The README.md of a converted folder: fields for the `deepmind-language-perceiver` model card template."""
+"""The README.md of a converted folder: the fields every conversion card template shares, filled from the model."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..configuration_perceiver import PerceiverConfig
 from ..model_cards import render_model_card
+from ..model_cards.fields import architecture_summary
 
-TEMPLATE = "deepmind-language-perceiver"
-
-
-def architecture_summary(config: PerceiverConfig) -> str:
-    """One line naming the model's main dimensions."""
-    blocks = "" if config.num_self_attention_blocks == 1 else f" applied {config.num_self_attention_blocks} times"
-    return (
-        f"{config.num_input_channels}-channel byte embeddings -> cross-attention "
-        f"({config.num_cross_attention_heads} heads) to {config.num_latents} latents x "
-        f"{config.num_latent_channels} channels -> {config.num_self_attention_layers_per_block} self-attention "
-        f"layers ({config.num_self_attention_heads} heads){blocks} -> decoder cross-attention "
-        f"({config.decoder_num_cross_attention_heads} heads) with {config.max_seq_len} learned queries -> "
-        "logits tied to the embedding"
-    )
+DEEPMIND_TEMPLATE = "deepmind-language-perceiver"
+"""DeepMind's released Haiku checkpoint (its provenance, license and training data)."""
+TRANSFORMERS_TEMPLATE = "transformers-perceiver-conversion"
+"""Any transformers `PerceiverForMaskedLM` checkpoint (metadata from the source, nothing assumed)."""
 
 
 def render_card(
+    template: str,
     config: PerceiverConfig,
     num_parameters: int,
     output_dir: Path,
-    *,
-    title: str,
-    description: str,
-    license: str,
-    provenance: str,
-    command: str,
+    **fields: Any,
 ) -> str:
-    """The model card of a converted folder holding `num_parameters` parameters, to be written to `output_dir`."""
+    """The model card (template `template`) of a converted folder holding `num_parameters` parameters.
+
+    Fills the size, architecture, longest input, model path (`output_dir`'s name) and package version; `fields`
+    gives the template's other placeholders (title, license, provenance, command, ...).
+    """
     return render_model_card(
-        TEMPLATE,
-        title=title,
-        description=description,
-        license=license,
-        provenance=provenance,
-        command=command,
+        template,
         num_parameters=f"{num_parameters:,}",
         architecture=architecture_summary(config),
         max_seq_len=config.max_seq_len,
         model_path=output_dir.name,
         perceiver_hf_version=__version__,
+        **fields,
     )
+
+
+__all__ = ["DEEPMIND_TEMPLATE", "TRANSFORMERS_TEMPLATE", "architecture_summary", "render_card"]

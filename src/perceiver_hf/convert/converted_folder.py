@@ -25,7 +25,8 @@ def write_converted_folder(
     to_tensor: Callable[[Any, bool], torch.Tensor],
     config: PerceiverConfig,
     what: str,
-    card_fields: Mapping[str, str],
+    card_template: str,
+    card_fields: Mapping[str, Any],
     metadata: Mapping[str, str],
     force: bool,
     progress: bool,
@@ -39,7 +40,8 @@ def write_converted_folder(
         to_tensor: `(array, transpose) -> tensor`.
         config: the inferred configuration.
         what: names the checkpoint in error messages.
-        card_fields: `render_card` fields (title, description, license, provenance, command).
+        card_template: the model card template (`card.DEEPMIND_TEMPLATE`, `card.TRANSFORMERS_TEMPLATE`).
+        card_fields: the template's fields other than those `render_card` fills from the model.
         metadata: safetensors header metadata (e.g. the source and its sha256).
         force, progress: as in the converters.
 
@@ -50,7 +52,8 @@ def write_converted_folder(
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
     rules = layout.rules(config.num_self_attention_layers_per_block)
     check_rules(rules, shapes, expected_parameter_shapes(config), what)
-    card = render_card(config, sum(math.prod(shape) for shape in shapes.values()), output_path, **card_fields)
+    num_parameters = sum(math.prod(shape) for shape in shapes.values())
+    card = render_card(card_template, config, num_parameters, output_path, **card_fields)
     return write_model_folder(
         output_path,
         config=config,

@@ -23,6 +23,8 @@ import torch
 from torch import nn
 
 from ..core.layers import ACTIVATIONS
+from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata, hub_repo_id, source_card_data
+from .card import TRANSFORMERS_TEMPLATE
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
@@ -132,29 +134,68 @@ def torch_to_tensor(tensor: torch.Tensor, transpose: bool) -> torch.Tensor:
     return (tensor.T if transpose else tensor).to(torch.float32).contiguous()
 
 
-def _source_license(source: str, revision: Optional[str]) -> str:
-    """The `license` in the source's model card (README.md) metadata, or "other" if there is none to read."""
-    from huggingface_hub import ModelCard, hf_hub_download
+def _resolved_commit(source: str, revision: Optional[str]) -> Optional[str]:
+    """The commit a Hub id (at `revision`) resolved to, read from the cache the model was loaded from; else None."""
+    from huggingface_hub import hf_hub_download
 
+    if Path(source).is_dir():
+        return None
     try:
-        if Path(source).is_dir():
-            readme = Path(source) / "README.md"
-        else:
-            readme = Path(hf_hub_download(source, "README.md", revision=revision))
-        license = ModelCard.load(readme).data.license if readme.is_file() else None
-    except Exception:  # no card, offline without it in the cache, not on the Hub: the license is unknown
-        license = None
-    return str(license or "other")
+        config_file = Path(hf_hub_download(source, "config.json", revision=revision))
+    except Exception:  # already loaded once, so this is only a cache look-up; be safe anyway
+        return None
+    return config_file.parent.name if config_file.parent.parent.name == "snapshots" else None
 
 
-def _provenance(source: str, revision_note: str, config: Any) -> str:
+def _source_reference(source: str, revision: Optional[str]) -> str:
+    """Markdown naming the source: the Hub repository with revision and commit, or the local folder."""
+    if Path(source).is_dir():
+        return f"the local folder `{source}`"
+    commit = _resolved_commit(source, revision)
     return (
-        f"Converted from transformers' `PerceiverForMaskedLM` checkpoint `{source}`{revision_note}. The parameter "
-        "values are copied unchanged (float32). The settings transformers' model computes with were carried over "
+        f"the Hub repository [`{source}`](https://huggingface.co/{source}) at revision `{revision or 'main'}`"
+        + (f" (commit `{commit}`)" if commit and commit != revision else "")
+    )
+
+
+def _card_fields(source: str, revision: Optional[str], config: Any, command: str) -> dict[str, str]:
+    """Fields of the `transformers-perceiver-conversion` card: metadata from the source's card, nothing assumed.
+
+    license: the source card's (else "unknown"); base_model: the source if it is a Hub id; datasets and language:
+    only what the source card declares.
+    """
+    source_card = source_card_data(source, revision)
+    declared_license = source_card.get("license")
+    license_note = (
+        f"`{declared_license}`, as declared by the source's model card"
+        if declared_license
+        else "unknown: the source has no model card declaring one; check the source's terms before sharing"
+    )
+    reference = _source_reference(source, revision)
+    return dict(
+        metadata=hub_metadata(
+            license=str(declared_license or UNKNOWN_LICENSE),
+            tags=["byte-level", "converted-from-transformers"],
+            datasets=source_card.get("datasets"),
+            base_model=hub_repo_id(source),
+            language=source_card.get("language"),
+        ),
+        title=f"Perceiver IO masked language model converted from `{source}`",
+        source_reference=reference,
+        license_note=license_note,
+        provenance=_provenance(reference, config),
+        command=command,
+    )
+
+
+def _provenance(reference: str, config: Any) -> str:
+    return (
+        f"Converted from transformers' `PerceiverForMaskedLM` checkpoint in {reference}. The parameter values are "
+        "copied unchanged (float32). The settings transformers' model computes with were carried over "
         f"(hidden_act `{config.hidden_act}`, LayerNorm eps {config.layer_norm_eps:g}, "
         f"{config.decoder_num_cross_attention_heads} decoder heads), so this model's logits equal transformers' at "
-        "every non-padded position; at padded positions it follows DeepMind's masking instead. For the license of "
-        "the weights see the source's model card."
+        "every non-padded position; at padded positions it follows DeepMind's masking instead. Who trained the "
+        "weights, on which data and under which terms is recorded in the source's model card, not here."
     )
 
 
@@ -196,7 +237,6 @@ def convert_transformers_checkpoint(
     shapes = {name: tuple(tensor.shape) for name, tensor in params.items()}
     config = infer_config(TRANSFORMERS_LAYOUT, shapes, transformers_settings(model))
     del model
-    revision_note = f" at revision `{revision}`" if revision else ""
     return write_converted_folder(
         output_path,
         layout=TRANSFORMERS_LAYOUT,
@@ -204,13 +244,9 @@ def convert_transformers_checkpoint(
         to_tensor=torch_to_tensor,
         config=config,
         what=f"transformers checkpoint {source!r}",
-        card_fields=dict(
-            title=f"Perceiver IO masked language model converted from `{source}`",
-            description=f"transformers' `PerceiverForMaskedLM` checkpoint `{source}`{revision_note}, converted to "
-            "a perceiver-hf model folder (safetensors).",
-            license=_source_license(source, revision),
-            provenance=_provenance(source, revision_note, config),
-            command=command or transformers_command(source, output_dir, revision, force),
+        card_template=TRANSFORMERS_TEMPLATE,
+        card_fields=_card_fields(
+            source, revision, config, command or transformers_command(source, output_dir, revision, force)
         ),
         metadata={"source": source},
         force=force,

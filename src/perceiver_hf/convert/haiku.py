@@ -16,6 +16,7 @@ from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
+from .card import DEEPMIND_TEMPLATE
 from .converted_folder import write_converted_folder
 from .haiku_config import infer_haiku_config
 from .haiku_mapping import HAIKU_LAYOUT, flatten_params, numpy_to_tensor
@@ -95,6 +96,7 @@ def convert_haiku_checkpoint(
         to_tensor=numpy_to_tensor,
         config=config,
         what=f"Haiku checkpoint {str(pickle_path)!r}",
+        card_template=DEEPMIND_TEMPLATE,
         card_fields=dict(
             title="DeepMind's byte-level Perceiver IO masked language model",
             description="DeepMind's `language_perceiver_io_bytes` masked language model, converted from its Haiku "
