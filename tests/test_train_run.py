@@ -186,7 +186,8 @@ class FakeHubApi:
         return SimpleNamespace(repo_id=repo_id)
 
     def upload_folder(self, **kwargs):
-        self.uploads.append(kwargs)
+        readme = Path(kwargs["folder_path"]) / "README.md"  # the model card as it is when uploaded
+        self.uploads.append({**kwargs, "readme": readme.read_text() if readme.is_file() else None})
 
 
 def test_push_to_hub_arguments_pass_through(monkeypatch, tmp_path):
@@ -200,7 +201,9 @@ def test_push_to_hub_arguments_pass_through(monkeypatch, tmp_path):
     assert api.uploads and all(u["repo_id"] == "someone/tiny-perceiver" for u in api.uploads)
     assert all(u["folder_path"] == str(output_dir) for u in api.uploads)
     assert api.uploads[-1]["commit_message"] == "End of training"
-    assert "name: tiny-perceiver" in (output_dir / "README.md").read_text()  # Trainer's model card, uploaded too
+    for upload in api.uploads:  # perceiver-hf's card of the run, not Trainer's auto-generated one
+        assert 'pipeline("fill-mask", model="someone/tiny-perceiver")' in upload["readme"]
+        assert "perceiver-hf train" in upload["readme"] and "generated automatically" not in upload["readme"]
 
 
 def test_evaluation_only_run(reference, tmp_path):

@@ -69,8 +69,17 @@ class ModelArguments:
         default=None, metadata={"help": "Where to cache Hub downloads and processed datasets."}
     )
     model_revision: str = field(default="main", metadata={"help": "Hub revision (branch, tag or commit) of the model."})
+    card_license: Optional[str] = field(
+        default=None,
+        metadata={
+            "help": "Hub license id for the model card written to output_dir (README.md), e.g. apache-2.0. "
+            "Default: the license in the base model's card when fine-tuning, else 'unknown'."
+        },
+    )
 
     def __post_init__(self) -> None:
+        if self.card_license is not None and not self.card_license.strip():
+            raise ValueError("--card_license is empty; give a Hub license id such as apache-2.0, or leave it out.")
         sources = [name for name in ("preset", "model_name_or_path", "config_name") if getattr(self, name)]
         if len(sources) > 1:
             raise ValueError(

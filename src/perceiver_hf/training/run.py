@@ -2,12 +2,13 @@
 
 Order of work: check the arguments and output folder -> tokenizer -> config (vocab_size and max_seq_len
 linked and checked) -> load data (empty? text column?) -> tokenize, chunk, cache -> model -> train ->
-save (safetensors) -> evaluate -> loss curve. Everything that can be wrong with the inputs is reported
-before the first training step.
+save (safetensors) -> evaluate -> loss curve -> model card (README.md). Everything that can be wrong with the
+inputs is reported before the first training step.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -22,9 +23,11 @@ from transformers.trainer_utils import get_last_checkpoint
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .metrics import compute_metrics, preprocess_logits_for_metrics
+from .model_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
 from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve
+from .run_command import RunCommand
 
 logger = logging.getLogger(__name__)
 
@@ -88,8 +91,13 @@ def _resolve_modes(training_args: TrainingArguments, has_train: bool, has_eval: 
         )
 
 
-def build_trainer(arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = ()) -> Trainer:
-    """Set everything up and check it; return the ready `Trainer` (nothing trained yet)."""
+def build_trainer(
+    arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = (), command: Optional[RunCommand] = None
+) -> Trainer:
+    """Set everything up and check it; return the ready `Trainer` (nothing trained yet).
+
+    Its `create_model_card` (also run by `push_to_hub`) writes perceiver-hf's card of the run, naming `command`.
+    """
     model_args, data_args, training_args = arguments.model, arguments.data, arguments.training
     tokenizer = load_tokenizer(model_args)
     setup = resolve_model_setup(model_args, arguments.config, data_args, tokenizer)
@@ -138,7 +146,8 @@ def build_trainer(arguments: TrainArguments, callbacks: Sequence[TrainerCallback
         training_args.world_size,
         training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps,
     )
-    return Trainer(
+    return ModelCardTrainer(
+        render_card=functools.partial(render_training_card, arguments=arguments, command=command),
         model=model,
         args=training_args,
         train_dataset=prepared.get("train"),
@@ -151,14 +160,20 @@ def build_trainer(arguments: TrainArguments, callbacks: Sequence[TrainerCallback
     )
 
 
-def run_training(arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
-    """Train and/or evaluate as `arguments` say; returns the train_* and eval_* metrics."""
+def run_training(
+    arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = (), command: Optional[RunCommand] = None
+) -> dict[str, float]:
+    """Train and/or evaluate as `arguments` say; returns the train_* and eval_* metrics.
+
+    A training run ends by writing its model card (README.md) into output_dir; `command` is the command line it
+    records (`run_from_argv` passes it; without it the card shows the equivalent arguments).
+    """
     training_args = arguments.training
     resume = resolve_resume(training_args.resume_from_checkpoint)
     check_output_dir(training_args, arguments.model.model_name_or_path, resume)
     setup_logging(training_args)
     set_seed(training_args.seed)
-    trainer = build_trainer(arguments, callbacks)
+    trainer = build_trainer(arguments, callbacks, command)
 
     metrics: dict[str, float] = {}
     if training_args.do_train:
@@ -179,17 +194,17 @@ def run_training(arguments: TrainArguments, callbacks: Sequence[TrainerCallback]
             logger.info("Loss curve written to %s", path)
         else:
             logger.warning("No loss was logged (fewer steps than --logging_steps); no loss curve written.")
+        trainer.create_model_card()
+        logger.info("Model card written to %s", os.path.join(training_args.output_dir, MODEL_CARD_NAME))
     if training_args.push_to_hub:
-        card = {"tasks": "fill-mask", "finetuned_from": arguments.model.model_name_or_path}
-        if arguments.data.dataset_name:
-            card.update(dataset_tags=arguments.data.dataset_name, dataset=arguments.data.dataset_name)
-        trainer.push_to_hub(**card)
+        trainer.push_to_hub()  # uploads output_dir with the card above, rewritten by ModelCardTrainer
     return metrics
 
 
 def run_from_argv(argv: Sequence[str], callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
     """Parse `argv` exactly like `perceiver-hf train` does and run; raises ValueError for bad input."""
-    return run_training(parse_train_args(argv), callbacks)
+    arguments = parse_train_args(argv)
+    return run_training(arguments, callbacks, RunCommand.from_argv(argv))
 
 
 __all__ = ["LOSS_CURVE_FILE", "build_trainer", "check_output_dir", "resolve_resume", "run_from_argv", "run_training"]
