@@ -18,7 +18,7 @@ import torch
 
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
 from perceiver_hf.convert import convert_haiku_checkpoint
-from perceiver_hf.core.attention import MultiHeadAttention
+from perceiver_hf.core import set_attention_implementation
 
 TOLERANCE = 5e-5  # fp32 noise between two exact implementations is ~1e-5 on these logits
 HEAD_COUNTS = ("num_cross_attention_heads", "num_self_attention_heads", "decoder_num_cross_attention_heads")
@@ -107,7 +107,7 @@ def test_logits_match_deepmind_at_every_position(converted_dir, fixture_io, outp
     model = _load(converted_dir)
     sdpa_calls = []
     # mixed q/k and v head widths run explicitly on CPU by default (same code as "eager"); make "sdpa" use SDPA
-    monkeypatch.setattr(MultiHeadAttention, "explicit_on_cpu_for_mixed_widths", False)
+    set_attention_implementation(model, "sdpa")
     sdpa = torch.nn.functional.scaled_dot_product_attention
     monkeypatch.setattr(
         torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: sdpa_calls.append(1) or sdpa(*a, **k)

@@ -477,3 +477,34 @@ def test_a_few_steps_with_dropout_reduce_the_loss(tiny_config, random_ids) -> No
         optimizer.step()
         losses.append(loss.item())
     assert losses[-1] < 0.8 * losses[0]
+
+
+# --- attention implementation -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("equal_head_widths", [True, False], ids=["equal-widths", "mixed-widths"])
+def test_attn_implementation_selects_the_attention_path(tiny_model, random_ids, saved, monkeypatch, equal_head_widths):
+    # equal q/k and v head widths: "sdpa" runs SDPA; mixed widths on CPU: the explicit path (same math, faster)
+    overrides = {"num_cross_attention_v_channels": 32, "num_self_attention_v_channels": 32,
+                 "decoder_num_cross_attention_v_channels": 32} if equal_head_widths else {}
+    folder = saved(tiny_model(**overrides))
+    calls = []
+    sdpa = torch.nn.functional.scaled_dot_product_attention
+    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k))
+    input_ids = random_ids(2, 24, seed=11)
+    logits = {}
+    for implementation in ("sdpa", "eager"):
+        calls.clear()
+        model = AutoModelForMaskedLM.from_pretrained(folder, attn_implementation=implementation).eval()
+        with torch.no_grad():
+            logits[implementation] = model(input_ids).logits
+        expected_calls = 4 if (implementation == "sdpa" and equal_head_widths) else 0  # 4 attentions per forward
+        assert len(calls) == expected_calls, implementation
+    torch.testing.assert_close(logits["sdpa"], logits["eager"], atol=1e-5, rtol=0)
+    model.set_attn_implementation("sdpa")
+    calls.clear()
+    with torch.no_grad():
+        model(input_ids)
+    assert len(calls) == (4 if equal_head_widths else 0)
+    with pytest.raises(ValueError, match="not supported by Perceiver IO models"):
+        model.set_attn_implementation("flash_attention_2")

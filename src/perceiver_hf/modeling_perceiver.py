@@ -20,6 +20,7 @@ from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, Ma
 
 from .configuration_perceiver import PerceiverConfig
 from .core.adapters import TrainableQueryProvider
+from .core.attention import set_attention_implementation
 from .hub.loading import check_pretrained_arguments, readable_weights
 from .input_validation import check_labels, check_model_inputs
 from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
@@ -31,6 +32,10 @@ class PerceiverMaskedLMOutput(MaskedLMOutput):
     """`MaskedLMOutput` plus the encoder and decoder cross-attention probabilities (when requested)."""
 
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
+
+
+# transformers' attn_implementation -> the core attention's implementation (see `set_attn_implementation`)
+_CORE_ATTENTION = {"sdpa": "auto", "eager": "eager"}
 
 
 class PerceiverPreTrainedModel(PreTrainedModel):
@@ -51,6 +56,23 @@ class PerceiverPreTrainedModel(PreTrainedModel):
         check_pretrained_arguments(cls, pretrained_model_name_or_path, kwargs)
         with readable_weights(pretrained_model_name_or_path, kwargs):
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+
+    def set_attn_implementation(self, attn_implementation: str | dict, allow_all_kernels: bool = False) -> None:
+        """Switch between "sdpa" (default) and "eager" attention after loading.
+
+        "eager" always computes attention explicitly. "sdpa" uses `scaled_dot_product_attention`, except on CPU
+        when q/k and v heads differ in width (DeepMind's models), where the explicit computation is the same math
+        and faster than SDPA's fallback kernel.
+        """
+        if isinstance(attn_implementation, dict):
+            attn_implementation = attn_implementation.get("", self.config._attn_implementation)
+        if attn_implementation not in _CORE_ATTENTION:
+            raise ValueError(
+                f"attn_implementation={attn_implementation!r} is not supported by Perceiver IO models; "
+                f"use one of {sorted(_CORE_ATTENTION)}."
+            )
+        self.config._attn_implementation = attn_implementation
+        set_attention_implementation(self, _CORE_ATTENTION[attn_implementation])
 
     @classmethod
     def register_for_auto_class(cls, auto_class: Any = "AutoModel") -> None:
@@ -109,6 +131,7 @@ class PerceiverModel(PerceiverPreTrainedModel):
         self.decoder = build_text_decoder(
             config.text_decoder_config(), config.num_latent_channels, config.num_input_channels
         )
+        set_attention_implementation(self, _CORE_ATTENTION.get(config._attn_implementation, "auto"))
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:

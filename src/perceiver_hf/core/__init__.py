@@ -1,7 +1,7 @@
 """Generic Perceiver IO building blocks in plain PyTorch (no transformers dependency)."""
 
 from .adapters import InputAdapter, OutputAdapter, OutputQueryProvider, TrainableQueryProvider
-from .attention import MultiHeadAttention
+from .attention import MultiHeadAttention, set_attention_implementation
 from .layers import MLP, CrossAttentionLayer, SelfAttentionBlock, SelfAttentionLayer, get_activation
 from .modules import EncoderOutput, PerceiverDecoder, PerceiverEncoder, PerceiverIO
 
@@ -20,4 +20,5 @@ __all__ = [
     "SelfAttentionLayer",
     "TrainableQueryProvider",
     "get_activation",
+    "set_attention_implementation",
 ]

@@ -16,7 +16,7 @@ explicit computation, so that the attention probabilities can be returned.
 
 from __future__ import annotations
 
-from typing import ClassVar, Optional
+from typing import Optional
 
 import torch
 import torch.nn.functional as F
@@ -31,6 +31,23 @@ def _check_divisible(channels: int, num_heads: int, what: str) -> None:
         )
 
 
+ATTENTION_IMPLEMENTATIONS = ("auto", "sdpa", "eager")
+
+
+def _checked_implementation(implementation: str) -> str:
+    if implementation not in ATTENTION_IMPLEMENTATIONS:
+        raise ValueError(f"Unknown attention implementation {implementation!r}; use one of {ATTENTION_IMPLEMENTATIONS}.")
+    return implementation
+
+
+def set_attention_implementation(model: nn.Module, implementation: str) -> None:
+    """Use `implementation` ("auto", "sdpa" or "eager") in every `MultiHeadAttention` inside `model`."""
+    implementation = _checked_implementation(implementation)
+    for module in model.modules():
+        if isinstance(module, MultiHeadAttention):
+            module.implementation = implementation
+
+
 class MultiHeadAttention(nn.Module):
     """Multi-head attention from `num_q_input_channels`-wide queries to `num_kv_input_channels`-wide keys/values.
 
@@ -42,11 +59,11 @@ class MultiHeadAttention(nn.Module):
         num_v_channels: total width of values (default: `num_qk_channels`).
         num_output_channels: width of the output projection (default: `num_q_input_channels`).
         dropout: dropout on the attention probabilities (training only).
+        implementation: "sdpa" (always `scaled_dot_product_attention`), "eager" (always the explicit
+            computation) or "auto" (SDPA, except on CPU when q/k and v heads differ in width: there SDPA runs its
+            math fallback with an extra safe-softmax pass, and the explicit computation is the same math, faster).
+            Change it later with `set_attention_implementation`.
     """
-
-    #: On CPU, when q/k and v heads differ in width, compute attention explicitly rather than through SDPA's math
-    #: fallback (same math, minus its safe-softmax pass). Set to False to send every call through SDPA.
-    explicit_on_cpu_for_mixed_widths: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -58,6 +75,7 @@ class MultiHeadAttention(nn.Module):
         num_v_channels: Optional[int] = None,
         num_output_channels: Optional[int] = None,
         dropout: float = 0.0,
+        implementation: str = "auto",
     ) -> None:
         super().__init__()
         num_qk_channels = num_qk_channels or num_q_input_channels
@@ -70,6 +88,7 @@ class MultiHeadAttention(nn.Module):
         self.qk_head_channels = num_qk_channels // num_heads
         self.v_head_channels = num_v_channels // num_heads
         self.dropout = dropout
+        self.implementation = _checked_implementation(implementation)
 
         self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels)
         self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels)
@@ -115,7 +134,7 @@ class MultiHeadAttention(nn.Module):
             row_valid = q_valid if row_valid is None else row_valid & q_valid
 
         dropout_p = self.dropout if self.training else 0.0
-        if return_weights or self._explicit_is_faster(q):
+        if return_weights or self._runs_explicitly(q):
             weights = self._probabilities(q, k, attn_mask)  # [B, H, N, L]
             o = torch.matmul(F.dropout(weights, dropout_p, self.training), v)  # [B, H, N, cv]
             weights = weights if return_weights else None
@@ -129,9 +148,10 @@ class MultiHeadAttention(nn.Module):
             o = torch.where(row_valid, o, torch.zeros((), dtype=o.dtype, device=o.device))
         return self.o_proj(o), weights
 
-    def _explicit_is_faster(self, q: torch.Tensor) -> bool:
-        mixed_widths = self.qk_head_channels != self.v_head_channels
-        return self.explicit_on_cpu_for_mixed_widths and mixed_widths and q.device.type == "cpu"
+    def _runs_explicitly(self, q: torch.Tensor) -> bool:
+        if self.implementation != "auto":
+            return self.implementation == "eager"
+        return self.qk_head_channels != self.v_head_channels and q.device.type == "cpu"
 
     def _probabilities(self, q: torch.Tensor, k: torch.Tensor, attn_mask: Optional[torch.Tensor]) -> torch.Tensor:
         """Explicit softmax(q k^T / sqrt(c)) in float32 with select masking; [B, H, N, L]."""
