@@ -49,6 +49,12 @@ def fill_examples(model: Any, tokenizer: Any, examples: List[Tuple[str, str]]) -
     ]
 
 
+def display_path(path: Any) -> str:
+    """`path` relative to the current directory when it lies inside it (so results files do not name a machine)."""
+    resolved = Path(path).resolve()
+    return str(resolved.relative_to(Path.cwd())) if resolved.is_relative_to(Path.cwd()) else str(path)
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default=None, help="model folder (default: the shipped perceiver-bytes-small)")
@@ -71,8 +77,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     result = masked_byte_accuracy(model, tokenizer, text, mlm_probability=args.mlm_probability, seed=args.seed)
     examples = fill_examples(model, tokenizer, EXAMPLES)
     report = {
-        "model": model_path,
-        "heldout_file": str(args.heldout),
+        "model": display_path(model_path),
+        "heldout_file": display_path(args.heldout),
         "heldout_chars": len(text),
         "seed": args.seed,
         "mlm_probability": args.mlm_probability,

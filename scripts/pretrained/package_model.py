@@ -104,6 +104,7 @@ def evaluation_examples_text(examples: List[Dict[str, str]]) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trained_dir", type=Path, help="output_dir of the training run")
+    parser.add_argument("--remark", default=None, help="a sentence for the card, after the span-filling examples")
     parser.add_argument("--eval-max-chars", type=int, default=None, help="evaluate on less text (quick checks)")
     args = parser.parse_args(argv)
     if not (args.trained_dir / "trainer_state.json").is_file():
@@ -139,13 +140,14 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"python scripts/pretrained/package_model.py outputs/{MODEL_NAME}",
         ]),
         evaluation_data=(
-            f"Held-out split ({results['heldout_chars']:,} characters, {results['chunks']} chunks of up to 256 bytes): "
+            f"Held-out split ({results['heldout_chars']:,} characters, {results['chunks']:,} chunks of up to "
+            f"{model.config.max_seq_len} bytes): "
             f"15% of the words masked (seed {results['seed']}), every byte of a masked word replaced by `[MASK]`, "
             f"accuracy = share of masked bytes whose most likely byte is the original one "
             f"(`perceiver_hf.pretrained.evaluation.masked_byte_accuracy`). Mean cross-entropy "
             f"{results['masked_byte_nll']:.3f} nats per masked byte."
         ),
-        evaluation_examples=evaluation_examples_text(results["examples"]),
+        evaluation_examples=evaluation_examples_text(results["examples"]) + (f"\n\n{args.remark}" if args.remark else ""),
         evaluation_command=EVALUATION_COMMAND,
     )
     (PACKAGE_DIR / "README.md").write_text(card, encoding="utf-8")
