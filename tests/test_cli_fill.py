@@ -72,8 +72,7 @@ def test_fill_top_k_uses_the_fill_mask_pipeline(model_folder: str, capsys: pytes
 @pytest.mark.parametrize(
     "argv, message",
     [
-        ([], "no MODEL given"),
-        (["some text with [MASK]"], "no MODEL given"),
+        ([], "no TEXT given"),  # without MODEL, the shipped model is used (tests/test_pretrained_model.py)
         (["{folder}"], "no TEXT given"),
         (["{folder}", "no mask here"], r"No [MASK] in the input 'no mask here'"),
         (["{folder}", "ok [MASK]", "not ok"], "TEXT 2 of 2: No [MASK]"),

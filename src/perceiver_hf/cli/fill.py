@@ -17,6 +17,7 @@ SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
 DEFAULT_TOP_K = 5
 _EXAMPLES = """examples:
+  perceiver-hf fill "This is an incomplete sentence where some words are missing." --mask " missing"
   perceiver-hf fill ./my-model "Some words are[MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK]"
   perceiver-hf fill ./my-model "Some words are missing." --mask " missing."
   perceiver-hf fill ./my-model "Some words are m[MASK]ssing." --top-k 5
@@ -42,7 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "model",
         nargs="?",
         metavar="MODEL",
-        help="model folder (save_pretrained output with tokenizer) or Hugging Face Hub id",
+        help="model folder (save_pretrained output with tokenizer) or Hugging Face Hub id "
+        "(default: perceiver-bytes-small, the small model shipped with the package)",
     )
     parser.add_argument("texts", nargs="*", metavar="TEXT", help="texts with [MASK] tokens to fill")
     parser.add_argument("--revision", default=None, help="Hub branch, tag or commit of MODEL")
@@ -123,13 +125,23 @@ def _split_model_and_texts(model: Optional[str], texts: list[str]) -> tuple[str,
     if model is not None and not _looks_like_model(model):
         model, texts = None, [model, *texts]
     if model is None:
-        raise FillError(
-            "no MODEL given. Pass a model folder (saved with save_pretrained, with its tokenizer) or a Hub id "
-            'before the texts: perceiver-hf fill MODEL "text with [MASK]".'
-        )
+        model = _default_model()
     if not texts:
         raise FillError(f'no TEXT given. Example: perceiver-hf fill {model} "The capital of France is[MASK][MASK]..."')
     return model, texts
+
+
+def _default_model() -> str:
+    """Folder of the model shipped with the package (`perceiver_hf.pretrained.DEFAULT_MODEL`), used without MODEL."""
+    from perceiver_hf.pretrained import DEFAULT_MODEL, pretrained_model_path
+
+    try:
+        return str(pretrained_model_path(DEFAULT_MODEL))
+    except ValueError as error:
+        raise FillError(
+            f"no MODEL given, and this installation has no shipped model to fall back on ({error}). Pass a model "
+            'folder (saved with save_pretrained, with its tokenizer) or a Hub id: perceiver-hf fill MODEL "text".'
+        ) from error
 
 
 def _looks_like_model(argument: str) -> bool:
