@@ -322,3 +322,21 @@ def test_readme_training_commands_parse(monkeypatch, tmp_path):
 
 def glob_matches(pattern: str) -> bool:
     return bool(list(Path().glob(pattern)))
+
+
+@pytest.mark.parametrize(
+    ("flags", "expected"),
+    [
+        ({}, True),  # neither flag: train
+        ({"do_eval": True}, False),  # evaluation only
+        ({"do_train": True}, True),
+        ({"eval_strategy": "steps", "eval_steps": 10}, True),  # sets do_eval by itself, still a training run
+        ({"do_eval": True, "eval_strategy": "steps", "eval_steps": 10}, True),
+    ],
+)
+def test_an_evaluation_strategy_does_not_turn_training_off(tmp_path, flags: dict, expected: bool) -> None:
+    from transformers import TrainingArguments
+
+    from perceiver_hf.training.run import wants_training
+
+    assert wants_training(TrainingArguments(output_dir=str(tmp_path), use_cpu=True, **flags)) is expected

@@ -55,8 +55,7 @@ def check_output_dir(training_args: TrainingArguments, model_name_or_path: Optio
         raise ValueError(f"--output_dir {output_dir} is the model being fine-tuned; choose another folder.")
     if resume is True and (not output_dir.is_dir() or get_last_checkpoint(str(output_dir)) is None):
         raise ValueError(f"--resume_from_checkpoint last: {output_dir} holds no checkpoint-* folder to resume from.")
-    will_train = training_args.do_train or not training_args.do_eval  # neither flag: train
-    if not will_train or resume or not output_dir.is_dir():
+    if not wants_training(training_args) or resume or not output_dir.is_dir():
         return
     existing = sorted(p.name for p in output_dir.iterdir() if p.name.startswith("checkpoint-") or p.name in MODEL_FILES)
     if existing:
@@ -79,10 +78,20 @@ def setup_logging(training_args: TrainingArguments) -> None:
     logging.getLogger("perceiver_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
 
 
+def wants_training(training_args: TrainingArguments) -> bool:
+    """Train unless only evaluation was asked for (--do_eval without --do_train).
+
+    An eval_strategy other than "no" makes TrainingArguments set do_eval by itself; periodic evaluation only makes
+    sense during training, so it does not turn the run into an evaluation-only one.
+    """
+    return training_args.do_train or not training_args.do_eval or training_args.eval_strategy != "no"
+
+
 def _resolve_modes(training_args: TrainingArguments, has_train: bool, has_eval: bool) -> None:
+    do_train = wants_training(training_args)
     if not training_args.do_train and not training_args.do_eval:  # neither flag given: train, evaluate if possible
-        training_args.do_train = True
         training_args.do_eval = has_eval
+    training_args.do_train = do_train
     if training_args.do_train and not has_train:
         raise ValueError("--do_train needs training data: --train_file or --dataset_name with a train split.")
     if training_args.do_eval and not has_eval:
