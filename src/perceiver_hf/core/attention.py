@@ -22,6 +22,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .linear import Linear
+
 
 def _check_divisible(channels: int, num_heads: int, what: str) -> None:
     if channels % num_heads != 0:
@@ -90,10 +92,10 @@ class MultiHeadAttention(nn.Module):
         self.dropout = dropout
         self.implementation = _checked_implementation(implementation)
 
-        self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels)
-        self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels)
-        self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels)
-        self.o_proj = nn.Linear(num_v_channels, num_output_channels)
+        self.q_proj = Linear(num_q_input_channels, num_qk_channels)
+        self.k_proj = Linear(num_kv_input_channels, num_qk_channels)
+        self.v_proj = Linear(num_kv_input_channels, num_v_channels)
+        self.o_proj = Linear(num_v_channels, num_output_channels)
 
     def _split_heads(self, x: torch.Tensor, head_channels: int) -> torch.Tensor:
         b, n, _ = x.shape

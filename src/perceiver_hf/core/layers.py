@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .attention import MultiHeadAttention
+from .linear import Linear
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     # DeepMind's jax.nn.gelu default (tanh approximation); transformers calls it gelu_new / gelu_pytorch_tanh.
@@ -38,8 +39,8 @@ class MLP(nn.Module):
 
     def __init__(self, num_channels: int, widening_factor: int = 1, activation: str = "gelu_tanh") -> None:
         super().__init__()
-        self.fc1 = nn.Linear(num_channels, widening_factor * num_channels)
-        self.fc2 = nn.Linear(widening_factor * num_channels, num_channels)
+        self.fc1 = Linear(num_channels, widening_factor * num_channels)
+        self.fc2 = Linear(widening_factor * num_channels, num_channels)
         self.activation_name = activation
         self.activation = get_activation(activation)
 
