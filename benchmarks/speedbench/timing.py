@@ -53,12 +53,18 @@ def _int_mm_ops(a: torch.Tensor, b: torch.Tensor, out_val: Any = None) -> int:
     return 2 * a.shape[0] * a.shape[1] * b.shape[1]  # int8 multiply-adds, counted like FLOPs
 
 
+def _onednn_linear_flops(x: torch.Tensor, weight: torch.Tensor, *args: Any, out_val: Any = None) -> int:
+    return 2 * x.numel() * weight.shape[0]  # x [..., K] @ packed weight [N, K]^T
+
+
 _EXTRA_FORMULAS = {torch.ops.aten._int_mm: _int_mm_ops}
+if hasattr(torch.ops.mkldnn, "_linear_pointwise"):  # perceiver-hf's packed inference path (core/linear.py)
+    _EXTRA_FORMULAS[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flops
 
 
 class _FlopCounter(TorchDispatchMode):
     """Adds up torch's own FLOP formulas (`flop_registry`: matmuls, convolutions, attention) for every op run,
-    plus int8 matmuls (`torch._int_mm`), whose multiply-adds count as two operations like a float matmul's.
+    plus oneDNN linears and int8 matmuls (`torch._int_mm`, multiply-adds counted as two operations).
 
     torch's FlopCounterMode does the same but also tracks modules, which fails under inference_mode.
     """
