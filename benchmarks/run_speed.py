@@ -52,6 +52,10 @@ def run(smoke: bool, repeats: int, heavy_repeats: int, cases: tuple[str, ...]) -
     Batch-1 cases are timed `repeats` times, the multi-second ones (batches, training, lengths) `heavy_repeats`.
     """
     plan = _plan(smoke)
+    busy = os.getloadavg()[0]
+    if busy > 0.5:
+        print(f"[run_speed] load average {busy:.1f}: other processes share the CPUs, so timings will be noisy "
+              "(ratios less so: the implementations are interleaved). Rerun when the machine is idle.", flush=True)
     results: dict[str, Any] = {"machine": machine_info(), "smoke": smoke, "repeats": repeats,
                                "heavy_repeats": heavy_repeats, "cases": []}
 
