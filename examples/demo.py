@@ -2,7 +2,7 @@
 
 The model is tiny and starts from random weights, so the script first lets it memorise one sentence
 (150 steps, seconds on a CPU); the fill-mask results then show that saving, loading and the
-pipelines carry what it learned. A shipped pretrained model will replace this step.
+pipelines carry what it learned.
 
     python examples/demo.py [--output-dir DIR] [--steps N]
 """
@@ -16,33 +16,11 @@ from pathlib import Path
 import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
-from perceiver_hf import PerceiverByteTokenizer, PerceiverConfig, PerceiverForMaskedLM
+from perceiver_hf import PerceiverByteTokenizer, PerceiverForMaskedLM
+from perceiver_hf.pipelines import FILL_MASK_SPANS_TASK  # the span filler (one [MASK] per byte)
+from perceiver_hf.training.presets import tiny
 
 SENTENCE = "The quick brown fox jumps over the lazy dog."
-
-
-def small_config() -> PerceiverConfig:
-    """DeepMind's byte model shrunk to ~0.2M parameters (64 input channels, 16 latents of 96).
-
-    initializer_range=0.1 instead of 0.02 lets so small a model memorise the sentence in ~100 steps.
-    """
-    return PerceiverConfig(
-        max_seq_len=64,
-        num_input_channels=64,
-        num_latents=16,
-        num_latent_channels=96,
-        num_cross_attention_heads=4,
-        num_cross_attention_qk_channels=32,
-        num_cross_attention_v_channels=96,
-        num_self_attention_heads=4,
-        num_self_attention_qk_channels=32,
-        num_self_attention_v_channels=96,
-        num_self_attention_layers_per_block=2,
-        decoder_num_cross_attention_heads=4,
-        decoder_num_cross_attention_qk_channels=32,
-        decoder_num_cross_attention_v_channels=64,
-        initializer_range=0.1,
-    )
 
 
 def memorise(model: PerceiverForMaskedLM, tokenizer: PerceiverByteTokenizer, text: str, steps: int) -> float:
@@ -67,7 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.manual_seed(0)
 
-    model = PerceiverForMaskedLM(small_config())
+    model = PerceiverForMaskedLM(tiny(max_seq_len=64))  # the `--preset tiny` of perceiver-hf train
     tokenizer = PerceiverByteTokenizer(model_max_length=model.config.max_seq_len)
     print(f"Built PerceiverForMaskedLM with {model.num_parameters():,} parameters; training on {SENTENCE!r}")
     print(f"  final training loss after {args.steps} steps: {memorise(model, tokenizer, SENTENCE, args.steps):.3f}")
@@ -88,10 +66,6 @@ def main() -> None:
         for candidate in fill_mask(text, top_k=3):
             print(f"  {candidate['token_str']!r}  score {candidate['score']:.3f}")
 
-        try:
-            from perceiver_hf.pipelines import FILL_MASK_SPANS_TASK  # the span filler (one [MASK] per byte)
-        except ImportError:
-            return
         fill_spans = pipeline(FILL_MASK_SPANS_TASK, model=loaded, tokenizer=loaded_tokenizer)
         text = "The quick brown fox jumps over the [MASK][MASK][MASK][MASK] dog."
         print(f"{FILL_MASK_SPANS_TASK} {text!r}:\n  {fill_spans(text)['sequence']!r}")
