@@ -1,10 +1,8 @@
-"""core.Linear: nn.Linear with a oneDNN pre-packed inference path on CPU; same results, same parameters."""
+"""core.Linear: nn.Linear computing with oneDNN on CPU; same results, gradients and parameters as nn.Linear."""
 
 from __future__ import annotations
 
 import copy
-import io
-import pickle
 
 import pytest
 import torch
@@ -24,62 +22,64 @@ def make_pair(bias: bool = True) -> tuple[Linear, nn.Linear]:
     return ours, reference
 
 
+def count_onednn_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    calls: list[int] = []
+    original = linear_module._onednn_linear
+    monkeypatch.setattr(linear_module, "_onednn_linear", lambda *a: calls.append(1) or original(*a))
+    return calls
+
+
 @pytest.mark.parametrize("bias", [True, False])
-def test_packed_inference_equals_nn_linear(bias):
+def test_inference_equals_nn_linear(bias, monkeypatch):
+    calls = count_onednn_calls(monkeypatch)
     ours, reference = make_pair(bias)
     x = torch.randn(3, 7, 24)
     with torch.inference_mode():
         expected = reference(x)
         torch.testing.assert_close(ours(x), expected, rtol=1e-5, atol=1e-5)
-        assert ours._packed is not None  # the packed path really ran
         torch.testing.assert_close(ours(x.transpose(0, 1).contiguous().transpose(0, 1)), expected)  # strided input
         assert ours(torch.randn(0, 24)).shape == (0, 40)
+    assert len(calls) == 3  # the oneDNN path really ran
 
 
-def test_state_dict_keys_are_nn_linears():
+@pytest.mark.parametrize(("x_grad", "frozen_weight"), [(True, False), (False, False), (True, True)])
+def test_gradients_equal_nn_linear(x_grad, frozen_weight, monkeypatch):
+    calls = count_onednn_calls(monkeypatch)
+    ours, reference = make_pair()
+    for module in (ours, reference):
+        module.weight.requires_grad_(not frozen_weight)
+    x = torch.randn(3, 7, 24)
+    grad_out = torch.randn(3, 7, 40)
+    inputs = {}
+    for name, module in (("ours", ours), ("reference", reference)):
+        inputs[name] = x.clone().requires_grad_(x_grad)
+        module(inputs[name]).backward(grad_out)
+    torch.testing.assert_close(ours.bias.grad, reference.bias.grad, rtol=1e-5, atol=1e-5)
+    if frozen_weight:
+        assert ours.weight.grad is None
+    else:
+        torch.testing.assert_close(ours.weight.grad, reference.weight.grad, rtol=1e-5, atol=1e-5)
+    if x_grad:
+        torch.testing.assert_close(inputs["ours"].grad, inputs["reference"].grad, rtol=1e-5, atol=1e-5)
+    assert len(calls) == 1 + x_grad  # forward, and dL/dx when it is needed
+
+
+def test_parameters_and_state_dict_are_nn_linears():
     ours, reference = make_pair()
     assert list(ours.state_dict()) == list(reference.state_dict()) == ["weight", "bias"]
     assert isinstance(ours, nn.Linear)
+    torch.testing.assert_close(copy.deepcopy(ours).weight, ours.weight)
 
 
-def test_a_changed_weight_is_repacked():
+def test_other_dtypes_and_autocast_take_nn_linears_path(monkeypatch):
+    calls = count_onednn_calls(monkeypatch)
     ours, reference = make_pair()
-    x = torch.randn(5, 24)
-    with torch.no_grad():
-        ours(x)
-        for module in (ours, reference):
-            module.weight.mul_(-2.0)  # in place: same storage, new version
-        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)
-        reference.weight.copy_(torch.randn(40, 24))
-        ours.load_state_dict(reference.state_dict())
-        torch.testing.assert_close(ours(x), reference(x), rtol=1e-5, atol=1e-5)
-
-
-def test_training_takes_the_autograd_path_and_drops_the_packed_copy():
-    ours, reference = make_pair()
-    x = torch.randn(5, 24)
-    with torch.no_grad():
-        ours(x)
-    ours(x).sum().backward()
-    reference(x).sum().backward()
-    assert ours._packed is None
-    torch.testing.assert_close(ours.weight.grad, reference.weight.grad)
-
-
-def test_copies_and_pickles_leave_the_packed_weight_out():
-    ours, _ = make_pair()
-    with torch.no_grad():
-        ours(torch.randn(2, 24))
-    for clone in (copy.deepcopy(ours), pickle.loads(pickle.dumps(ours))):
-        assert clone._packed is None
-        torch.testing.assert_close(clone.weight, ours.weight)
-    torch.save(ours, io.BytesIO())
-
-
-def test_other_dtypes_take_the_ordinary_path():
-    ours, reference = make_pair()
+    x = torch.randn(4, 24)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        out = ours(x)
+        assert out.dtype == torch.bfloat16
+        torch.testing.assert_close(out, reference(x))
     ours, reference = ours.double(), reference.double()
-    x = torch.randn(4, 24, dtype=torch.float64)
     with torch.no_grad():
-        torch.testing.assert_close(ours(x), reference(x))
-    assert ours._packed is None
+        torch.testing.assert_close(ours(x.double()), reference(x.double()))
+    assert calls == []

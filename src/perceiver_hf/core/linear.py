@@ -1,61 +1,67 @@
-"""`Linear`: `nn.Linear` with a faster CPU inference path through oneDNN and a pre-packed weight.
+"""`Linear`: `nn.Linear` whose float32 CPU matmuls run on oneDNN instead of torch's default BLAS (MKL).
 
-For float32 inference on CPU (autograd off: `torch.no_grad()` / `torch.inference_mode()`), the weight is
-reordered once into oneDNN's blocked layout and every call runs oneDNN's matmul on it. torch's default CPU
-matmul (MKL) repacks the weight on every call and, on the AMD CPU this was measured on, uses narrower vector
-instructions: the packed path is ~12% faster at the Perceiver's shapes ([256 latents, 1280] x [1280, 1280]) and
-~2x faster for a handful of rows (decoding a few masked positions); see benchmarks/run_speed.py.
+On the AMD EPYC (AVX-512) machine the benchmarks ran on, oneDNN's fp32 matmul is 7-10% faster than MKL's at the
+Perceiver's shapes ([256 latents per sequence, 1280] x [1280, 1280]) and ~25% faster for a handful of rows
+(decoding a few masked positions); see benchmarks/run_speed.py. oneDNN computes y = x W^T + b and, in training,
+dL/dx = dL/dy W; dL/dW stays a torch matmul (oneDNN is no faster there).
 
-Everything else is plain `nn.Linear`: the same `weight` and `bias` parameters and state-dict keys, and training,
-other dtypes, other devices and compilation take the ordinary path. The packed copy is cached per weight version
-(an optimizer step or `load_state_dict` invalidates it), costs as much memory as the weight, and is never saved.
+Everything else is plain `nn.Linear`: the same `weight` and `bias` parameters and state-dict keys, and other
+dtypes, devices, autocast, distributed (DTensor) parameters and compilation take `nn.Linear`'s own path.
 """
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import torch
 from torch import nn
+from torch.autograd.function import FunctionCtx, once_differentiable
 
-_ONEDNN_LINEAR = (
-    torch.backends.mkldnn.is_available()
-    and hasattr(torch.ops.mkldnn, "_reorder_linear_weight")
-    and hasattr(torch.ops.mkldnn, "_linear_pointwise")
-)
+_ONEDNN_LINEAR = torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")
+
+
+def _onednn_linear(x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+    """x [..., K] @ weight [N, K]^T + bias [N] by oneDNN -> [..., N]."""
+    return torch.ops.mkldnn._linear_pointwise(x, weight, bias, "none", [], "")
+
+
+class _OneDNNLinearFunction(torch.autograd.Function):
+    """Autograd for `_onednn_linear`: dL/dx by oneDNN, dL/dW and dL/db by torch."""
+
+    @staticmethod
+    def forward(ctx: FunctionCtx, x: torch.Tensor, weight: torch.Tensor, bias: Optional[torch.Tensor]) -> torch.Tensor:
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        return _onednn_linear(x, weight, bias)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: FunctionCtx, grad: torch.Tensor) -> tuple[Optional[torch.Tensor], ...]:
+        x, weight = ctx.saved_tensors
+        grad_x = _onednn_linear(grad, weight.t(), None) if ctx.needs_input_grad[0] else None  # [..., K]
+        flat_grad = grad.reshape(-1, grad.shape[-1])  # [M, N]
+        grad_weight = flat_grad.t().mm(x.reshape(-1, x.shape[-1])) if ctx.needs_input_grad[1] else None  # [N, K]
+        grad_bias = flat_grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None  # [N]
+        return grad_x, grad_weight, grad_bias
 
 
 class Linear(nn.Linear):
-    """`nn.Linear` whose CPU float32 inference runs on a cached, oneDNN-packed weight (see module docstring)."""
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._packed: Optional[tuple[tuple[int, int], torch.Tensor]] = None  # ((data_ptr, version), packed weight)
+    """`nn.Linear` computing with oneDNN for float32 CPU tensors (see module docstring)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not self._use_packed(x):
-            if self._packed is not None:
-                self._packed = None  # training or another device now: drop the packed copy
+        if not self._use_onednn(x):
             return super().forward(x)
-        return torch.ops.mkldnn._linear_pointwise(x, self._packed_weight(), self.bias, "none", [], "")
+        if torch.is_grad_enabled():
+            return _OneDNNLinearFunction.apply(x, self.weight, self.bias)
+        return _onednn_linear(x, self.weight, self.bias)
 
-    def _use_packed(self, x: torch.Tensor) -> bool:
+    def _use_onednn(self, x: torch.Tensor) -> bool:
         return (
             _ONEDNN_LINEAR
-            and not torch.is_grad_enabled()
-            and x.device.type == "cpu"
+            and type(x) is torch.Tensor
+            and type(self.weight) in (torch.Tensor, nn.Parameter)
+            and x.device.type == self.weight.device.type == "cpu"
             and x.dtype == self.weight.dtype == torch.float32
+            and not torch.is_autocast_enabled("cpu")
             and not torch.compiler.is_compiling()
         )
-
-    def _packed_weight(self) -> torch.Tensor:
-        key = (self.weight.data_ptr(), self.weight._version)
-        if self._packed is None or self._packed[0] != key:
-            self._packed = (key, torch.ops.mkldnn._reorder_linear_weight(self.weight.detach()))
-        return self._packed[1]
-
-    def __getstate__(self) -> dict[str, Any]:
-        """Copies and pickles leave the packed weight out (oneDNN tensors cannot be copied or saved)."""
-        state = self.__dict__.copy()
-        state["_packed"] = None
-        return state
