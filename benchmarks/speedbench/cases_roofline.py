@@ -12,17 +12,17 @@ from .measure import measure, target
 from .models import ModelPair
 
 PEAK = "torch.matmul"
-PEAK_ONEDNN = "oneDNN matmul, pre-packed (reference)"
+PEAK_ONEDNN = "oneDNN matmul (reference)"
 THEIRS = "transformers latent stack"
 OURS = "perceiver-hf latent stack"
 
 
 def _onednn_matmul(a: torch.Tensor, b: torch.Tensor) -> Optional[Callable[[], torch.Tensor]]:
-    """a @ b through oneDNN with b pre-packed (the kernel perceiver-hf's Linear uses), if this torch has it."""
+    """a @ b through oneDNN (the kernel perceiver-hf's Linear uses), if this torch has it."""
     if not linear_module._ONEDNN_LINEAR:
         return None
-    packed = torch.ops.mkldnn._reorder_linear_weight(b.t().contiguous())
-    return lambda: torch.ops.mkldnn._linear_pointwise(a, packed, None, "none", [], "")
+    weight = b.t().contiguous()  # [out, in], as a Linear holds it
+    return lambda: linear_module._onednn_linear(a, weight, None)
 
 
 def _theirs_stack(pair: ModelPair, latents: torch.Tensor) -> Callable[[], torch.Tensor]:
@@ -56,8 +56,8 @@ def roofline_case(
     pair: ModelPair, batches: list[tuple[int, int]], matmul_size: int, target_fraction: float = 0.85
 ) -> dict[str, Any]:
     """Latent stack at each (batch size, repeats), timed interleaved with an [n, n] @ [n, n] torch.matmul: the
-    measured peak. A oneDNN matmul with a pre-packed operand is timed too, as a reference: on CPUs where it beats
-    torch's default (MKL) kernel, perceiver-hf's packed inference path can exceed the torch.matmul "peak"."""
+    measured peak. The same matmul through oneDNN is timed too, as a reference: on CPUs where oneDNN beats
+    torch's default (MKL) kernel, perceiver-hf's Linear can exceed the torch.matmul "peak"."""
     a = torch.randn(matmul_size, matmul_size)
     b = torch.randn(matmul_size, matmul_size)
     onednn = _onednn_matmul(a, b)
