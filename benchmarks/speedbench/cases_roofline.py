@@ -72,6 +72,8 @@ def roofline_case(
         peak = by_name[PEAK]["gflop_per_s"]
         for r in rows[1:]:
             r["fraction_of_peak"] = r["gflop_per_s"] / peak
+            if PEAK_ONEDNN in by_name:
+                r["fraction_of_onednn"] = r["gflop_per_s"] / by_name[PEAK_ONEDNN]["gflop_per_s"]
         points.append({"batch": batch, "rows": rows, "peak_gflop_per_s": peak, "max_abs_diff_latents": diff,
                        "theirs": by_name[THEIRS], "ours": by_name[OURS]})
     return {
