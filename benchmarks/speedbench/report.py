@@ -129,7 +129,7 @@ def _machine_line(results: dict[str, Any]) -> str:
     info = results["machine"]
     return (
         f"Measured {info['time']} with torch {info['torch']}, transformers {info['transformers']}, fp32, "
-        f"torch threads: {info['threads']} on {info['cpus']} CPUs, load average {info['load_average_1_5_15']} at the start "
+        f"torch threads: {info['threads']} on {info['cpus']} CPUs ({info.get('cpu', 'unknown CPU')}), load average {info['load_average_1_5_15']} at the start "
         f"and {results['load_average_at_end']} at the end. Times are medians of {results['repeats']} interleaved "
         f"runs ({results['heavy_repeats']} for batches, training steps and lengths) after one warm-up run, in which "
         "FLOPs are counted with torch's own formulas (torch.utils.flop_counter: matmuls and attention)."

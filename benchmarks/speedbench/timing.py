@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import platform
 import statistics
 import time
 from dataclasses import dataclass, field
@@ -103,12 +104,21 @@ def matmul_peak(size: int, repeats: int) -> Timing:
     return interleaved({"matmul": lambda: torch.matmul(a, b)}, repeats=repeats)["matmul"]
 
 
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            return next(line.split(":", 1)[1].strip() for line in cpuinfo if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or "unknown"
+
+
 def machine_info() -> dict[str, Any]:
     """Threads, load average and versions: what a reader needs to judge the timings."""
     import transformers
 
     load = os.getloadavg()
     return {
+        "cpu": _cpu_model(),
         "torch": torch.__version__,
         "transformers": transformers.__version__,
         "threads": torch.get_num_threads(),
