@@ -100,10 +100,12 @@ def _summary_rows(case: dict[str, Any]) -> list[str]:
         ]
     if kind == "quantization":
         agreement = case["agreement"]
+        shipped = agreement.get("top1_agreement_shipped_model")
+        shipped = "" if shipped is None else f" (the shipped trained perceiver-bytes-small: {shipped:.0%})"
         return [
             f"| int8 dynamic quantization, fill-mask (fp32 / int8) | - | {_cell(case['rows'], 'perceiver-hf')} | "
-            f"{case['ratios']['int8 speedup over fp32']:.2f}x faster | top-1 agreement "
-            f"{agreement['top1_agreement']:.0%} of {agreement['masked_positions']} masked bytes |"
+            f"{case['ratios']['int8 speedup over fp32']:.2f}x faster | top-1 agreement with fp32 at "
+            f"{agreement['masked_positions']} masked bytes: {agreement['top1_agreement']:.0%}{shipped} |"
         ]
     ratios = " / ".join(f"{v:.2f}x" for v in case["ratios"].values())
     title = case["description"].split(",", 1)[1].strip() if kind.startswith("train") else case["description"]
