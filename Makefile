@@ -1,5 +1,5 @@
 # The README's commands. Each target installs what it needs first, so it works on a fresh machine.
-#   make demo   build a small model, save it, load it back with from_pretrained, fill masks
+#   make demo   load the shipped trained model with from_pretrained and fill masked words
 #   make test   the test suite (pytest, tiny models, CPU)
 # PYTHON may point at a virtualenv's interpreter; PIP_ARGS adds pip options, e.g. outside this project's
 # environment PIP_ARGS="--extra-index-url https://download.pytorch.org/whl/cpu" to get the CPU build of torch.

@@ -1,74 +1,86 @@
-"""perceiver-hf in one minute: build a small byte-level Perceiver IO, save it, load it back, fill masks.
+"""perceiver-hf in one minute: load a trained Perceiver IO with transformers' Auto classes and fill masked words.
 
-The model is tiny and starts from random weights, so the script first lets it memorise one sentence
-(150 steps, seconds on a CPU); the fill-mask results then show that saving, loading and the
-pipelines carry what it learned.
+By default the model is `perceiver-bytes-small`, the byte-level model shipped inside the package (trained with
+`perceiver-hf train` on the Python documentation), so this runs offline right after `pip install`. Any other
+model folder or Hub id works too, e.g. DeepMind's converted checkpoint (`perceiver-hf convert haiku ...`).
 
-    python examples/demo.py [--output-dir DIR] [--steps N]
+    python examples/demo.py [--model FOLDER_OR_HUB_ID] [--output-dir DIR] [SENTENCE WORD ...]
+
+Each masked word becomes one [MASK] per UTF-8 byte (with the space before it); the "fill-mask-spans" pipeline
+fills all of them in one forward pass that decodes only the masked positions.
 """
 
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
+from typing import List, Sequence, Tuple
 
-import torch
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
 
-from perceiver_hf import PerceiverByteTokenizer, PerceiverForMaskedLM
-from perceiver_hf.pipelines import FILL_MASK_SPANS_TASK  # the span filler (one [MASK] per byte)
-from perceiver_hf.training.presets import tiny
+import perceiver_hf  # registers the perceiver_io model type, its tokenizer and the fill-mask-spans pipeline
+from perceiver_hf.pipelines import FILL_MASK_SPANS_TASK, mask_span
 
-SENTENCE = "The quick brown fox jumps over the lazy dog."
+# (sentence, word to mask): DeepMind's notebook sentence, then sentences in the style of the training text
+EXAMPLES: List[Tuple[str, str]] = [
+    ("This is an incomplete sentence where some words are missing.", " missing"),
+    ("This is an incomplete sentence where some words are missing.", " words"),
+    ("The function returns a list of strings.", " list"),
+    ("If the file does not exist, an exception is raised.", " exception"),
+    ("The default value is None.", " default"),
+]
 
 
-def memorise(model: PerceiverForMaskedLM, tokenizer: PerceiverByteTokenizer, text: str, steps: int) -> float:
-    """Masked-LM training on one text: each step masks a random 15% of its bytes. Returns the last loss."""
-    input_ids = tokenizer([text] * 16, return_tensors="pt")["input_ids"]  # [16, L]
-    optimizer = torch.optim.Adam(model.parameters(), lr=3e-3)
-    model.train()
-    for _ in range(steps):
-        masked = torch.rand(input_ids.shape) < 0.15  # [16, L]
-        labels = input_ids.masked_fill(~masked, -100)
-        loss = model(input_ids.masked_fill(masked, tokenizer.mask_token_id), labels=labels).loss
-        optimizer.zero_grad()
-        loss.backward()
-        optimizer.step()
-    return loss.item()
+def parse_examples(pairs: Sequence[str]) -> List[Tuple[str, str]]:
+    """`SENTENCE WORD SENTENCE WORD ...` -> [(sentence, " word")]; the word must occur in its sentence."""
+    if len(pairs) % 2:
+        raise SystemExit("error: give sentences and words in pairs: SENTENCE WORD [SENTENCE WORD ...]")
+    examples = []
+    for sentence, word in zip(pairs[::2], pairs[1::2]):
+        span = word if sentence.startswith(word) else " " + word.lstrip()
+        if span not in sentence:
+            raise SystemExit(f"error: {word!r} does not occur in {sentence!r}; name a word of the sentence.")
+        examples.append((sentence, span))
+    return examples
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--output-dir", type=Path, help="where to save the model (default: a temporary folder)")
-    parser.add_argument("--steps", type=int, default=150, help="training steps on the demo sentence")
+    parser.add_argument("--model", default=None, help="model folder or Hub id (default: the shipped perceiver-bytes-small)")
+    parser.add_argument(
+        "--output-dir", type=Path, default=None,
+        help="also save the model and tokenizer there (save_pretrained) and fill masks with the reloaded copy",
+    )
+    parser.add_argument("pairs", nargs="*", metavar="SENTENCE WORD", help="sentences and the word to mask in each")
     args = parser.parse_args()
-    torch.manual_seed(0)
+    examples = parse_examples(args.pairs) if args.pairs else EXAMPLES
 
-    model = PerceiverForMaskedLM(tiny(max_seq_len=64))  # the `--preset tiny` of perceiver-hf train
-    tokenizer = PerceiverByteTokenizer(model_max_length=model.config.max_seq_len)
-    print(f"Built PerceiverForMaskedLM with {model.num_parameters():,} parameters; training on {SENTENCE!r}")
-    print(f"  final training loss after {args.steps} steps: {memorise(model, tokenizer, SENTENCE, args.steps):.3f}")
+    path = args.model or str(perceiver_hf.pretrained_model_path())
+    model = AutoModelForMaskedLM.from_pretrained(path)  # resolves to perceiver_hf.PerceiverForMaskedLM
+    tokenizer = AutoTokenizer.from_pretrained(path)  # PerceiverByteTokenizer: UTF-8 byte + 6, [MASK] = 3
+    name = args.model or perceiver_hf.DEFAULT_MODEL
+    print(f"{name}: {type(model).__name__}, {model.num_parameters():,} parameters, {type(tokenizer).__name__}")
+    if args.output_dir:
+        model.save_pretrained(args.output_dir)
+        tokenizer.save_pretrained(args.output_dir)
+        model = AutoModelForMaskedLM.from_pretrained(args.output_dir)
+        tokenizer = AutoTokenizer.from_pretrained(args.output_dir)
+        print(f"saved to {args.output_dir} and loaded back: {sorted(p.name for p in args.output_dir.iterdir())}")
 
-    with tempfile.TemporaryDirectory() as temporary:
-        folder = args.output_dir or Path(temporary) / "perceiver-demo"
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-        print(f"Saved to {folder}: {sorted(p.name for p in Path(folder).iterdir())}")
+    fill = pipeline(FILL_MASK_SPANS_TASK, model=model, tokenizer=tokenizer)
+    outputs = fill([mask_span(sentence, span) for sentence, span in examples])
+    for (sentence, span), output in zip(examples, outputs):
+        (predicted,) = output["spans"]
+        expected, got = span.encode(), bytes(predicted["text"], "utf-8", "replace")
+        correct = sum(a == b for a, b in zip(expected, got))
+        print(f"\n{sentence.replace(span, ' ' + '_' * (len(expected) - 1), 1)}")
+        print(f"  masked {span!r} -> predicted {predicted['text']!r} ({correct} of {len(expected)} bytes right)")
+        print(f"  {output['sequence']}")
 
-        loaded = AutoModelForMaskedLM.from_pretrained(folder)  # resolves to PerceiverForMaskedLM
-        loaded_tokenizer = AutoTokenizer.from_pretrained(folder)
-        print(f"Loaded back: {type(loaded).__name__}, {type(loaded_tokenizer).__name__}")
-
-        fill_mask = pipeline("fill-mask", model=loaded, tokenizer=loaded_tokenizer)
-        text = "The quick brown [MASK]ox jumps over the lazy dog."
-        print(f"fill-mask {text!r}:")
-        for candidate in fill_mask(text, top_k=3):
-            print(f"  {candidate['token_str']!r}  score {candidate['score']:.3f}")
-
-        fill_spans = pipeline(FILL_MASK_SPANS_TASK, model=loaded, tokenizer=loaded_tokenizer)
-        text = "The quick brown fox jumps over the [MASK][MASK][MASK][MASK] dog."
-        print(f"{FILL_MASK_SPANS_TASK} {text!r}:\n  {fill_spans(text)['sequence']!r}")
+    fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer)  # transformers' own: top-k per [MASK]
+    text = "Some words are m[MASK]ssing."
+    candidates = ", ".join(f"{c['token_str']!r} {c['score']:.2f}" for c in fill_mask(text, top_k=3))
+    print(f"\nfill-mask {text!r}: {candidates}")
 
 
 if __name__ == "__main__":
