@@ -32,7 +32,7 @@ PACKAGE_DIR = REPO / "src" / "perceiver_hf" / "pretrained" / MODEL_NAME
 RESULTS = HERE / "results.json"
 MANIFEST = HERE / "data" / "manifest.json"
 TRAIN_CONFIG = HERE / "train_config.yaml"
-TRAINING_COMMAND = "OMP_NUM_THREADS=1 perceiver-hf train scripts/pretrained/train_config.yaml"  # = train.sh
+TRAIN_SCRIPT = HERE / "train.sh"
 EVALUATION_COMMAND = f"python scripts/pretrained/evaluate.py --json {RESULTS.relative_to(REPO)}"
 
 
@@ -73,12 +73,27 @@ def training_data_text(manifest: Dict[str, Any]) -> str:
     )
 
 
+def training_command(train_script: Path = TRAIN_SCRIPT) -> str:
+    """The `perceiver-hf train` line of train.sh (without its `"$@"`), so the card shows the command that ran."""
+    lines = [line for line in train_script.read_text(encoding="utf-8").splitlines() if "perceiver-hf train" in line]
+    if len(lines) != 1 or not lines[0].startswith("OMP_NUM_THREADS="):
+        raise ValueError(f"{train_script} should hold one 'OMP_NUM_THREADS=N perceiver-hf train ...' line.")
+    return lines[0].replace(' "$@"', "").strip()
+
+
+def training_threads(command: str) -> int:
+    """N of the command's `OMP_NUM_THREADS=N`."""
+    return int(command.split()[0].split("=", 1)[1])
+
+
 def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any]) -> str:
-    """Describe the run from its arguments (train_config.yaml) and its trainer_state.json."""
+    """Describe the run from its arguments (train_config.yaml), train.sh and its trainer_state.json."""
     state = json.loads((trained_dir / "trainer_state.json").read_text(encoding="utf-8"))
     train_logs = [entry for entry in state["log_history"] if "loss" in entry]
     summary = next(entry for entry in state["log_history"] if "train_runtime" in entry)
     c = train_config
+    num_threads = training_threads(training_command())
+    threads = "one thread" if num_threads == 1 else f"{num_threads} threads"
     return (
         f"Masked language modelling from random initialisation with `perceiver-hf train` (transformers `Trainer`): "
         f"{c['masking'].replace('_', '-')} masking of {c['mlm_probability']:.0%} of the words (a word = its bytes and "
@@ -86,8 +101,8 @@ def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any]) -> 
         f"positions, chunks of {c['max_seq_len']} bytes, batch {c['per_device_train_batch_size']}, AdamW (lr "
         f"{c['learning_rate']:g}, {c['lr_scheduler_type']} schedule, {c['warmup_steps']} warm-up steps, weight decay "
         f"{c['weight_decay']:g}, beta2 {c['adam_beta2']:g}), seed {c['seed']}, {state['global_step']} steps "
-        f"({state['epoch']:.2f} epochs) in {summary['train_runtime'] / 60:.0f} min on one thread of a shared 2-core "
-        f"CPU (no GPU). Training loss (nats per masked byte): {train_logs[0]['loss']:.2f} at step "
+        f"({state['epoch']:.2f} epochs) in {summary['train_runtime'] / 60:.0f} min on {threads} of the "
+        f"2 cores of a CPU machine with no GPU. Training loss (nats per masked byte): {train_logs[0]['loss']:.2f} at step "
         f"{train_logs[0]['step']}, {train_logs[-1]['loss']:.2f} at step {train_logs[-1]['step']}. Weights are stored "
         f"in float32."
     )
@@ -136,7 +151,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         perceiver_hf_version=perceiver_hf.__version__,
         training_command="\n".join([
             "python scripts/pretrained/prepare_corpus.py --sample-file tests/data/heldout_sample.txt",
-            TRAINING_COMMAND,
+            training_command(),
             f"python scripts/pretrained/package_model.py outputs/{MODEL_NAME}",
         ]),
         evaluation_data=(
