@@ -56,7 +56,7 @@ SAMPLE_VALUES["metadata"] = hub_metadata(
 
 def sample_fields(template: str, model_path: str) -> dict[str, object]:
     """A value for every placeholder of `template`: typed samples where the type matters, text elsewhere."""
-    values = {**SAMPLE_VALUES, "model_path": model_path}
+    values = {**SAMPLE_VALUES, "model_path": model_path, "exported_model_path": model_path}  # tiny models are exported
     return {name: values.get(name, f"sample {name.replace('_', ' ')}") for name in template_fields(template)}
 
 

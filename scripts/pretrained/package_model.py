@@ -146,6 +146,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         architecture=describe_architecture(model.config),
         max_seq_len=model.config.max_seq_len,
         model_path=f"src/perceiver_hf/pretrained/{MODEL_NAME}",
+        exported_model_path=f"{MODEL_NAME}-hub",
         training_data=training_data_text(manifest),
         training_procedure=training_procedure_text(args.trained_dir, read_config_file(TRAIN_CONFIG)),
         perceiver_hf_version=perceiver_hf.__version__,
