@@ -86,25 +86,35 @@ def training_threads(command: str) -> int:
     return int(command.split()[0].split("=", 1)[1])
 
 
-def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any]) -> str:
-    """Describe the run from its arguments (train_config.yaml), train.sh and its trainer_state.json."""
+def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any], train_minutes: Optional[float] = None) -> str:
+    """Describe the run from its arguments (train_config.yaml), train.sh and its trainer_state.json.
+
+    `trained_dir` may be a checkpoint of the run (`checkpoint-N`): the card then says which step of the schedule
+    the weights come from; a checkpoint records no run time, so `train_minutes` supplies it.
+    """
     state = json.loads((trained_dir / "trainer_state.json").read_text(encoding="utf-8"))
     train_logs = [entry for entry in state["log_history"] if "loss" in entry]
-    summary = next(entry for entry in state["log_history"] if "train_runtime" in entry)
+    summary = next((entry for entry in state["log_history"] if "train_runtime" in entry), None)
+    minutes = summary["train_runtime"] / 60 if summary else train_minutes
     c = train_config
     num_threads = training_threads(training_command())
     threads = "one thread" if num_threads == 1 else f"{num_threads} threads"
+    steps = f"{state['global_step']:,} steps ({state['epoch']:.2f} epochs)"
+    if state["global_step"] < c["max_steps"]:
+        steps = (
+            f"the checkpoint after {steps} of the run's {c['max_steps']:,} (learning rate by then "
+            f"{train_logs[-1]['learning_rate']:.2g}, {train_logs[-1]['learning_rate'] / c['learning_rate']:.0%} of its peak)"
+        )
     return (
         f"Masked language modelling from random initialisation with `perceiver-hf train` (transformers `Trainer`): "
         f"{c['masking'].replace('_', '-')} masking of {c['mlm_probability']:.0%} of the words (a word = its bytes and "
         f"the space before it; 80% [MASK], 10% random byte, 10% unchanged), the decoder querying only the masked "
         f"positions, chunks of {c['max_seq_len']} bytes, batch {c['per_device_train_batch_size']}, AdamW (lr "
-        f"{c['learning_rate']:g}, {c['lr_scheduler_type']} schedule, {c['warmup_steps']} warm-up steps, weight decay "
-        f"{c['weight_decay']:g}, beta2 {c['adam_beta2']:g}), seed {c['seed']}, {state['global_step']} steps "
-        f"({state['epoch']:.2f} epochs) in {summary['train_runtime'] / 60:.0f} min on {threads} of the "
-        f"2 cores of a CPU machine with no GPU. Training loss (nats per masked byte): {train_logs[0]['loss']:.2f} at step "
-        f"{train_logs[0]['step']}, {train_logs[-1]['loss']:.2f} at step {train_logs[-1]['step']}. Weights are stored "
-        f"in float32."
+        f"{c['learning_rate']:g}, {c['lr_scheduler_type']} schedule over {c['max_steps']:,} steps, {c['warmup_steps']} "
+        f"warm-up steps, weight decay {c['weight_decay']:g}, beta2 {c['adam_beta2']:g}), seed {c['seed']}; the weights "
+        f"are {steps}{f', {minutes:.0f} min' if minutes else ''} on {threads} of a 2-core CPU machine with no GPU. "
+        f"Training loss (nats per masked byte): {train_logs[0]['loss']:.2f} at step {train_logs[0]['step']}, "
+        f"{train_logs[-1]['loss']:.2f} at step {train_logs[-1]['step']:,}. Weights are stored in float32."
     )
 
 
@@ -116,14 +126,24 @@ def evaluation_examples_text(examples: List[Dict[str, str]]) -> str:
     return "Span filling (one `[MASK]` per byte of the span, shown as ▯ after its space; greedy, one forward pass):\n\n" + "\n".join(rows)
 
 
+def package_command(args: argparse.Namespace) -> str:
+    """This script's command line as the card shows it (paths relative to the repository)."""
+    trained_dir = args.trained_dir.resolve()
+    shown = trained_dir.relative_to(REPO) if trained_dir.is_relative_to(REPO) else args.trained_dir
+    return f"python scripts/pretrained/package_model.py {shown}" + (
+        f" --train-minutes {args.train_minutes:g}" if args.train_minutes else ""
+    )
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trained_dir", type=Path, help="output_dir of the training run")
     parser.add_argument("--remark", default=None, help="a sentence for the card, after the span-filling examples")
+    parser.add_argument("--train-minutes", type=float, default=None, help="run time up to a checkpoint, for the card")
     parser.add_argument("--eval-max-chars", type=int, default=None, help="evaluate on less text (quick checks)")
     args = parser.parse_args(argv)
     if not (args.trained_dir / "trainer_state.json").is_file():
-        print(f"error: {args.trained_dir} is not a finished `perceiver-hf train` output folder.", file=sys.stderr)
+        print(f"error: {args.trained_dir} is not a `perceiver-hf train` output or checkpoint folder.", file=sys.stderr)
         return 2
     if not MANIFEST.is_file():
         print(f"error: {MANIFEST} is missing; run scripts/pretrained/prepare_corpus.py first.", file=sys.stderr)
@@ -148,12 +168,12 @@ def main(argv: Optional[List[str]] = None) -> int:
         model_path=f"src/perceiver_hf/pretrained/{MODEL_NAME}",
         exported_model_path=f"{MODEL_NAME}-hub",
         training_data=training_data_text(manifest),
-        training_procedure=training_procedure_text(args.trained_dir, read_config_file(TRAIN_CONFIG)),
+        training_procedure=training_procedure_text(args.trained_dir, read_config_file(TRAIN_CONFIG), args.train_minutes),
         perceiver_hf_version=perceiver_hf.__version__,
         training_command="\n".join([
             "python scripts/pretrained/prepare_corpus.py --sample-file tests/data/heldout_sample.txt",
             training_command(),
-            f"python scripts/pretrained/package_model.py outputs/{MODEL_NAME}",
+            package_command(args),
         ]),
         evaluation_data=(
             f"Held-out split ({results['heldout_chars']:,} characters, {results['chunks']:,} chunks of up to "
