@@ -33,6 +33,7 @@ RESULTS = HERE / "results.json"
 MANIFEST = HERE / "data" / "manifest.json"
 TRAIN_CONFIG = HERE / "train_config.yaml"
 TRAIN_SCRIPT = HERE / "train.sh"
+CARD_REMARK = HERE / "card_remark.md"  # what the figures mean, after the span-filling examples
 EVALUATION_COMMAND = f"python scripts/pretrained/evaluate.py --json {RESULTS.relative_to(REPO)}"
 
 
@@ -86,8 +87,21 @@ def training_threads(command: str) -> int:
     return int(command.split()[0].split("=", 1)[1])
 
 
-def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any], train_minutes: Optional[float] = None) -> str:
-    """Describe the run from its arguments (train_config.yaml), train.sh and its trainer_state.json.
+def evaluation_history_text(log_history: List[Dict[str, Any]]) -> str:
+    """The run's own held-out evaluations (Trainer's eval_accuracy entries) as one sentence; '' if it made none."""
+    points = [f"{entry['eval_accuracy']:.1%} at step {entry['step']:,}" for entry in log_history if "eval_accuracy" in entry]
+    if not points:
+        return ""
+    return (
+        " Masked-byte accuracy of the run's own evaluation during training (held-out chunks, the training "
+        f"masking with its 80/10/10 replacement): {', '.join(points)}."
+    )
+
+
+def training_procedure_text(
+    trained_dir: Path, train_config: Dict[str, Any], command: str, train_minutes: Optional[float] = None
+) -> str:
+    """Describe the run from its arguments (train_config.yaml), its `command` (train.sh) and its trainer_state.json.
 
     `trained_dir` may be a checkpoint of the run (`checkpoint-N`): the card then says which step of the schedule
     the weights come from; a checkpoint records no run time, so `train_minutes` supplies it.
@@ -97,7 +111,7 @@ def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any], tra
     summary = next((entry for entry in state["log_history"] if "train_runtime" in entry), None)
     minutes = summary["train_runtime"] / 60 if summary else train_minutes
     c = train_config
-    num_threads = training_threads(training_command())
+    num_threads = training_threads(command)
     threads = "one thread" if num_threads == 1 else f"{num_threads} threads"
     steps = f"{state['global_step']:,} steps ({state['epoch']:.2f} epochs)"
     if state["global_step"] < c["max_steps"]:
@@ -114,7 +128,8 @@ def training_procedure_text(trained_dir: Path, train_config: Dict[str, Any], tra
         f"warm-up steps, weight decay {c['weight_decay']:g}, beta2 {c['adam_beta2']:g}), seed {c['seed']}; the weights "
         f"are {steps}{f', {minutes:.0f} min' if minutes else ''} on {threads} of a 2-core CPU machine with no GPU. "
         f"Training loss (nats per masked byte): {train_logs[0]['loss']:.2f} at step {train_logs[0]['step']}, "
-        f"{train_logs[-1]['loss']:.2f} at step {train_logs[-1]['step']:,}. Weights are stored in float32."
+        f"{train_logs[-1]['loss']:.2f} at step {train_logs[-1]['step']:,}."
+        f"{evaluation_history_text(state['log_history'])} Weights are stored in float32."
     )
 
 
@@ -138,7 +153,9 @@ def package_command(args: argparse.Namespace) -> str:
 def main(argv: Optional[List[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("trained_dir", type=Path, help="output_dir of the training run")
-    parser.add_argument("--remark", default=None, help="a sentence for the card, after the span-filling examples")
+    parser.add_argument(
+        "--remark-file", type=Path, default=CARD_REMARK, help="text for the card after the span-filling examples"
+    )
     parser.add_argument("--train-minutes", type=float, default=None, help="run time up to a checkpoint, for the card")
     parser.add_argument("--eval-max-chars", type=int, default=None, help="evaluate on less text (quick checks)")
     args = parser.parse_args(argv)
@@ -149,6 +166,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         print(f"error: {MANIFEST} is missing; run scripts/pretrained/prepare_corpus.py first.", file=sys.stderr)
         return 2
 
+    command = training_command()
+    remark = args.remark_file.read_text(encoding="utf-8").strip()
     model = save_into_package(args.trained_dir, PACKAGE_DIR)
     evaluate = [sys.executable, str(HERE / "evaluate.py"), "--model", str(PACKAGE_DIR), "--json", str(RESULTS)]
     if args.eval_max_chars:
@@ -168,11 +187,11 @@ def main(argv: Optional[List[str]] = None) -> int:
         model_path=f"src/perceiver_hf/pretrained/{MODEL_NAME}",
         exported_model_path=f"{MODEL_NAME}-hub",
         training_data=training_data_text(manifest),
-        training_procedure=training_procedure_text(args.trained_dir, read_config_file(TRAIN_CONFIG), args.train_minutes),
+        training_procedure=training_procedure_text(args.trained_dir, read_config_file(TRAIN_CONFIG), command, args.train_minutes),
         perceiver_hf_version=perceiver_hf.__version__,
         training_command="\n".join([
             "python scripts/pretrained/prepare_corpus.py --sample-file tests/data/heldout_sample.txt",
-            training_command(),
+            command,
             package_command(args),
         ]),
         evaluation_data=(
@@ -183,7 +202,7 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"(`perceiver_hf.pretrained.evaluation.masked_byte_accuracy`). Mean cross-entropy "
             f"{results['masked_byte_nll']:.3f} nats per masked byte."
         ),
-        evaluation_examples=evaluation_examples_text(results["examples"]) + (f"\n\n{args.remark}" if args.remark else ""),
+        evaluation_examples=evaluation_examples_text(results["examples"]) + (f"\n\n{remark}" if remark else ""),
         evaluation_command=EVALUATION_COMMAND,
     )
     (PACKAGE_DIR / "README.md").write_text(card, encoding="utf-8")
