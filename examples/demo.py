@@ -73,7 +73,8 @@ def main() -> None:
         (predicted,) = output["spans"]
         expected, got = span.encode(), bytes(predicted["text"], "utf-8", "replace")
         correct = sum(a == b for a, b in zip(expected, got))
-        print(f"\n{sentence.replace(span, ' ' + '_' * (len(expected) - 1), 1)}")
+        word = span.lstrip()  # shown as one _ per byte, after the space it may start with
+        print(f"\n{sentence.replace(span, span[: len(span) - len(word)] + '_' * len(word.encode()), 1)}")
         print(f"  masked {span!r} -> predicted {predicted['text']!r} ({correct} of {len(expected)} bytes right)")
         print(f"  {output['sequence']}")
 

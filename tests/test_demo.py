@@ -38,6 +38,10 @@ def test_demo_takes_sentences_and_words_and_rejects_a_word_not_in_its_sentence()
     assert result.returncode == 0, result.stderr
     assert "The default _____ is None.\n  masked ' value' -> predicted ' " in result.stdout
 
+    result = run_demo("Python is easy to learn.", "Python")  # a first word has no space before it
+    assert result.returncode == 0, result.stderr
+    assert "\n______ is easy to learn.\n  masked 'Python' -> predicted '" in result.stdout
+
     result = run_demo("The default value is None.", "missing")
     assert result.returncode != 0
     assert "'missing' does not occur in 'The default value is None.'" in result.stderr
