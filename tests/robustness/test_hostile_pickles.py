@@ -243,3 +243,36 @@ def test_truncation_at_any_offset_is_refused(tmp_path: Path) -> None:
         path.write_bytes(data[:end])
         with pytest.raises(ConversionError):
             load_haiku_params(path, progress=False)
+
+
+# --- item 6: every pass over names is linear ----------------------------------------------------------------------
+
+
+def test_counting_layers_is_linear_in_the_number_of_names() -> None:
+    """8,000 names took 67 s with the quadratic count; a linear pass takes milliseconds (ceiling: 5 s)."""
+    import time
+
+    from perceiver_hf.convert.haiku_mapping import HAIKU_LAYOUT, self_attention_module
+
+    names = [f"{self_attention_module(i)}/~/attention/linear/w" for i in range(8000)]
+    start = time.perf_counter()
+    assert HAIKU_LAYOUT.count_self_attention_layers(names) == 8000
+    assert time.perf_counter() - start < 5
+    assert HAIKU_LAYOUT.count_self_attention_layers(names[:5]) == 5
+
+
+def test_a_pickle_with_20000_keys_sharing_one_array_fails_fast(tmp_path: Path) -> None:
+    """20,000 module names sharing one tiny array (a few hundred KB of pickle) hung the converter for > 90 s."""
+    shared = np.ones(2, np.float32)
+    params = {f"perceiver_encoder/~/self_attention_{i}/~/mlp/linear": {"w": shared} for i in range(20000)}
+    path = write_pickle(tmp_path / "many.pickle", params)
+    output = tmp_path / "out"
+    snippet = f"""
+        from perceiver_hf.convert import convert_haiku_checkpoint
+        convert_haiku_checkpoint({str(path)!r}, {str(output)!r}, progress=False)
+    """
+    outcome = run_bounded(snippet, timeout=120)
+    assert outcome.error == "ConversionError", outcome
+    assert "\n" not in outcome.message.strip() or len(outcome.message) < 5000
+    assert outcome.seconds < 30, outcome
+    assert not output.exists()
