@@ -120,8 +120,9 @@ def test_deeply_nested_pickles_give_one_line_errors(tmp_path: Path, kind: str) -
     path.write_bytes(DEEP[kind])
     outcome = load_in_child(path, loader="load_haiku_params")
     assert_one_line_refusal(outcome)
-    if kind != "marks":  # a MARK never closed is simply a corrupt pickle
+    if kind in ("lists", "dicts", "tuples"):  # (a MARK never closed is simply a corrupt pickle)
         assert "not a Haiku checkpoint" in outcome.message
+    assert "Haiku" in outcome.message or "corrupt" in outcome.message
     assert outcome.seconds < 30 and outcome.peak_mb < memory_ceiling_mb()
 
 
