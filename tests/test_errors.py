@@ -138,12 +138,12 @@ def test_channels_not_divisible_by_heads_in_the_generic_parts() -> None:
     ("overrides", "message"),
     [
         ({"num_latents": 0}, r"num_latents must be a positive integer, got 0"),
-        ({"hidden_act": "swish2"}, r"hidden_act='swish2' is not one of .*gelu_pytorch_tanh"),
+        ({"hidden_act": "swish2"}, r"hidden_act must be one of .*gelu_pytorch_tanh.*got 'swish2'"),
         ({"num_self_attention_blocks": 0}, r"num_self_attention_blocks must be a positive integer, got 0"),
         ({"num_self_attention_layers_per_block": 0}, r"num_self_attention_layers_per_block must be a positive"),
         ({"decoder_num_cross_attention_heads": True}, r"decoder_num_cross_attention_heads must be a positive"),
-        ({"dropout": 1.5}, r"dropout must be in \[0, 1\), got 1.5"),
-        ({"layer_norm_eps": 0.0}, r"layer_norm_eps must be positive"),
+        ({"dropout": 1.5}, r"dropout must be a number in \[0, 1\), got 1.5"),
+        ({"layer_norm_eps": 0.0}, r"layer_norm_eps must be a positive number"),
     ],
 )
 def test_other_invalid_config_values(overrides: dict, message: str) -> None:

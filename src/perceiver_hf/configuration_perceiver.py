@@ -6,6 +6,7 @@ from typing import Any, Optional
 
 from transformers import PreTrainedConfig
 
+from .config_validation import check_config_fields
 from .core.layers import ACTIVATIONS
 from .text.language import TextDecoderConfig, TextEncoderConfig
 
@@ -119,22 +120,7 @@ class PerceiverConfig(PreTrainedConfig):
 
     def _check(self) -> None:
         """Reject configurations that cannot build a model, with the fix in the message."""
-        positive_ints = (
-            "vocab_size", "max_seq_len", "num_input_channels", "num_latents", "num_latent_channels",
-            "num_cross_attention_heads", "cross_attention_widening_factor", "num_self_attention_heads",
-            "num_self_attention_layers_per_block", "num_self_attention_blocks", "self_attention_widening_factor",
-            "decoder_num_cross_attention_heads", "decoder_cross_attention_widening_factor",
-        )
-        for name in positive_ints:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"PerceiverConfig.{name} must be a positive integer, got {value!r}.")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"PerceiverConfig.dropout must be in [0, 1), got {self.dropout!r}.")
-        if not self.layer_norm_eps > 0:
-            raise ValueError(f"PerceiverConfig.layer_norm_eps must be positive (DeepMind: 1e-5), got {self.layer_norm_eps!r}.")
-        if self.hidden_act not in ACTIVATIONS:
-            raise ValueError(f"PerceiverConfig.hidden_act={self.hidden_act!r} is not one of {sorted(ACTIVATIONS)}.")
+        check_config_fields(self, ACTIVATIONS)
         # (heads field, [(channels field, default width)])
         groups = [
             ("num_cross_attention_heads", ["num_cross_attention_qk_channels", "num_cross_attention_v_channels"],

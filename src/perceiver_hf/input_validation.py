@@ -24,6 +24,12 @@ def check_model_inputs(
             f"input_ids must be a 2-D tensor [batch, sequence], got {got}; "
             "tokenize with return_tensors='pt' (add a batch dimension with input_ids[None] for one sequence)."
         )
+    for name, value in (("attention_mask", attention_mask), ("output_positions", output_positions)):
+        if value is not None and not torch.is_tensor(value):
+            raise ValueError(
+                f"{name} must be a tensor, got a {type(value).__name__}; pass torch.tensor({name}) "
+                "(shape [batch, sequence] for attention_mask, [batch, K] for output_positions)."
+            )
     if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
         raise ValueError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}.")
     batch_size, seq_len = input_ids.shape

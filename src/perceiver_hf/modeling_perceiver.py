@@ -18,6 +18,7 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, MaskedLMOutput
 
+from .config_validation import check_model_size
 from .configuration_perceiver import PerceiverConfig
 from .core.adapters import TrainableQueryProvider
 from .core.attention import set_attention_implementation
@@ -47,6 +48,10 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["CrossAttentionLayer", "SelfAttentionLayer"]
     _supports_sdpa = True
+
+    def __init__(self, config: PerceiverConfig, *inputs: Any, **kwargs: Any) -> None:
+        check_model_size(config)  # before any parameter is allocated
+        super().__init__(config, *inputs, **kwargs)
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:

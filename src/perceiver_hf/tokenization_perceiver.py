@@ -188,11 +188,16 @@ class PerceiverByteTokenizer(TokenizersBackend):
     def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
         """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust."""
         texts = [text] if isinstance(text, str) else text
+        _check_texts(texts, "text")
+        if text_pair is not None:
+            _check_texts([text_pair] if isinstance(text_pair, str) else text_pair, "text_pair")
+        self._check_truncation_length(kwargs)
         setup = self._fast_path_setup(texts, text_pair, kwargs)
         if setup is None:
+            _check_encodable(texts)
             return super()._encode_plus(text, text_pair=text_pair, **kwargs)
         pattern, special_ids, prefix, suffix = setup
-        rows = [_text_to_id_bytes(t, pattern, special_ids) for t in texts]
+        rows = [_text_to_id_bytes(t, pattern, special_ids, index) for index, t in enumerate(texts)]
 
         max_length = kwargs.get("max_length")
         if _truncates(kwargs):
@@ -224,6 +229,19 @@ class PerceiverByteTokenizer(TokenizersBackend):
             return BatchEncoding({key: value[0] for key, value in batch.items()})
         return batch
 
+    def _check_truncation_length(self, kwargs: dict[str, Any]) -> None:
+        """Refuse a `max_length` that cannot even hold the special tokens this tokenizer adds."""
+        max_length = kwargs.get("max_length")
+        if not _truncates(kwargs) or max_length is None or not kwargs.get("add_special_tokens", True):
+            return
+        num_special = self.num_special_tokens_to_add()
+        if max_length < num_special:
+            raise ValueError(
+                f"max_length={max_length} cannot hold the {num_special} special tokens this tokenizer adds to "
+                f"every sequence (add_bos_eos={self.add_bos_eos}); use max_length >= {num_special + 1}, or "
+                "add_special_tokens=False."
+            )
+
     def _fast_path_setup(
         self, texts: Any, text_pair: Any, kwargs: dict[str, Any]
     ) -> tuple[re.Pattern[str] | None, dict[str, bytes], bytes, bytes] | None:
@@ -244,8 +262,6 @@ class PerceiverByteTokenizer(TokenizersBackend):
         prefix, suffix = self._special_token_affixes() if kwargs.get("add_special_tokens", True) else (b"", b"")
         if prefix is None:
             return None
-        if _truncates(kwargs) and kwargs.get("max_length", 0) < len(prefix + suffix):
-            return None  # the Rust pipeline raises its own error
         if kwargs.get("split_special_tokens"):
             return None, {}, prefix, suffix
         special_ids = {token.content: bytes([index]) for index, token in added.items()}
@@ -339,15 +355,49 @@ def _special_token_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
     return re.compile(f"({alternatives})")
 
 
-def _text_to_id_bytes(text: str, pattern: re.Pattern[str] | None, special_ids: dict[str, bytes]) -> bytes:
+def _text_to_id_bytes(
+    text: str, pattern: re.Pattern[str] | None, special_ids: dict[str, bytes], position: int = 0
+) -> bytes:
     """Ids of one text as bytes: UTF-8 byte + 6, each special token written in the text as its own id."""
     parts = [text] if pattern is None else pattern.split(text)  # [text, special, text, special, ...]
-    if len(parts) == 1:
-        return text.encode("utf-8").translate(_BYTE_TO_ID)
-    return b"".join(
-        special_ids[part] if index % 2 else part.encode("utf-8").translate(_BYTE_TO_ID)
-        for index, part in enumerate(parts)
+    try:
+        if len(parts) == 1:
+            return text.encode("utf-8").translate(_BYTE_TO_ID)
+        return b"".join(
+            special_ids[part] if index % 2 else part.encode("utf-8").translate(_BYTE_TO_ID)
+            for index, part in enumerate(parts)
+        )
+    except UnicodeEncodeError as error:
+        raise _not_utf8(position, error) from None
+
+
+def _not_utf8(position: int, error: UnicodeEncodeError) -> ValueError:
+    character = error.object[error.start]
+    return ValueError(
+        f"Text {position} has the lone surrogate U+{ord(character):04X} at character {error.start}: it is not valid "
+        "Unicode, so it has no UTF-8 bytes to tokenize. Fix the text, e.g. "
+        "text.encode('utf-8', 'replace').decode('utf-8')."
     )
+
+
+def _check_texts(texts: Any, what: str) -> None:
+    """Refuse None and other non-text items of a batch by position (the Rust pipeline's TypeError names none)."""
+    if not isinstance(texts, (list, tuple)):
+        raise TypeError(f"{what} must be a string or a list of strings, got {type(texts).__name__}.")
+    for index, item in enumerate(texts):
+        if not isinstance(item, (str, list, tuple)):  # lists: pre-split words (is_split_into_words)
+            raise TypeError(f"{what}[{index}] is {item!r} ({type(item).__name__}), not a string; remove or fix it.")
+
+
+def _check_encodable(texts: Any) -> None:
+    """The UTF-8 check of the Rust path (which raises an unrelated TypeError for lone surrogates)."""
+    for index, item in enumerate(texts):
+        for text in [item] if isinstance(item, str) else item:
+            if isinstance(text, str) and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError as error:
+                    raise _not_utf8(index, error) from None
 
 
 def _truncates(kwargs: dict[str, Any]) -> bool:

@@ -10,13 +10,14 @@ and `self_attention_<i>` after that.
 from __future__ import annotations
 
 import warnings
-from typing import Any, Mapping
+from typing import Any, Iterator, Mapping, Optional
 
 import numpy as np
 import torch
 
 from .errors import ConversionError
 from .mapping import CheckpointLayout, ModuleTable, Param, ParamTable
+from .pickle_standins import short_repr
 
 SEPARATOR = "/"
 
@@ -82,23 +83,61 @@ HAIKU_LAYOUT = CheckpointLayout(
 )
 
 
+_DTYPE_KINDS = {"b": "boolean", "i": "integer", "u": "unsigned integer", "c": "complex"}
+
+
+def _check_parameter(name: str, value: Any) -> np.ndarray:
+    """`value` if it is a floating-point array; else a `ConversionError` naming the entry."""
+    if not isinstance(value, np.ndarray):
+        raise ConversionError(f"Checkpoint entry {name!r} is a {type(value).__name__}, expected a numpy array.")
+    if value.dtype.kind != "f":
+        kind = _DTYPE_KINDS.get(value.dtype.kind, value.dtype.kind)
+        raise ConversionError(
+            f"Checkpoint array {name!r} has {kind} dtype {value.dtype}; Haiku parameters are floating point, and "
+            "casting it to float32 would change its values (complex would lose its imaginary part). The file is "
+            "not a parameter checkpoint or was altered; use the original checkpoint."
+        )
+    return value
+
+
 def flatten_params(params: Any) -> dict[str, np.ndarray]:
-    """{module path: {param: array}} (nested to any depth) -> {"module path/param": array}."""
+    """{module path: {param: array}} (nested to any depth) -> {"module path/param": array}.
+
+    Every leaf must be a floating-point array, and every mapping must appear once (a tree, as Haiku writes
+    it): a mapping shared under two names would multiply the names, exponentially with the nesting.
+    """
     if not isinstance(params, Mapping):
         raise ConversionError(
             f"The checkpoint holds a {type(params).__name__}, not a mapping of Haiku module paths to parameters; "
             "is it a Haiku parameter pickle?"
         )
     flat: dict[str, np.ndarray] = {}
-    for key, value in params.items():
+    seen: set[int] = {id(params)}
+    # depth first, in the file's order; the prefix of the top level is None
+    stack: list[tuple[Optional[str], Iterator[tuple[Any, Any]]]] = [(None, iter(params.items()))]
+    while stack:
+        prefix, items = stack[-1]
+        entry = next(items, None)
+        if entry is None:
+            stack.pop()
+            continue
+        key, value = entry
         if not isinstance(key, str):
-            raise ConversionError(f"The checkpoint has a non-string module or parameter name {key!r}.")
-        if isinstance(value, Mapping):
-            flat.update({f"{key}{SEPARATOR}{name}": array for name, array in flatten_params(value).items()})
-        elif isinstance(value, np.ndarray):
-            flat[key] = value
+            raise ConversionError(
+                f"not a Haiku checkpoint: it has a non-string module or parameter name {short_repr(key)} under "
+                f"{'the top level' if prefix is None else repr(prefix)} (Haiku names are strings)."
+            )
+        name = key if prefix is None else f"{prefix}{SEPARATOR}{key}"
+        if not isinstance(value, Mapping):
+            flat[name] = _check_parameter(name, value)
+        elif id(value) in seen:
+            raise ConversionError(
+                f"not a Haiku checkpoint: the module {name!r} is the same mapping as another module "
+                "(Haiku writes each module once); the file is corrupt or hostile."
+            )
         else:
-            raise ConversionError(f"Checkpoint entry {key!r} is a {type(value).__name__}, expected a numpy array.")
+            seen.add(id(value))
+            stack.append((name, iter(value.items())))
     return flat
 
 

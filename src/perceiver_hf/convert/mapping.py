@@ -102,14 +102,19 @@ class CheckpointLayout:
     def count_self_attention_layers(self, names: Iterable[str]) -> int:
         """Number of encoder self-attention layers the source `names` imply: the highest layer index + 1.
 
-        A layer missing from the numbering then shows up as missing arrays in `check_rules`.
+        A layer missing from the numbering then shows up as missing arrays in `check_rules`. Linear in the
+        number of names: each name contributes its module prefixes up to the longest possible layer module
+        (a layer has at least one array, so no index reaches len(names)), and each index is one set lookup.
         """
         names = list(names)
-        present = [
-            index
-            for index in range(len(names))  # a layer has at least one array, so no index reaches len(names)
-            if any(name.startswith(self.self_attention_module(index) + self.separator) for name in names)
-        ]
+        longest = len(self.self_attention_module(len(names))) + len(self.separator)
+        modules: set[str] = set()
+        for name in names:
+            end = name.find(self.separator, 0, longest)
+            while end != -1:
+                modules.add(name[:end])
+                end = name.find(self.separator, end + 1, longest)
+        present = [index for index in range(len(names)) if self.self_attention_module(index) in modules]
         return max(present, default=-1) + 1
 
 

@@ -65,6 +65,11 @@ class FillMaskSpansPipeline(Pipeline):
         texts = [inputs] if isinstance(inputs, str) else inputs
         if not isinstance(texts, (list, tuple)):
             return  # datasets and generators are checked text by text in `preprocess`
+        if not texts:
+            raise ValueError(
+                f"The {FILL_MASK_SPANS_TASK} pipeline got an empty list: pass a text with {mask_token} "
+                "(or a non-empty list of them)."
+            )
         for index, text in enumerate(texts):
             if not isinstance(text, str):
                 raise TypeError(f"{FILL_MASK_SPANS_TASK} takes texts (str); input {index} is {type(text).__name__}.")

@@ -1,0 +1,83 @@
+"""Every PerceiverConfig field is checked for type and range when the config is made; absurd sizes are refused
+before anything is allocated (issue 14 item 12)."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+from helpers.bounded import run_bounded
+
+from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
+from perceiver_hf.config_validation import ALLOW_LARGE_ENV, estimated_num_parameters
+from perceiver_hf.training.presets import TINY_CONFIG, tiny
+
+
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("num_latent_channels", -16),
+        ("num_input_channels", 64.0),
+        ("num_latents", "256"),
+        ("num_latents", True),
+        ("num_self_attention_qk_channels", 0),  # used to mean "the default width", silently
+        ("num_cross_attention_v_channels", -8),
+        ("decoder_num_cross_attention_qk_channels", 12.5),
+        ("initializer_range", -1),
+        ("initializer_range", "0.02"),
+        ("dropout", "x"),
+        ("dropout", 1.0),
+        ("layer_norm_eps", 0),
+        ("layer_norm_eps", None),
+        ("hidden_act", "nonsense"),
+        ("hidden_act", ["gelu"]),
+        ("cross_attention_residual", "yes"),
+        ("tie_word_embeddings", 1),
+    ],
+)
+def test_bad_field_values_are_refused_by_name(field: str, value: object) -> None:
+    with pytest.raises(ValueError, match=rf"PerceiverConfig\.{field} must be .*got {re.escape(repr(value))}"):
+        PerceiverConfig(**{**TINY_CONFIG, field: value})
+
+
+def test_defaults_presets_and_round_trips_stay_valid(tmp_path: Path) -> None:
+    for config in (PerceiverConfig(), PerceiverConfig.perceiver_io_base(), tiny()):
+        config.save_pretrained(tmp_path)
+        assert PerceiverConfig.from_pretrained(tmp_path).to_dict() == config.to_dict()
+        config.to_diff_dict()
+
+
+def test_a_bad_config_json_names_the_field(tmp_path: Path) -> None:
+    config = tiny().to_dict()
+    config["dropout"] = "lots"
+    (tmp_path / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ValueError, match="PerceiverConfig.dropout must be a number"):
+        PerceiverConfig.from_pretrained(tmp_path)
+
+
+def test_estimated_parameter_count_is_close_to_the_real_one() -> None:
+    """Independent figures: DeepMind's model has 201,108,230 parameters (its paper and checkpoint)."""
+    assert estimated_num_parameters(PerceiverConfig()) == pytest.approx(201_108_230, rel=1e-3)
+    for overrides in ({}, {"num_self_attention_qk_channels": None}, {"cross_attention_widening_factor": 4}):
+        config = tiny(**overrides)
+        assert estimated_num_parameters(config) == pytest.approx(PerceiverForMaskedLM(config).num_parameters(), rel=5e-3)
+
+
+def test_an_absurd_model_fails_fast_without_allocating(tmp_path: Path) -> None:
+    """num_latents 10,000,000 took 6.7 GB and 28 s before failing; now it is refused with the figure."""
+    config = tiny(num_latents=10_000_000, num_latent_channels=1280, num_cross_attention_v_channels=1280,
+                  num_self_attention_v_channels=1280)  # fmt: skip
+    config.save_pretrained(tmp_path)
+    outcome = run_bounded(
+        f"""
+        from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
+        PerceiverForMaskedLM(PerceiverConfig.from_pretrained({str(tmp_path)!r}))
+        """,
+        timeout=120,
+        env={ALLOW_LARGE_ENV: "0"},
+    )
+    assert outcome.error == "ValueError", outcome
+    assert "parameters" in outcome.message and ALLOW_LARGE_ENV in outcome.message
+    assert outcome.seconds < 30 and outcome.peak_mb < 2000, outcome
