@@ -20,29 +20,13 @@ from torch import nn  # noqa: E402
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM  # noqa: E402
 from perceiver_hf.core import TrainableQueryProvider  # noqa: E402
 from perceiver_hf.text import TextInputAdapter, TiedTextOutputAdapter  # noqa: E402
+from perceiver_hf.training.presets import TINY_CONFIG as PRESET_TINY_CONFIG  # noqa: E402
 
 torch.set_num_threads(1)
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
-TINY_CONFIG: dict[str, Any] = dict(
-    vocab_size=262,
-    max_seq_len=128,
-    num_input_channels=64,
-    num_latents=16,
-    num_latent_channels=96,
-    num_cross_attention_heads=4,
-    num_cross_attention_qk_channels=32,
-    num_cross_attention_v_channels=96,
-    num_self_attention_heads=4,
-    num_self_attention_qk_channels=32,
-    num_self_attention_v_channels=96,
-    num_self_attention_layers_per_block=2,
-    num_self_attention_blocks=1,
-    decoder_num_cross_attention_heads=4,
-    decoder_num_cross_attention_qk_channels=32,
-    decoder_num_cross_attention_v_channels=64,
-)
+TINY_CONFIG: dict[str, Any] = PRESET_TINY_CONFIG  # the one tiny config: `perceiver-hf train --preset tiny`
 
 
 def find_shared_dir() -> Optional[Path]:

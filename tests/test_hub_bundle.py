@@ -79,7 +79,7 @@ def test_bundle_starts_with_a_generated_header() -> None:
 
 def _fake_package(root: Path, files: dict[str, str]) -> Path:
     package = root / "perceiver_hf"
-    for name, text in {"__init__.py": "__version__ = '9.9'\n", **files}.items():
+    for name, text in {"__init__.py": "", **files}.items():
         path = package / name
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
@@ -95,7 +95,7 @@ def test_rewrites_every_import_form(tmp_path: Path) -> None:
             "top.py": "A = 1\nB = 2\n\ndef lazy():\n    from perceiver_hf.sub.leaf import VALUE\n    return VALUE\n",
         },
     )
-    files = bundle_modules(["perceiver_hf.sub.leaf"], package_dir=package)
+    files = bundle_modules(["perceiver_hf.sub.leaf"], version="9.9", package_dir=package)
     assert sorted(files) == ["sub_leaf.py", "top.py"]
     assert "perceiver-hf 9.9" in files["top.py"]
     assert _relative_imports(files["sub_leaf.py"]) == ["top"]

@@ -18,7 +18,7 @@ from transformers.models.perceiver import PerceiverTokenizer
 
 from helpers.tokenizers import MASK_TOKEN, train_unigram_tokenizer
 from perceiver_hf.configuration_perceiver import PerceiverConfig
-from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer, register_tokenizer
+from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
 SPECIAL_IDS = {"[PAD]": 0, "[BOS]": 1, "[EOS]": 2, "[MASK]": 3, "[CLS]": 4, "[SEP]": 5}
 
@@ -319,7 +319,7 @@ def test_saved_tokenizer_json_is_self_contained(tokenizer, tmp_path):
 
 
 def test_auto_tokenizer_round_trip(tokenizer, tmp_path):
-    register_tokenizer(PerceiverConfig)
+    """`import perceiver_hf` alone registers the tokenizer with AutoTokenizer."""
     tokenizer.save_pretrained(tmp_path)
     loaded = AutoTokenizer.from_pretrained(tmp_path)
     assert type(loaded) is PerceiverByteTokenizer

@@ -26,7 +26,7 @@ from perceiver_hf.training.data import load_raw_datasets, prepare_datasets
 from perceiver_hf.training.model_setup import load_tokenizer, resolve_model_setup
 from perceiver_hf.training.arguments import config_flag_overrides
 from perceiver_hf.training.parsing import parse_train_args
-from perceiver_hf.training.presets import tiny
+from perceiver_hf.training.presets import TINY_CONFIG, tiny
 from perceiver_hf.training.run import run_from_argv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_preset_vocab_and_max_seq_len_come_from_tokenizer_and_data(common):
     arguments, tokenizer, setup = setup_of([*common, "--max_seq_len", "96"])
     assert setup.config.vocab_size == len(tokenizer) == 262
     assert setup.config.max_seq_len == setup.max_seq_len == 96
-    assert setup.config.num_latents == 32 and not setup.pretrained  # the tiny preset's value
+    assert setup.config.num_latents == TINY_CONFIG["num_latents"] and not setup.pretrained  # the tiny preset
     assert arguments.training.logging_steps == 10  # our default (TrainingArguments says 500)
 
 

@@ -10,9 +10,10 @@ from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, P
 from .quantization import quantize_dynamic_int8
 from .pretrained import DEFAULT_MODEL, pretrained_model_path
 from .tokenization_perceiver import PerceiverByteTokenizer
+from .version import package_version
 from . import pipelines  # noqa: F401,E402  (registers the "fill-mask-spans" pipeline task)
 
-__version__ = "0.1.0"
+__version__ = package_version()
 
 register_auto_classes()
 

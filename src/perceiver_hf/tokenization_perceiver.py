@@ -34,7 +34,6 @@ import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders
 from tokenizers.models import BPE
 from tokenizers.pre_tokenizers import ByteLevel
-from transformers import AutoTokenizer
 from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
 from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, TokenizersBackend
 from transformers.utils import TensorType
@@ -498,13 +497,4 @@ def _check_loaded_vocab(vocab: Any, merges: Any, special_tokens: list[str]) -> N
         )
 
 
-def register_tokenizer(config_class: type, exist_ok: bool = True) -> None:
-    """Register `PerceiverByteTokenizer` with `AutoTokenizer` for ``config_class`` (e.g. ``PerceiverConfig``).
-
-    After this, ``AutoTokenizer.from_pretrained(folder)`` loads a saved byte tokenizer whether the folder holds
-    only the tokenizer files (``tokenizer_class`` in tokenizer_config.json) or also a model config.
-    """
-    AutoTokenizer.register(config_class, tokenizer_class=PerceiverByteTokenizer, exist_ok=exist_ok)
-
-
-__all__ = ["PerceiverByteTokenizer", "register_tokenizer", "BYTE_VOCAB_SIZE", "NUM_SPECIAL_TOKENS"]
+__all__ = ["PerceiverByteTokenizer", "BYTE_VOCAB_SIZE", "NUM_SPECIAL_TOKENS"]

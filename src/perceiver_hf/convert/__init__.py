@@ -9,7 +9,7 @@ infer the configuration from the weights, check that every source array fills ex
 right shape, and write the output folder atomically. The command-line front end is `perceiver-hf convert`.
 """
 
-from .config_overrides import parse_config_overrides
+from ..config_overrides import parse_config_overrides
 from .errors import ConversionError, MappingError, OutputDirError, UnsafePickleError
 from .from_transformers import convert_transformers_checkpoint
 from .haiku import convert_haiku_checkpoint, load_haiku_params

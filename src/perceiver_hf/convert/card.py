@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from ..version import package_version
 from ..configuration_perceiver import PerceiverConfig
 from ..model_cards import render_model_card
 from ..model_cards.fields import architecture_summary
@@ -34,7 +34,7 @@ def render_card(
         architecture=architecture_summary(config),
         max_seq_len=config.max_seq_len,
         model_path=output_dir.name,
-        perceiver_hf_version=__version__,
+        perceiver_hf_version=package_version(),
         **fields,
     )
 

@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional
 
+from ..version import package_version
+
 PACKAGE = "perceiver_hf"
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -131,7 +133,7 @@ def bundle_modules(
         BundleError: an import form the dynamic module loader cannot resolve, or two modules that would
             share a flat file name.
     """
-    version = version or _package_version(package_dir)
+    version = version or package_version()
     files: dict[str, str] = {}
     origin: dict[str, str] = {}  # flat file name -> module
     pending = list(entry_modules)
@@ -162,15 +164,6 @@ def write_bundle(files: dict[str, str], folder: str | Path) -> list[Path]:
         path.write_text(text, encoding="utf-8")
         written.append(path)
     return written
-
-
-def _package_version(package_dir: Path) -> str:
-    """`__version__` from the package's __init__.py, read without importing it."""
-    tree = ast.parse((package_dir / "__init__.py").read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "__version__" for t in node.targets):
-            return str(ast.literal_eval(node.value))
-    return "unknown"
 
 
 __all__ = ["BundleError", "bundle_modules", "flat_name", "module_file", "write_bundle"]

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import torch
 
+from ..output_positions import selected_positions
+
 DEFAULT_MASK_TOKEN = "[MASK]"
 
 
@@ -43,13 +45,7 @@ def masked_positions(input_ids: torch.Tensor, mask_token_id: int) -> torch.Tenso
 
     K is the largest number of masks in a row; -1 marks unused slots (what `output_positions` expects).
     """
-    is_mask = input_ids == mask_token_id  # [B, L]
-    counts = is_mask.sum(dim=1)  # [B]
-    num_slots = int(counts.max()) if counts.numel() else 0
-    # a stable sort puts each row's mask positions first, in ascending order
-    order = torch.argsort((~is_mask).to(torch.int8), dim=1, stable=True)[:, :num_slots]  # [B, K]
-    slots = torch.arange(num_slots, device=input_ids.device)  # [K]
-    return torch.where(slots[None, :] < counts[:, None], order, torch.full_like(order, -1))  # [B, K]
+    return selected_positions(input_ids == mask_token_id)  # [B, K]
 
 
 def _preview(text: str, limit: int = 60) -> str:

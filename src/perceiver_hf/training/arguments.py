@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..config_overrides import parse_config_overrides
 from ..configuration_perceiver import PerceiverConfig
 from .masking import MASKING_STRATEGIES
 from .presets import PRESETS
@@ -252,42 +253,6 @@ PerceiverConfigArguments = _make_config_arguments()
 def config_flag_overrides(config_args: Any) -> dict[str, Any]:
     """The PerceiverConfig fields given as individual flags (those not None)."""
     return {f.name: getattr(config_args, f.name) for f in dataclasses.fields(config_args) if getattr(config_args, f.name) is not None}
-
-
-def parse_config_overrides(text: Optional[str]) -> dict[str, Any]:
-    """Parse "name=value,name=value" into typed PerceiverConfig overrides (clear errors for unknown names)."""
-    if not text:
-        return {}
-    hints = typing.get_type_hints(PerceiverConfig.__init__)
-    parameters = inspect.signature(PerceiverConfig.__init__).parameters
-    overrides: dict[str, Any] = {}
-    for item in text.split(","):
-        name, sep, raw = item.partition("=")
-        name, raw = name.strip(), raw.strip()
-        if not sep or not name:
-            raise ValueError(f"--config_overrides item {item!r} is not of the form name=value.")
-        if name not in parameters or name in ("self", "kwargs"):
-            known = sorted(p for p in parameters if p not in ("self", "kwargs"))
-            raise ValueError(f"--config_overrides: {name!r} is not a PerceiverConfig field; fields: {', '.join(known)}.")
-        overrides[name] = _convert(name, raw, hints[name])
-    return overrides
-
-
-def _convert(name: str, raw: str, hint: Any) -> Any:
-    optional = typing.get_origin(hint) is typing.Union and type(None) in typing.get_args(hint)
-    base = next((a for a in typing.get_args(hint) if a is not type(None)), hint) if optional else hint
-    if raw.lower() == "none":
-        if optional:
-            return None
-        raise ValueError(f"--config_overrides: {name} cannot be None.")
-    try:
-        if base is bool:
-            if raw.lower() not in ("true", "false", "1", "0", "yes", "no"):
-                raise ValueError
-            return raw.lower() in ("true", "1", "yes")
-        return base(raw)
-    except ValueError:
-        raise ValueError(f"--config_overrides: {name}={raw!r} is not a valid {getattr(base, '__name__', base)}.") from None
 
 
 __all__ = [

@@ -24,6 +24,7 @@ from typing import Any, Optional
 import torch
 from transformers import DataCollatorForLanguageModeling, TrainerCallback
 
+from ..output_positions import gather_at_positions, selected_positions
 from .masking import MaskingSpec, TokenTables, mask_sequence
 
 EVAL_EPOCH = -1
@@ -53,22 +54,8 @@ def select_output_positions(
     K is the largest number of scored tokens in a row (at least 1, rounded up to `pad_to_multiple_of`);
     positions are ascending, unused slots hold position -1 and label -100.
     """
-    batch_size, seq_len = labels.shape
-    scored = labels != -100  # [B, L]
-    num_slots = max(int(scored.sum(1).max()) if batch_size else 0, 1)
-    if pad_to_multiple_of:
-        num_slots = -(-num_slots // pad_to_multiple_of) * pad_to_multiple_of
-    positions = torch.arange(seq_len).expand(batch_size, seq_len)  # [B, L]
-    order = torch.where(scored, positions, positions + seq_len).argsort(dim=1)  # scored positions first
-    order = order[:, : min(num_slots, seq_len)]  # [B, K']
-    valid = scored.gather(1, order)  # [B, K']
-    output_positions = torch.where(valid, order, -1)
-    compact_labels = torch.where(valid, labels.gather(1, order), -100)
-    if num_slots > seq_len:  # only when rounding up past L: extend with unused slots
-        extra = num_slots - seq_len
-        output_positions = torch.cat([output_positions, output_positions.new_full((batch_size, extra), -1)], 1)
-        compact_labels = torch.cat([compact_labels, compact_labels.new_full((batch_size, extra), -100)], 1)
-    return output_positions, compact_labels
+    output_positions = selected_positions(labels != -100, min_slots=1, pad_to_multiple_of=pad_to_multiple_of)
+    return output_positions, gather_at_positions(labels, output_positions, fill_value=-100)  # [B, K] each
 
 
 @dataclass

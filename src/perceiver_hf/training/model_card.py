@@ -19,7 +19,7 @@ from typing import Any, Callable, Optional, Sequence
 from huggingface_hub import EvalResult
 from transformers import Trainer
 
-from .. import __version__
+from ..version import package_version
 from ..model_cards import render_model_card
 from ..model_cards.fields import UNKNOWN_LICENSE, architecture_summary, hub_metadata, hub_repo_id, source_card_data
 from ..tokenization_perceiver import PerceiverByteTokenizer
@@ -260,7 +260,7 @@ def render_training_card(trainer: Trainer, arguments: TrainArguments, command: O
         model_path=model_path(trainer),
         training_data=training_data_text(trainer, arguments, max_seq_len),
         training_procedure=training_procedure_text(trainer, arguments),
-        perceiver_hf_version=__version__,
+        perceiver_hf_version=package_version(),
         training_command=command_text,
         training_config=config_text,
         data_name=data_name(arguments),

@@ -15,7 +15,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_perceiver import PerceiverForMaskedLM
-from ..tokenization_perceiver import PerceiverByteTokenizer, register_tokenizer
+from ..tokenization_perceiver import PerceiverByteTokenizer
 from .arguments import (
     FINE_TUNING_CONFIG_FIELDS,
     DataArguments,
@@ -42,7 +42,6 @@ def load_tokenizer(model_args: ModelArguments) -> PreTrainedTokenizerBase:
     name = model_args.tokenizer_name or model_args.model_name_or_path or "byte"
     if name.lower() in BYTE_TOKENIZER_NAMES:
         return PerceiverByteTokenizer()
-    register_tokenizer(PerceiverConfig)  # so AutoTokenizer can load folders holding a saved byte tokenizer
     try:
         return AutoTokenizer.from_pretrained(name, cache_dir=model_args.cache_dir)
     except Exception as error:  # OSError (not found / offline), ValueError (unknown class), ...

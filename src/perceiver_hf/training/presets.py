@@ -11,26 +11,29 @@ from typing import Any, Callable
 from ..configuration_perceiver import PerceiverConfig
 
 TINY_CONFIG: dict[str, Any] = {
-    "max_seq_len": 256,
+    "vocab_size": 262,
+    "max_seq_len": 128,
     "num_input_channels": 64,
-    "num_latents": 32,
-    "num_latent_channels": 64,
+    "num_latents": 16,
+    "num_latent_channels": 96,
     "num_cross_attention_heads": 4,
-    "num_cross_attention_qk_channels": 64,
-    "num_cross_attention_v_channels": 64,
+    "num_cross_attention_qk_channels": 32,
+    "num_cross_attention_v_channels": 96,
     "num_self_attention_heads": 4,
-    "num_self_attention_qk_channels": 64,
-    "num_self_attention_v_channels": 64,
+    "num_self_attention_qk_channels": 32,
+    "num_self_attention_v_channels": 96,
     "num_self_attention_layers_per_block": 2,
+    "num_self_attention_blocks": 1,
     "decoder_num_cross_attention_heads": 4,
-    "decoder_num_cross_attention_qk_channels": 64,
+    "decoder_num_cross_attention_qk_channels": 32,
     "decoder_num_cross_attention_v_channels": 64,
 }
-"""A few-hundred-thousand-parameter model for tests and smoke runs on a CPU."""
+"""A few-hundred-thousand-parameter model for tests and smoke runs on a CPU: the shape of the Haiku test
+fixture (tests/fixtures/haiku-tiny), with q/k narrower than v so that the mixed-width attention path runs."""
 
 
 def tiny(**overrides: Any) -> PerceiverConfig:
-    """A tiny Perceiver IO (C=64, N=32, D=64, 2 self-attention layers, 256 positions) for tests and smoke runs."""
+    """A tiny Perceiver IO (C=64, N=16, D=96, 2 self-attention layers, 128 positions) for tests and smoke runs."""
     return PerceiverConfig(**{**TINY_CONFIG, **overrides})
 
 
