@@ -1,4 +1,4 @@
-"""Haiku checkpoint -> model folder, end to end, against DeepMind's own outputs (shared/fixtures/haiku-tiny).
+"""Haiku checkpoint -> model folder, end to end, against DeepMind's own outputs (tests/fixtures/haiku-tiny).
 
 Every fixture form converts, and the folder, loaded with plain transformers APIs, reproduces DeepMind's logits
 at every position (valid and padded) within 5e-5. References: logits.npz and manifest.json (DeepMind's code),
