@@ -13,6 +13,7 @@ fills all of them in one forward pass that decodes only the masked positions.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
@@ -44,6 +45,23 @@ def parse_examples(pairs: Sequence[str]) -> List[Tuple[str, str]]:
     return examples
 
 
+def one_letter_masked(sentence: str, span: str) -> str:
+    """`sentence` with one letter of the word `span` as [MASK]s (its second, or its only one), one per UTF-8 byte."""
+    word = span.lstrip()
+    start = sentence.index(span) + len(span) - len(word) + (1 if len(word) > 1 else 0)
+    letter = sentence[start]
+    return sentence[:start] + "[MASK]" * len(letter.encode()) + sentence[start + 1 :]
+
+
+def copy_model_card(source: Path, output_dir: Path) -> None:
+    """Give `output_dir` the model card (README.md) of the source folder, if it has one (written atomically)."""
+    card = source / "README.md"
+    if card.is_file():
+        partial = output_dir / ".README.md.partial"
+        partial.write_bytes(card.read_bytes())
+        os.replace(partial, output_dir / "README.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the shipped perceiver-bytes-small)")
@@ -63,6 +81,7 @@ def main() -> None:
     if args.output_dir:
         model.save_pretrained(args.output_dir)
         tokenizer.save_pretrained(args.output_dir)
+        copy_model_card(Path(path), args.output_dir)
         model = AutoModelForMaskedLM.from_pretrained(args.output_dir)
         tokenizer = AutoTokenizer.from_pretrained(args.output_dir)
         print(f"saved to {args.output_dir} and loaded back: {sorted(p.name for p in args.output_dir.iterdir())}")
@@ -79,7 +98,7 @@ def main() -> None:
         print(f"  {output['sequence']}")
 
     fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer)  # transformers' own: top-k per [MASK]
-    text = "Some words are m[MASK]ssing."
+    text = one_letter_masked(*examples[0])
     candidates = ", ".join(f"{c['token_str']!r} {c['score']:.2f}" for c in fill_mask(text, top_k=3))
     print(f"\nfill-mask {text!r}: {candidates}")
 
