@@ -1,7 +1,9 @@
 """The `perceiver-hf` command: one subcommand per module in this package.
 
 Each subcommand module defines `add_parser(subparsers)`, which adds its parser and sets `func` (called with the
-parsed `argparse.Namespace`, returning an exit code). Heavy imports happen inside `func`, so `--help` is fast.
+parsed `argparse.Namespace`, returning an exit code) and optionally `precheck` (input checks that need no
+model). The command enters through `perceiver_hf_launcher`, so nothing here imports torch or transformers until
+`func` runs: `--help`, argument errors and `precheck` errors answer at once.
 """
 
 from __future__ import annotations
@@ -75,6 +77,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if getattr(args, "command", None) is None or not hasattr(args, "func"):
         parser.print_help()
         return 2
+    precheck = getattr(args, "precheck", None)  # checks of the input that need no model, before the imports
+    if precheck is not None and (code := precheck(args)):
+        return int(code)
+    import perceiver_hf
+
+    perceiver_hf.load()  # deferred by perceiver_hf_launcher until a subcommand runs
     return int(args.func(args) or 0)
 
 

@@ -76,18 +76,48 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="int8: dynamic int8 quantization of the linear layers, faster CPU inference (perceiver_hf.quantization)",
     )
     parser.add_argument("--json", action="store_true", help="print the pipeline's results as JSON")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, precheck=precheck)
     return parser
+
+
+def _check_arguments(args: argparse.Namespace) -> tuple[str, list[str], str]:
+    """(MODEL, texts, mode) after the checks that need no model; a local model's texts must hold its mask."""
+    model, texts = _split_model_and_texts(args.model, list(args.texts))
+    mode = _resolve_mode(args.mode, args.top_k)
+    if args.batch_size < 1:
+        raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    _check_model_location(model)
+    mask_token = _local_mask_token(model)
+    if mask_token is not None:
+        _prepare_texts(texts, args.mask, mask_token)
+    return model, texts, mode
+
+
+def _local_mask_token(model: str) -> Optional[str]:
+    """The mask token a local model folder's tokenizer_config.json names, without loading anything; else None."""
+    try:
+        with open(os.path.join(model, "tokenizer_config.json"), encoding="utf-8") as file:
+            token = json.load(file).get("mask_token")
+    except (OSError, ValueError, AttributeError):
+        return None
+    token = token.get("content") if isinstance(token, dict) else token
+    return token if isinstance(token, str) and token else None
+
+
+def precheck(args: argparse.Namespace) -> int:
+    """Check the arguments and texts before torch and transformers are imported; returns the exit code (0: fine)."""
+    try:
+        _check_arguments(args)
+    except FillError as error:
+        print(f"perceiver-hf fill: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `perceiver-hf fill`; returns the exit code."""
     try:
-        model, texts = _split_model_and_texts(args.model, list(args.texts))
-        mode = _resolve_mode(args.mode, args.top_k)
-        if args.batch_size < 1:
-            raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
-        _check_model_location(model)
+        model, texts, mode = _check_arguments(args)
         tokenizer = _load(model, args.revision, "tokenizer", lambda: _auto_tokenizer(model, args.revision))
         texts = _prepare_texts(texts, args.mask, _mask_token(tokenizer))
         task = "fill-mask-spans" if mode == SPANS_MODE else FILL_MASK_MODE
@@ -229,7 +259,7 @@ def _quantize_int8(model: Any) -> None:
 
 def _prepare_texts(texts: list[str], mask_word: Optional[str], mask_token: str) -> list[str]:
     """Apply `--mask WORD` and check that every text has a mask, before the model runs."""
-    from perceiver_hf.pipelines import mask_span, missing_mask_message
+    from perceiver_hf.text_masks import mask_span, missing_mask_message
 
     prepared = []
     for index, text in enumerate(texts):
