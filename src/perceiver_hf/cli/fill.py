@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
+from ..model_location import ModelSourceError, check_model_source
+
 SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
 DEFAULT_TOP_K = 5
@@ -87,6 +89,10 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, list[str], str]:
     if args.batch_size < 1:
         raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
     _check_model_location(model)
+    try:
+        check_model_source(model, args.revision)
+    except ModelSourceError as error:
+        raise FillError(str(error)) from error
     mask_token = _local_mask_token(model)
     if mask_token is not None:
         _prepare_texts(texts, args.mask, mask_token)
