@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import List, Sequence, Tuple
 
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+from transformers.utils import logging
 
 import perceiver_hf  # registers the perceiver_io model type, its tokenizer and the fill-mask-spans pipeline
 from perceiver_hf.pipelines import FILL_MASK_SPANS_TASK, mask_span
@@ -74,6 +75,7 @@ def main() -> None:
     examples = parse_examples(args.pairs) if args.pairs else EXAMPLES
 
     path = args.model or str(perceiver_hf.pretrained_model_path())
+    logging.disable_progress_bar()  # loading a 16 MB model takes a fraction of a second: no progress bars
     model = AutoModelForMaskedLM.from_pretrained(path)  # resolves to perceiver_hf.PerceiverForMaskedLM
     tokenizer = AutoTokenizer.from_pretrained(path)  # PerceiverByteTokenizer: UTF-8 byte + 6, [MASK] = 3
     name = args.model or perceiver_hf.DEFAULT_MODEL

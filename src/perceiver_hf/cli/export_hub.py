@@ -119,9 +119,11 @@ def precheck(args: argparse.Namespace) -> int:
 def run(args: argparse.Namespace) -> int:
     """Export `args.model` to `args.output_dir`; returns the exit code."""
     from ..hub import export_for_hub
+    from ..quiet import quiet_loading
 
     try:
-        model = load_model(args.model, args.revision)
+        with quiet_loading():
+            model = load_model(args.model, args.revision)
         tokenizer = None
         if not args.no_tokenizer:
             tokenizer_source = args.tokenizer or args.model

@@ -226,8 +226,11 @@ def _check_model_location(model: str) -> None:
 
 def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
     """Run `load`, turning a loading failure into a `FillError` that names MODEL, its revision and the cause."""
+    from perceiver_hf.quiet import quiet_loading
+
     try:
-        return load()
+        with quiet_loading():
+            return load()
     except (OSError, ValueError, KeyError) as error:
         where = f"revision {revision!r} of " if revision else ""
         hint = "" if os.path.exists(model) else " (no local folder of that name either; check the path or Hub id)"
