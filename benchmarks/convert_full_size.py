@@ -4,7 +4,7 @@
     python benchmarks/convert_full_size.py --workdir DIR     # keep (and reuse) DIR/synthetic.pickle
 
 The real `language_perceiver_io_bytes.pickle` cannot be downloaded here, so a synthetic one is built from
-shared/fixtures/language-perceiver-param-spec.json: the same 457 arrays (names, shapes, float32), random
+tests/fixtures/language-perceiver-param-spec.json: the same 457 arrays (names, shapes, float32), random
 values, pickled the 2021 way (nested `haiku._src.data_structures.FlatMapping` and
 `numpy.core.multiarray._reconstruct` globals, protocol 3), like the fixture params-legacy.pickle.
 
@@ -37,7 +37,7 @@ import numpy as np
 
 MIB = 2**20
 REPO_ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_SPEC = REPO_ROOT.parent / "shared" / "fixtures" / "language-perceiver-param-spec.json"
+DEFAULT_SPEC = REPO_ROOT / "tests" / "fixtures" / "language-perceiver-param-spec.json"
 TARGET_RATIO = 2.5
 
 

@@ -9,7 +9,7 @@ loss; "decode-only" passes `output_positions` [B, K] (what `PerceiverMLMCollator
 positions" passes labels [B, L] with -100 at unmasked positions and decodes all L. Token ids are random: the
 time does not depend on the text. Times are CPU seconds of this process; the two variants alternate step by
 step on one model, so a machine whose load changes during the run affects both alike; the ratio is the
-median of the per-pair ratios. Prints one summary line (the README quotes it).
+median of the per-pair ratios. Prints one summary line (docs/training.md quotes it).
 """
 
 from __future__ import annotations

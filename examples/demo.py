@@ -13,10 +13,12 @@ fills all of them in one forward pass that decodes only the masked positions.
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
 from transformers import AutoModelForMaskedLM, AutoTokenizer, pipeline
+from transformers.utils import logging
 
 import perceiver_hf  # registers the perceiver_io model type, its tokenizer and the fill-mask-spans pipeline
 from perceiver_hf.pipelines import FILL_MASK_SPANS_TASK, mask_span
@@ -44,6 +46,23 @@ def parse_examples(pairs: Sequence[str]) -> List[Tuple[str, str]]:
     return examples
 
 
+def one_letter_masked(sentence: str, span: str) -> str:
+    """`sentence` with one letter of the word `span` as [MASK]s (its second, or its only one), one per UTF-8 byte."""
+    word = span.lstrip()
+    start = sentence.index(span) + len(span) - len(word) + (1 if len(word) > 1 else 0)
+    letter = sentence[start]
+    return sentence[:start] + "[MASK]" * len(letter.encode()) + sentence[start + 1 :]
+
+
+def copy_model_card(source: Path, output_dir: Path) -> None:
+    """Give `output_dir` the model card (README.md) of the source folder, if it has one (written atomically)."""
+    card = source / "README.md"
+    if card.is_file():
+        partial = output_dir / ".README.md.partial"
+        partial.write_bytes(card.read_bytes())
+        os.replace(partial, output_dir / "README.md")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", default=None, help="model folder or Hub id (default: the shipped perceiver-bytes-small)")
@@ -56,6 +75,7 @@ def main() -> None:
     examples = parse_examples(args.pairs) if args.pairs else EXAMPLES
 
     path = args.model or str(perceiver_hf.pretrained_model_path())
+    logging.disable_progress_bar()  # loading a 16 MB model takes a fraction of a second: no progress bars
     model = AutoModelForMaskedLM.from_pretrained(path)  # resolves to perceiver_hf.PerceiverForMaskedLM
     tokenizer = AutoTokenizer.from_pretrained(path)  # PerceiverByteTokenizer: UTF-8 byte + 6, [MASK] = 3
     name = args.model or perceiver_hf.DEFAULT_MODEL
@@ -63,6 +83,7 @@ def main() -> None:
     if args.output_dir:
         model.save_pretrained(args.output_dir)
         tokenizer.save_pretrained(args.output_dir)
+        copy_model_card(Path(path), args.output_dir)
         model = AutoModelForMaskedLM.from_pretrained(args.output_dir)
         tokenizer = AutoTokenizer.from_pretrained(args.output_dir)
         print(f"saved to {args.output_dir} and loaded back: {sorted(p.name for p in args.output_dir.iterdir())}")
@@ -79,7 +100,7 @@ def main() -> None:
         print(f"  {output['sequence']}")
 
     fill_mask = pipeline("fill-mask", model=model, tokenizer=tokenizer)  # transformers' own: top-k per [MASK]
-    text = "Some words are m[MASK]ssing."
+    text = one_letter_masked(*examples[0])
     candidates = ", ".join(f"{c['token_str']!r} {c['score']:.2f}" for c in fill_mask(text, top_k=3))
     print(f"\nfill-mask {text!r}: {candidates}")
 

@@ -1,6 +1,6 @@
-"""Shared pytest fixtures: the haiku-tiny configuration, tiny models and the shared fixture folder.
+"""Common pytest fixtures: the haiku-tiny configuration, tiny models and the reference fixture folder.
 
-The tiny configuration is DeepMind's notebook model shrunk the way shared/fixtures/haiku-tiny/manifest.json
+The tiny configuration is DeepMind's notebook model shrunk the way tests/fixtures/haiku-tiny/manifest.json
 describes it (C=64, D=96, N=16, 2 self-attention layers, 4 heads, q/k 32, decoder v 64, 128 positions).
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
@@ -29,33 +29,14 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_CONFIG: dict[str, Any] = PRESET_TINY_CONFIG  # the one tiny config: `perceiver-hf train --preset tiny`
 
 
-def find_shared_dir() -> Optional[Path]:
-    """The project's shared folder: ../shared beside the repository (CI), else /work/shared; None if absent."""
-    for candidate in (REPO_ROOT / ".." / "shared", Path("/work/shared")):
-        if (candidate / "fixtures").is_dir():
-            return candidate.resolve()
-    return None
+FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
+HAIKU_TINY_DIR = FIXTURES_DIR / "haiku-tiny"
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The project's shared folder (seeds, fixtures); skips the test if it is not there."""
-    shared = find_shared_dir()
-    if shared is None:
-        pytest.skip(
-            "the shared folder was not found: expected ../shared beside the repository or /work/shared "
-            "(it holds the seeds and DeepMind's reference outputs; put it next to the repo)."
-        )
-    return shared
-
-
-@pytest.fixture(scope="session")
-def haiku_tiny_dir(shared_dir: Path) -> Path:
-    """shared/fixtures/haiku-tiny (DeepMind's reference outputs); skips the test if it is not there."""
-    folder = shared_dir / "fixtures" / "haiku-tiny"
-    if not (folder / "params.pickle").is_file():
-        pytest.skip(f"{folder}/params.pickle not found (DeepMind's reference parameters for the tiny model).")
-    return folder
+def haiku_tiny_dir() -> Path:
+    """tests/fixtures/haiku-tiny: DeepMind's reference parameters, inputs and logits for the tiny model."""
+    return HAIKU_TINY_DIR
 
 
 def make_tiny_config(**overrides: Any) -> PerceiverConfig:
@@ -75,7 +56,7 @@ def randomize_(model: nn.Module, seed: int = 0) -> nn.Module:
     With transformers' std-0.02 initialisation the logits are nearly input-independent, so padding, masking
     or position bugs would move them by less than float32 noise. Linear w ~ N(0, 1/fan_in), biases
     ~ N(0, 0.2), LayerNorm scale ~ N(1, 0.2) and offset ~ N(0, 0.2), embeddings and position/latent/query
-    arrays ~ N(0, 0.5), as in shared/fixtures/haiku-tiny/manifest.json.
+    arrays ~ N(0, 0.5), as in tests/fixtures/haiku-tiny/manifest.json.
     """
     generator = torch.Generator().manual_seed(seed)
 

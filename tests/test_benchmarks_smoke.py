@@ -33,6 +33,7 @@ def test_every_case_ran_and_wrote_its_outputs(smoke_results):
     assert (out_dir / "latency_vs_length-smoke.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (out_dir / "speed-smoke.md").read_text()
     assert "| target | measured | limit | met |" in table
+    assert "not the sizes the targets are set for" in (out_dir / "speed-summary-smoke.md").read_text()
     for case in results["cases"]:
         rows = case.get("rows") or [r for point in case["points"] for r in point["rows"]]
         assert all(r["gflop"] > 0 and r["median_s"] > 0 for r in rows), case["case"]

@@ -1,4 +1,4 @@
-"""Haiku checkpoint -> model folder, end to end, against DeepMind's own outputs (shared/fixtures/haiku-tiny).
+"""Haiku checkpoint -> model folder, end to end, against DeepMind's own outputs (tests/fixtures/haiku-tiny).
 
 Every fixture form converts, and the folder, loaded with plain transformers APIs, reproduces DeepMind's logits
 at every position (valid and padded) within 5e-5. References: logits.npz and manifest.json (DeepMind's code),
@@ -166,3 +166,15 @@ def test_command_line_errors(
     assert error.startswith("perceiver-hf convert: error:") and message in error
     assert "Traceback" not in error
     assert case == "not-empty" or not out.exists()
+
+
+def test_command_line_says_which_unseen_settings_it_assumed(
+    haiku_tiny_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    pickle_path = str(haiku_tiny_dir / "params.pickle")
+    main(["convert", "haiku", pickle_path, str(tmp_path / "default")])  # the tiny fixture has 4 heads: fails
+    said = capsys.readouterr().out
+    assert "assuming DeepMind's: num_cross_attention_heads=8,num_self_attention_heads=8" in said
+    assert "--config-overrides" in said
+    assert main(["convert", "haiku", pickle_path, str(tmp_path / "given"), "--config-overrides", TINY_HEADS_ARG]) == 0
+    assert "num_self_attention_heads=8" not in capsys.readouterr().out

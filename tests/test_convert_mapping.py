@@ -1,6 +1,6 @@
 """The Haiku -> perceiver-hf mapping table, config inference and --config-overrides.
 
-References: shared/fixtures/language-perceiver-param-spec.json (the real checkpoint's 457 arrays and DeepMind's
+References: tests/fixtures/language-perceiver-param-spec.json (the real checkpoint's 457 arrays and DeepMind's
 configuration, computed from DeepMind's code) and haiku-tiny's manifest.
 """
 

@@ -1,4 +1,4 @@
-"""Our model against DeepMind's own JAX/Haiku code: shared/fixtures/haiku-tiny logits at every position.
+"""Our model against DeepMind's own JAX/Haiku code: tests/fixtures/haiku-tiny logits at every position.
 
 The fixture's logits came from running DeepMind's perceiver.py on random parameters (params.pickle) and the
 inputs in inputs.npz. We convert the same parameters with the package's converter (`convert_haiku_checkpoint`),

@@ -22,8 +22,8 @@ from transformers import PerceiverConfig as TransformersPerceiverConfig
 
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM, PerceiverModel
 
-LANGUAGE_PERCEIVER_PARAMETERS = 201_108_230  # DeepMind's checkpoint (shared/fixtures/language-perceiver-param-spec.json)
-PERCEIVER_IO_BASE_PARAMETERS = 223_155_456  # perceiver-io docs (shared/seeds/000_c0dba52e3109ea4d.txt)
+LANGUAGE_PERCEIVER_PARAMETERS = 201_108_230  # DeepMind's checkpoint (tests/fixtures/language-perceiver-param-spec.json)
+PERCEIVER_IO_BASE_PARAMETERS = 223_155_456  # perceiver-io docs (the seed page 000_c0dba52e3109ea4d.txt)
 
 
 def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:

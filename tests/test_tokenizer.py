@@ -2,7 +2,7 @@
 
 References: UTF-8 bytes + 6 computed by hand, transformers' own (slow, pure-Python) PerceiverTokenizer,
 Python's ``bytes.decode("utf-8", errors="replace")``, and the input ids DeepMind's Haiku code was run on
-(shared/fixtures/haiku-tiny).
+(tests/fixtures/haiku-tiny).
 """
 
 from __future__ import annotations

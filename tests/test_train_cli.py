@@ -281,12 +281,12 @@ def test_decode_only_is_the_default_and_can_be_switched_off(common):
     assert torch.is_tensor(PerceiverMLMCollator(PerceiverByteTokenizer(), seed=0)([[40, 41]])["output_positions"])
 
 
-# --- the README's commands ---------------------------------------------------------------------------------
+# --- the training docs' commands------------------------------------------------------------------------------
 
 
 def readme_train_commands() -> list[list[str]]:
-    """Every `perceiver-hf train` / `-m perceiver_hf.cli train` command in the README's Training section."""
-    section = (REPO / "README.md").read_text().split("\n## Training\n", 1)[1].split("\n## ", 1)[0]
+    """Every `perceiver-hf train` / `-m perceiver_hf.cli train` command of docs/training.md."""
+    section = (REPO / "docs" / "training.md").read_text(encoding="utf-8")
     commands = []
     for block in re.findall(r"```bash\n(.*?)```", section, re.S):
         for line in block.replace("\\\n", " ").splitlines():

@@ -25,7 +25,7 @@ from perceiver_hf.training.metrics import compute_metrics, preprocess_logits_for
 from perceiver_hf.training.run import run_from_argv
 
 DATA = Path(__file__).parent / "data" / "english"
-FIXTURE_PARAMS = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "haiku-tiny" / "params.pickle"
+FIXTURE_PARAMS = Path(__file__).parent / "fixtures" / "haiku-tiny" / "params.pickle"
 STEPS = 6
 
 

@@ -1,21 +1,16 @@
 """perceiver-hf: Perceiver IO masked language models as first-class Hugging Face transformers models.
 
 Importing the package registers `PerceiverConfig` (model_type "perceiver_io") and its models with
-transformers' Auto classes.
+transformers' Auto classes. The one exception is the `perceiver-hf` command, which enters through the tiny
+`perceiver_hf_launcher` module: it defers this (torch and transformers take seconds to import) until a
+subcommand runs (`load()`), so `--help` and argument errors answer at once.
 """
 
-from .auto_registration import register_auto_classes
-from .configuration_perceiver import PerceiverConfig
-from .modeling_perceiver import PerceiverForMaskedLM, PerceiverMaskedLMOutput, PerceiverModel, PerceiverPreTrainedModel
-from .quantization import quantize_dynamic_int8
-from .pretrained import DEFAULT_MODEL, pretrained_model_path
-from .tokenization_perceiver import PerceiverByteTokenizer
+import sys
+
 from .version import package_version
-from . import pipelines  # noqa: F401,E402  (registers the "fill-mask-spans" pipeline task)
 
 __version__ = package_version()
-
-register_auto_classes()
 
 __all__ = [
     "DEFAULT_MODEL",
@@ -26,6 +21,47 @@ __all__ = [
     "PerceiverModel",
     "PerceiverPreTrainedModel",
     "__version__",
+    "load",
     "quantize_dynamic_int8",
     "pretrained_model_path",
 ]
+
+
+def load() -> None:
+    """Import the models, tokenizer and pipelines and register them with transformers (idempotent)."""
+    from . import pipelines  # noqa: F401  (registers the "fill-mask-spans" pipeline task)
+    from .auto_registration import register_auto_classes
+    from .configuration_perceiver import PerceiverConfig
+    from .modeling_perceiver import (
+        PerceiverForMaskedLM,
+        PerceiverMaskedLMOutput,
+        PerceiverModel,
+        PerceiverPreTrainedModel,
+    )
+    from .pretrained import DEFAULT_MODEL, pretrained_model_path
+    from .quantization import quantize_dynamic_int8
+    from .tokenization_perceiver import PerceiverByteTokenizer
+
+    register_auto_classes()
+    globals().update(
+        DEFAULT_MODEL=DEFAULT_MODEL,
+        PerceiverByteTokenizer=PerceiverByteTokenizer,
+        PerceiverConfig=PerceiverConfig,
+        PerceiverForMaskedLM=PerceiverForMaskedLM,
+        PerceiverMaskedLMOutput=PerceiverMaskedLMOutput,
+        PerceiverModel=PerceiverModel,
+        PerceiverPreTrainedModel=PerceiverPreTrainedModel,
+        pretrained_model_path=pretrained_model_path,
+        quantize_dynamic_int8=quantize_dynamic_int8,
+    )
+
+
+def __getattr__(name: str):  # only reached while the command defers loading
+    if name in __all__:
+        load()
+        return globals()[name]
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+if not getattr(sys.modules.get("perceiver_hf_launcher"), "DEFER_LOADING", False):
+    load()

@@ -1,7 +1,9 @@
 """The `perceiver-hf` command: one subcommand per module in this package.
 
 Each subcommand module defines `add_parser(subparsers)`, which adds its parser and sets `func` (called with the
-parsed `argparse.Namespace`, returning an exit code). Heavy imports happen inside `func`, so `--help` is fast.
+parsed `argparse.Namespace`, returning an exit code) and optionally `precheck` (input checks that need no
+model). The command enters through `perceiver_hf_launcher`, so nothing here imports torch or transformers until
+`func` runs: `--help`, argument errors and `precheck` errors answer at once.
 """
 
 from __future__ import annotations
@@ -36,15 +38,51 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _subparsers_action(parser: argparse.ArgumentParser) -> Optional[argparse._SubParsersAction]:
+    return next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+
+
+def parse(parser: argparse.ArgumentParser, argv: Sequence[str]) -> argparse.Namespace:
+    """Parse `argv` with options accepted anywhere among the positionals of the (sub)command.
+
+    The subcommand's own parser parses its arguments (argparse's intermixed parsing), so an error shows that
+    subcommand's usage (`perceiver-hf fill: error: ...`). A subcommand that sets `accepts_extra_args` (`train`)
+    gets the arguments it does not know in `extra_args`, to pass on.
+    """
+    argv = list(argv)
+    path: list[tuple[str, str]] = []  # (dest, chosen name) of each subcommand level
+    while (action := _subparsers_action(parser)) is not None:
+        index = next((i for i, arg in enumerate(argv) if not arg.startswith("-")), None)
+        if index is None or index > 0 or argv[index] not in action.choices:
+            break  # top-level options, no command or an unknown one: argparse's own message and usage
+        path.append((action.dest, argv[index]))
+        parser, argv = action.choices[argv[index]], argv[index + 1 :]
+    if not path or _subparsers_action(parser) is not None:
+        args = parser.parse_args(argv)  # prints help or a usage error for an incomplete command
+        args.extra_args = []
+    elif parser.get_default("accepts_extra_args"):
+        args, args.extra_args = parser.parse_known_args(argv)
+    else:
+        args = parser.parse_intermixed_args(argv)
+        args.extra_args = []
+    for dest, name in path:
+        setattr(args, dest, name)
+    return args
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of `perceiver-hf`; returns the exit code."""
     parser = build_parser()
-    args, extra = parser.parse_known_args(argv)
-    if args.command is None:
+    args = parse(parser, sys.argv[1:] if argv is None else argv)
+    if getattr(args, "command", None) is None or not hasattr(args, "func"):
         parser.print_help()
         return 2
-    if extra and not getattr(args, "accepts_extra_args", False):
-        parser.error(f"unrecognized arguments: {' '.join(extra)}")
-    args.extra_args = extra
+    precheck = getattr(args, "precheck", None)  # checks of the input that need no model, before the imports
+    if precheck is not None and (code := precheck(args)):
+        return int(code)
+    import perceiver_hf
+
+    perceiver_hf.load()  # deferred by perceiver_hf_launcher until a subcommand runs
     return int(args.func(args) or 0)
 
 

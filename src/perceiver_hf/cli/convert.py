@@ -79,9 +79,17 @@ def _run(args: argparse.Namespace, convert: Callable[..., Any]) -> int:
 def run_haiku(args: argparse.Namespace) -> int:
     """`perceiver-hf convert haiku`."""
     from ..convert import convert_haiku_checkpoint, parse_config_overrides
+    from ..convert.haiku_config import assumed_settings
 
     def convert(output_dir: str, **options: Any) -> Any:
         overrides = parse_config_overrides(args.config_overrides)
+        assumed = assumed_settings(overrides)
+        if assumed and not args.quiet:
+            settings = ",".join(f"{key}={value}" for key, value in assumed.items())
+            print(
+                f"The weights do not show these settings; assuming DeepMind's: {settings}. If the checkpoint was "
+                f"trained otherwise, pass --config-overrides '{settings}' with its values."
+            )
         return convert_haiku_checkpoint(args.pickle, output_dir, config_overrides=overrides, **options)
 
     return _run(args, convert)

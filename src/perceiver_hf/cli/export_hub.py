@@ -40,7 +40,7 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--model-card", type=Path, default=None, help="README.md to ship (default: MODEL's README.md)")
     parser.add_argument("--max-shard-size", default=None, help='split the weights into files of at most this size, e.g. "200MB"')
     parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists and is not empty")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, precheck=precheck)
     return parser
 
 
@@ -104,12 +104,26 @@ def load_tokenizer(source: str, revision: Optional[str], config: Any) -> Any:
     )
 
 
+def precheck(args: argparse.Namespace) -> int:
+    """Fail at once, before torch is imported, when MODEL is neither a folder nor reachable on the Hub."""
+    from ..model_location import ModelSourceError, check_model_source
+
+    try:
+        check_model_source(args.model, args.revision)
+    except ModelSourceError as error:
+        print(f"perceiver-hf {COMMAND}: error: {error}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     """Export `args.model` to `args.output_dir`; returns the exit code."""
     from ..hub import export_for_hub
+    from ..quiet import quiet_loading
 
     try:
-        model = load_model(args.model, args.revision)
+        with quiet_loading():
+            model = load_model(args.model, args.revision)
         tokenizer = None
         if not args.no_tokenizer:
             tokenizer_source = args.tokenizer or args.model

@@ -13,6 +13,8 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
+from ..model_location import ModelSourceError, check_model_source
+
 SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
 DEFAULT_TOP_K = 5
@@ -76,18 +78,52 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         help="int8: dynamic int8 quantization of the linear layers, faster CPU inference (perceiver_hf.quantization)",
     )
     parser.add_argument("--json", action="store_true", help="print the pipeline's results as JSON")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, precheck=precheck)
     return parser
+
+
+def _check_arguments(args: argparse.Namespace) -> tuple[str, list[str], str]:
+    """(MODEL, texts, mode) after the checks that need no model; a local model's texts must hold its mask."""
+    model, texts = _split_model_and_texts(args.model, list(args.texts))
+    mode = _resolve_mode(args.mode, args.top_k)
+    if args.batch_size < 1:
+        raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
+    _check_model_location(model)
+    try:
+        check_model_source(model, args.revision)
+    except ModelSourceError as error:
+        raise FillError(str(error)) from error
+    mask_token = _local_mask_token(model)
+    if mask_token is not None:
+        _prepare_texts(texts, args.mask, mask_token)
+    return model, texts, mode
+
+
+def _local_mask_token(model: str) -> Optional[str]:
+    """The mask token a local model folder's tokenizer_config.json names, without loading anything; else None."""
+    try:
+        with open(os.path.join(model, "tokenizer_config.json"), encoding="utf-8") as file:
+            token = json.load(file).get("mask_token")
+    except (OSError, ValueError, AttributeError):
+        return None
+    token = token.get("content") if isinstance(token, dict) else token
+    return token if isinstance(token, str) and token else None
+
+
+def precheck(args: argparse.Namespace) -> int:
+    """Check the arguments and texts before torch and transformers are imported; returns the exit code (0: fine)."""
+    try:
+        _check_arguments(args)
+    except FillError as error:
+        print(f"perceiver-hf fill: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 def run(args: argparse.Namespace) -> int:
     """Entry point of `perceiver-hf fill`; returns the exit code."""
     try:
-        model, texts = _split_model_and_texts(args.model, list(args.texts))
-        mode = _resolve_mode(args.mode, args.top_k)
-        if args.batch_size < 1:
-            raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
-        _check_model_location(model)
+        model, texts, mode = _check_arguments(args)
         tokenizer = _load(model, args.revision, "tokenizer", lambda: _auto_tokenizer(model, args.revision))
         texts = _prepare_texts(texts, args.mask, _mask_token(tokenizer))
         task = "fill-mask-spans" if mode == SPANS_MODE else FILL_MASK_MODE
@@ -190,8 +226,11 @@ def _check_model_location(model: str) -> None:
 
 def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
     """Run `load`, turning a loading failure into a `FillError` that names MODEL, its revision and the cause."""
+    from perceiver_hf.quiet import quiet_loading
+
     try:
-        return load()
+        with quiet_loading():
+            return load()
     except (OSError, ValueError, KeyError) as error:
         where = f"revision {revision!r} of " if revision else ""
         hint = "" if os.path.exists(model) else " (no local folder of that name either; check the path or Hub id)"
@@ -229,7 +268,7 @@ def _quantize_int8(model: Any) -> None:
 
 def _prepare_texts(texts: list[str], mask_word: Optional[str], mask_token: str) -> list[str]:
     """Apply `--mask WORD` and check that every text has a mask, before the model runs."""
-    from perceiver_hf.pipelines import mask_span, missing_mask_message
+    from perceiver_hf.text_masks import mask_span, missing_mask_message
 
     prepared = []
     for index, text in enumerate(texts):

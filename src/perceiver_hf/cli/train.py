@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> int:
     if missing:
         print(
             f"perceiver-hf train: error: missing {', '.join(missing)}; install the training extra: "
-            "pip install 'perceiver-hf[training]'",
+            "pip install -e '.[training]' in the perceiver-hf repository",
             file=sys.stderr,
         )
         return 2

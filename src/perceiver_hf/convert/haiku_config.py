@@ -27,6 +27,20 @@ DEEPMIND_DEFAULTS: dict[str, Any] = dict(
 """DeepMind's language_perceiver_io_bytes settings that the weights do not show (masked_language_modelling notebook)."""
 
 
+UNSEEN_IN_WEIGHTS = (
+    "num_cross_attention_heads",
+    "num_self_attention_heads",
+    "decoder_num_cross_attention_heads",
+    "num_self_attention_blocks",
+)
+"""The `DEEPMIND_DEFAULTS` that change the model's output yet cannot be checked against the weights."""
+
+
+def assumed_settings(overrides: Optional[Mapping[str, Any]] = None) -> dict[str, Any]:
+    """The settings of `UNSEEN_IN_WEIGHTS` that `overrides` leaves at DeepMind's values (what is assumed)."""
+    return {key: DEEPMIND_DEFAULTS[key] for key in UNSEEN_IN_WEIGHTS if key not in (overrides or {})}
+
+
 def infer_haiku_config(shapes: Mapping[str, Shape], overrides: Optional[Mapping[str, Any]] = None) -> PerceiverConfig:
     """The `PerceiverConfig` of a Haiku checkpoint whose arrays have `shapes` ("module/param" -> shape).
 

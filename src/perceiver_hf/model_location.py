@@ -1,0 +1,87 @@
+"""Where a MODEL argument is: a local folder, a cached Hub repository, or the Hub; fail fast when none of them.
+
+Without this, a Hub id (or a mistyped folder) on a machine without network spends about a minute in
+huggingface_hub's retries before failing. `check_model_source` looks at the folder and the Hub cache first and,
+if the Hub is needed, checks once (a TCP connection, 3 s) that its endpoint can be reached. Light: no torch,
+no transformers; huggingface_hub is imported only for a Hub id.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from typing import Optional
+from urllib.parse import urlparse
+
+PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
+CONNECT_TIMEOUT = 3.0
+
+
+class ModelSourceError(ValueError):
+    """MODEL is neither a local folder nor a cached Hub repository, and cannot be downloaded."""
+
+
+def _offline() -> bool:
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def _cached(repo_id: str, revision: Optional[str]) -> bool:
+    from huggingface_hub import try_to_load_from_cache
+
+    return isinstance(try_to_load_from_cache(repo_id, "config.json", revision=revision), str)
+
+
+def endpoint_unreachable(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> Optional[str]:
+    """Why `endpoint` (a URL) cannot be reached, or None when a TCP connection to it succeeds (or a proxy is set)."""
+    if any(os.environ.get(name) for name in PROXY_VARIABLES):
+        return None  # the proxy decides; huggingface_hub reports its errors
+    url = urlparse(endpoint)
+    port = url.port or (443 if url.scheme == "https" else 80)
+    try:
+        socket.create_connection((url.hostname or "", port), timeout=timeout).close()
+    except OSError as error:
+        return str(error.strerror or error)
+    return None
+
+
+def _go_offline() -> None:
+    """Use only the Hub cache from now on in this process (HF_HUB_OFFLINE=1, also if huggingface_hub is loaded)."""
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None:
+        constants.HF_HUB_OFFLINE = True
+
+
+def check_model_source(model: str, revision: Optional[str] = None) -> None:
+    """Raise `ModelSourceError` (one line, with the fix) when `model` can be found neither locally nor on the Hub.
+
+    A cached Hub repository is used from the cache, with a note on stderr, when the Hub cannot be reached.
+    """
+    if os.path.isdir(model):
+        return
+    from huggingface_hub import constants
+
+    cache = constants.HF_HUB_CACHE
+    looked = f"no folder {os.path.abspath(model)!r}, and no cached Hub repository {model!r}"
+    looked += f"{'' if revision is None else f' at revision {revision!r}'} in {cache}"
+    cached = _cached(model, revision)
+    if _offline():
+        if not cached:
+            raise ModelSourceError(f"{looked}; HF_HUB_OFFLINE is set, so nothing is downloaded. Check the name.")
+        return
+    endpoint = os.environ.get("HF_ENDPOINT") or constants.ENDPOINT
+    reason = endpoint_unreachable(endpoint)
+    if reason is None:
+        return
+    if not cached:
+        raise ModelSourceError(
+            f"{looked}; the Hub ({endpoint}) cannot be reached ({reason}) to download it. Check the name, or the "
+            "network; set HF_HUB_OFFLINE=1 to use only local files and the cache without trying the network."
+        )
+    print(
+        f"note: the Hub ({endpoint}) cannot be reached ({reason}); using the cached copy of {model!r}. "
+        "Set HF_HUB_OFFLINE=1 to skip this check.",
+        file=sys.stderr,
+    )
+    _go_offline()
