@@ -1,4 +1,5 @@
-"""core.Linear: nn.Linear computing with oneDNN on CPU; same results, gradients and parameters as nn.Linear."""
+"""cpu_linear: OneDNNLinear computes like nn.Linear on CPU (same results, gradients, parameters); the HF wrappers
+swap it in for the core's plain nn.Linears and the swap can be undone."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ import pytest
 import torch
 from torch import nn
 
-from perceiver_hf.core import linear as linear_module
-from perceiver_hf.core.linear import Linear
+from perceiver_hf import cpu_linear as linear_module
+from perceiver_hf.cpu_linear import OneDNNLinear as Linear
 
 pytestmark = pytest.mark.skipif(not linear_module._ONEDNN_LINEAR, reason="this torch build has no oneDNN linear")
 
