@@ -6,7 +6,9 @@ import pytest
 import torch
 
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
+from perceiver_hf.configuration_perceiver import HIDDEN_ACTIVATIONS
 from perceiver_hf.core import MultiHeadAttention
+from perceiver_hf.core.layers import ACTIVATIONS
 from perceiver_hf.text.language import MaskedLanguageModel, TextDecoderConfig, TextEncoderConfig
 
 
@@ -149,6 +151,11 @@ def test_channels_not_divisible_by_heads_in_the_generic_parts() -> None:
 def test_other_invalid_config_values(overrides: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         PerceiverConfig(**overrides)
+
+
+def test_the_config_accepts_exactly_the_activations_the_core_implements() -> None:
+    # the config imports nothing of the package, so it keeps its own list; it must name what the core builds
+    assert sorted(HIDDEN_ACTIVATIONS) == sorted(ACTIVATIONS)
 
 
 @pytest.mark.parametrize(("model_type", "hint"), [("bert", "AutoConfig"), ("perceiver", "perceiver-hf convert transformers")])

@@ -18,7 +18,6 @@ import torch
 
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
 from perceiver_hf.convert import convert_haiku_checkpoint
-from perceiver_hf.core import set_attention_implementation
 
 TOLERANCE = 5e-5  # fp32 noise between two exact implementations is ~1e-5 on these logits
 HEAD_COUNTS = ("num_cross_attention_heads", "num_self_attention_heads", "decoder_num_cross_attention_heads")
@@ -102,19 +101,15 @@ def test_converted_config_and_parameter_count_match_manifest(manifest: dict, con
     assert sum(p.numel() for p in model.parameters()) == manifest["total_parameters"]
 
 
-@pytest.mark.parametrize("output_attentions", [False, True], ids=["sdpa", "eager"])
-def test_logits_match_deepmind_at_every_position(converted_dir, fixture_io, output_attentions, monkeypatch) -> None:
-    model = _load(converted_dir)
-    sdpa_calls = []
-    # mixed q/k and v head widths run explicitly on CPU by default (same code as "eager"); make "sdpa" use SDPA
-    set_attention_implementation(model, "sdpa")
-    sdpa = torch.nn.functional.scaled_dot_product_attention
-    monkeypatch.setattr(
-        torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: sdpa_calls.append(1) or sdpa(*a, **k)
-    )
+@pytest.mark.parametrize(
+    ("attn_implementation", "output_attentions"),
+    [("perceiver_fast", False), ("sdpa", False), ("eager", False), ("perceiver_fast", True)],
+    ids=["default", "sdpa", "eager", "output-attentions"],
+)
+def test_logits_match_deepmind_at_every_position(converted_dir, fixture_io, attn_implementation, output_attentions) -> None:
+    model = _load(converted_dir, attn_implementation=attn_implementation)
+    assert model.config._attn_implementation == attn_implementation
     valid_error, padded_error = _max_errors(model, fixture_io, output_attentions)
-    # the path under test really ran: 4 attentions (encoder cross, 2 self, decoder cross) through SDPA, or none
-    assert len(sdpa_calls) == (0 if output_attentions else 4), "the SDPA path was not the one checked"
     assert valid_error <= TOLERANCE, f"valid positions off by {valid_error:.2e}"
     assert padded_error <= TOLERANCE, f"padded positions off by {padded_error:.2e}"
 

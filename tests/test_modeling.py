@@ -19,8 +19,10 @@ from safetensors.torch import load_file
 from torch import nn
 from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM
 from transformers import PerceiverConfig as TransformersPerceiverConfig
+from transformers.integrations.sdpa_attention import sdpa_attention_forward
 
 from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM, PerceiverModel
+from perceiver_hf.core import attention as core_attention
 
 LANGUAGE_PERCEIVER_PARAMETERS = 201_108_230  # DeepMind's checkpoint (tests/fixtures/language-perceiver-param-spec.json)
 PERCEIVER_IO_BASE_PARAMETERS = 223_155_456  # perceiver-io docs (the seed page 000_c0dba52e3109ea4d.txt)
@@ -483,28 +485,44 @@ def test_a_few_steps_with_dropout_reduce_the_loss(tiny_config, random_ids) -> No
 
 
 @pytest.mark.parametrize("equal_head_widths", [True, False], ids=["equal-widths", "mixed-widths"])
-def test_attn_implementation_selects_the_attention_path(tiny_model, random_ids, saved, monkeypatch, equal_head_widths):
-    # equal q/k and v head widths: "sdpa" runs SDPA; mixed widths on CPU: the explicit path (same math, faster)
+def test_attn_implementations_agree(tiny_model, random_ids, saved, equal_head_widths):
+    # "sdpa" is transformers' SDPA function, "eager" the explicit computation, the default "perceiver_fast" SDPA
+    # or (CPU, mixed q/k and v head widths) the explicit computation: all give the same logits
     overrides = {"num_cross_attention_v_channels": 32, "num_self_attention_v_channels": 32,
                  "decoder_num_cross_attention_v_channels": 32} if equal_head_widths else {}
     folder = saved(tiny_model(**overrides))
-    calls = []
-    sdpa = torch.nn.functional.scaled_dot_product_attention
-    monkeypatch.setattr(torch.nn.functional, "scaled_dot_product_attention", lambda *a, **k: calls.append(1) or sdpa(*a, **k))
     input_ids = random_ids(2, 24, seed=11)
     logits = {}
-    for implementation in ("sdpa", "eager"):
-        calls.clear()
-        model = AutoModelForMaskedLM.from_pretrained(folder, attn_implementation=implementation).eval()
+    for implementation in ("sdpa", "eager", None):
+        kwargs = {} if implementation is None else {"attn_implementation": implementation}
+        model = AutoModelForMaskedLM.from_pretrained(folder, **kwargs).eval()
+        assert model.config._attn_implementation == (implementation or "perceiver_fast")
         with torch.no_grad():
-            logits[implementation] = model(input_ids).logits
-        expected_calls = 4 if (implementation == "sdpa" and equal_head_widths) else 0  # 4 attentions per forward
-        assert len(calls) == expected_calls, implementation
+            logits[model.config._attn_implementation] = model(input_ids).logits
+    assert model.attention_function() is core_attention.default_attention_forward
     torch.testing.assert_close(logits["sdpa"], logits["eager"], atol=1e-5, rtol=0)
-    model.set_attn_implementation("sdpa")
-    calls.clear()
-    with torch.no_grad():
-        model(input_ids)
-    assert len(calls) == (4 if equal_head_widths else 0)
+    torch.testing.assert_close(logits["perceiver_fast"], logits["eager"], atol=1e-5, rtol=0)
+    for implementation, function in (("sdpa", sdpa_attention_forward), ("eager", core_attention.eager_attention_forward)):
+        model.set_attn_implementation(implementation)
+        assert model.attention_function() is function
+        with torch.no_grad():
+            torch.testing.assert_close(model(input_ids).logits, logits[implementation], atol=0, rtol=0)
     with pytest.raises(ValueError, match="not supported by Perceiver IO models"):
         model.set_attn_implementation("flash_attention_2")
+
+
+def test_default_attention_runs_sdpa_only_where_it_is_faster(monkeypatch):
+    # CPU: equal q/k and v head widths -> SDPA; mixed widths -> the explicit computation (SDPA's slower fallback)
+    torch.manual_seed(0)
+    calls = []
+    sdpa = core_attention.sdpa_attention_forward
+    monkeypatch.setattr(core_attention, "sdpa_attention_forward", lambda *a, **k: calls.append(1) or sdpa(*a, **k))
+    for v_width, expected_sdpa in ((8, True), (16, False)):
+        q, k = torch.randn(2, 4, 5, 8), torch.randn(2, 4, 7, 8)
+        v = torch.randn(2, 4, 7, v_width)
+        mask = torch.rand(2, 1, 1, 7) > 0.3
+        calls.clear()
+        fast, _ = core_attention.default_attention_forward(None, q, k, v, mask, scaling=8**-0.5)
+        eager, _ = core_attention.eager_attention_forward(None, q, k, v, mask, scaling=8**-0.5)
+        assert bool(calls) == expected_sdpa
+        torch.testing.assert_close(fast, eager, atol=1e-6, rtol=0)

@@ -6,7 +6,7 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from perceiver_hf.core import linear as linear_module
+from perceiver_hf import cpu_linear as linear_module
 
 from .measure import measure, target
 from .models import ModelPair

@@ -7,8 +7,10 @@ from typing import Any, Optional
 from transformers import PreTrainedConfig
 
 from .config_validation import check_config_fields
-from .core.layers import ACTIVATIONS
-from .text.language import TextDecoderConfig, TextEncoderConfig
+
+# The MLP activations the core implements (`perceiver_hf.core.layers.ACTIVATIONS`; a test keeps the two equal).
+# The config imports nothing from the package, so that the model code depends on it and never the reverse.
+HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_tanh", "relu", "silu")
 
 
 class PerceiverConfig(PreTrainedConfig):
@@ -120,7 +122,7 @@ class PerceiverConfig(PreTrainedConfig):
 
     def _check(self) -> None:
         """Reject configurations that cannot build a model, with the fix in the message."""
-        check_config_fields(self, ACTIVATIONS)
+        check_config_fields(self, HIDDEN_ACTIVATIONS)
         # (heads field, [(channels field, default width)])
         groups = [
             ("num_cross_attention_heads", ["num_cross_attention_qk_channels", "num_cross_attention_v_channels"],
@@ -167,45 +169,6 @@ class PerceiverConfig(PreTrainedConfig):
     def perceiver_io_base(cls, vocab_size: int = 32000, max_seq_len: int = 512, **overrides: Any) -> "PerceiverConfig":
         """Perceiver IO Base (paper Table 11; SentencePiece 32,000 vocab, 512 tokens: 223,155,456 parameters)."""
         return cls(vocab_size=vocab_size, max_seq_len=max_seq_len, **overrides)
-
-    def text_encoder_config(self) -> TextEncoderConfig:
-        """The encoder part of this config, for `perceiver_hf.text.build_text_encoder`."""
-        return TextEncoderConfig(
-            vocab_size=self.vocab_size,
-            max_seq_len=self.max_seq_len,
-            num_input_channels=self.num_input_channels,
-            num_cross_attention_heads=self.num_cross_attention_heads,
-            num_cross_attention_qk_channels=self.num_cross_attention_qk_channels,
-            num_cross_attention_v_channels=self.num_cross_attention_v_channels,
-            cross_attention_widening_factor=self.cross_attention_widening_factor,
-            cross_attention_residual=self.cross_attention_residual,
-            num_self_attention_heads=self.num_self_attention_heads,
-            num_self_attention_qk_channels=self.num_self_attention_qk_channels,
-            num_self_attention_v_channels=self.num_self_attention_v_channels,
-            num_self_attention_layers_per_block=self.num_self_attention_layers_per_block,
-            num_self_attention_blocks=self.num_self_attention_blocks,
-            self_attention_widening_factor=self.self_attention_widening_factor,
-            dropout=self.dropout,
-            activation=self.hidden_act,
-            layer_norm_eps=self.layer_norm_eps,
-            init_scale=self.initializer_range,
-        )
-
-    def text_decoder_config(self) -> TextDecoderConfig:
-        """The decoder part of this config, for `perceiver_hf.text.build_text_decoder`."""
-        return TextDecoderConfig(
-            vocab_size=self.vocab_size,
-            max_seq_len=self.max_seq_len,
-            num_cross_attention_heads=self.decoder_num_cross_attention_heads,
-            num_cross_attention_qk_channels=self.decoder_num_cross_attention_qk_channels,
-            num_cross_attention_v_channels=self.decoder_num_cross_attention_v_channels,
-            cross_attention_widening_factor=self.decoder_cross_attention_widening_factor,
-            cross_attention_residual=self.decoder_cross_attention_residual,
-            dropout=self.dropout,
-            activation=self.hidden_act,
-            layer_norm_eps=self.layer_norm_eps,
-            init_scale=self.initializer_range,
-        )
 
 
 __all__ = ["PerceiverConfig"]

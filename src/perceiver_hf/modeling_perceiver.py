@@ -17,15 +17,19 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, MaskedLMOutput
+from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 from .config_validation import check_model_size
 from .configuration_perceiver import PerceiverConfig
 from .core.adapters import TrainableQueryProvider
-from .core.attention import set_attention_implementation
+from .core.attention import AttentionFunction, default_attention_forward, eager_attention_forward
+from .core.modules import PerceiverDecoder, PerceiverEncoder
+from .core.specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec, flat_option_names
+from .cpu_linear import use_onednn_linears
 from .hub.loading import check_pretrained_arguments, readable_weights
 from .input_validation import check_labels, check_model_inputs
 from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
-from .text.language import build_text_decoder, build_text_encoder
+from .text.language import text_decoder, text_encoder
 
 
 @dataclass
@@ -35,8 +39,33 @@ class PerceiverMaskedLMOutput(MaskedLMOutput):
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
 
 
-# transformers' attn_implementation -> the core attention's implementation (see `set_attn_implementation`)
-_CORE_ATTENTION = {"sdpa": "auto", "eager": "eager"}
+# The default attention implementation: SDPA, except on CPU for heads whose q/k and v widths differ, where the
+# explicit computation is the same math and faster than SDPA's math fallback (`core.attention`).
+FAST_ATTENTION = "perceiver_fast"
+AttentionInterface.register(FAST_ATTENTION, default_attention_forward)
+ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", FAST_ATTENTION)
+
+# spec option -> PerceiverConfig field, for the options shared by all attention layers
+_SHARED_CONFIG_FIELDS = {
+    "dropout": "dropout", "activation": "hidden_act", "layer_norm_eps": "layer_norm_eps", "init_scale": "initializer_range"
+}
+
+
+def _spec_options(config: PerceiverConfig, part: str, prefix: str = "") -> dict[str, Any]:
+    """The flat spec options of `part` ("encoder"/"decoder") read from `config` (decoder fields: "decoder_*")."""
+    return {
+        name: getattr(config, _SHARED_CONFIG_FIELDS.get(name) or prefix + name) for name in flat_option_names(part)
+    }
+
+
+def encoder_spec_from_config(config: PerceiverConfig) -> EncoderSpec:
+    """The `EncoderSpec` that `config` describes."""
+    return encoder_spec(config.num_latents, config.num_latent_channels, **_spec_options(config, "encoder"))
+
+
+def decoder_spec_from_config(config: PerceiverConfig) -> DecoderSpec:
+    """The `DecoderSpec` that `config` describes (its `decoder_*` fields)."""
+    return decoder_spec(config.num_latent_channels, **_spec_options(config, "decoder", prefix="decoder_"))
 
 
 class PerceiverPreTrainedModel(PreTrainedModel):
@@ -62,22 +91,33 @@ class PerceiverPreTrainedModel(PreTrainedModel):
         with readable_weights(pretrained_model_name_or_path, kwargs):
             return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
 
-    def set_attn_implementation(self, attn_implementation: str | dict, allow_all_kernels: bool = False) -> None:
-        """Switch between "sdpa" (default) and "eager" attention after loading.
+    def get_correct_attn_implementation(self, requested_attention: Optional[str], is_init_check: bool = False) -> str:
+        """The attention implementation to use: "perceiver_fast" unless another is asked for.
 
-        "eager" always computes attention explicitly. "sdpa" uses `scaled_dot_product_attention`, except on CPU
-        when q/k and v heads differ in width (DeepMind's models), where the explicit computation is the same math
-        and faster than SDPA's fallback kernel.
+        "eager" computes attention explicitly, "sdpa" runs transformers' `scaled_dot_product_attention` function,
+        "perceiver_fast" (the default) runs SDPA except on CPU when q/k and v heads differ in width (DeepMind's
+        models), where the explicit computation is the same math and faster than SDPA's fallback kernel. The
+        forward pass reads `config._attn_implementation` from transformers' `ALL_ATTENTION_FUNCTIONS`, so
+        `from_pretrained(..., attn_implementation=...)` and `set_attn_implementation` switch it.
         """
-        if isinstance(attn_implementation, dict):
-            attn_implementation = attn_implementation.get("", self.config._attn_implementation)
-        if attn_implementation not in _CORE_ATTENTION:
+        if requested_attention is None:
+            return FAST_ATTENTION
+        if requested_attention not in ATTENTION_IMPLEMENTATIONS:
             raise ValueError(
-                f"attn_implementation={attn_implementation!r} is not supported by Perceiver IO models; "
-                f"use one of {sorted(_CORE_ATTENTION)}."
+                f"attn_implementation={requested_attention!r} is not supported by Perceiver IO models; "
+                f"use one of {sorted(ATTENTION_IMPLEMENTATIONS)}."
             )
-        self.config._attn_implementation = attn_implementation
-        set_attention_implementation(self, _CORE_ATTENTION[attn_implementation])
+        return requested_attention
+
+    def attention_function(self) -> AttentionFunction:
+        """The attention function `config._attn_implementation` names (passed to the core modules' forward)."""
+        return ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
+
+    def post_init(self) -> None:
+        """transformers' `post_init`, then float32 CPU linears on oneDNN (`perceiver_hf.cpu_linear`; undo with
+        `use_plain_linears(model)`; compiled, exported and traced runs take `nn.Linear`'s path anyway)."""
+        super().post_init()
+        use_onednn_linears(self)
 
     @classmethod
     def register_for_auto_class(cls, auto_class: Any = "AutoModel") -> None:
@@ -132,11 +172,13 @@ class PerceiverModel(PerceiverPreTrainedModel):
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__(config)
-        self.encoder = build_text_encoder(config.text_encoder_config(), config.num_latents, config.num_latent_channels)
-        self.decoder = build_text_decoder(
-            config.text_decoder_config(), config.num_latent_channels, config.num_input_channels
+        self.encoder: PerceiverEncoder = text_encoder(
+            config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
+            encoder_spec_from_config(config),
         )
-        set_attention_implementation(self, _CORE_ATTENTION.get(config._attn_implementation, "auto"))
+        self.decoder: PerceiverDecoder = text_decoder(
+            config.max_seq_len, config.num_input_channels, decoder_spec_from_config(config)
+        )
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -172,8 +214,13 @@ class PerceiverModel(PerceiverPreTrainedModel):
         return_dict = self.config.return_dict if return_dict is None else return_dict
         check_model_inputs(self.config, input_ids, attention_mask, output_positions)
 
+        attention = self.attention_function()
         encoded = self.encoder(
-            input_ids, attention_mask, return_hidden_states=output_hidden_states, return_weights=output_attentions
+            input_ids,
+            attention_mask,
+            return_hidden_states=output_hidden_states,
+            return_weights=output_attentions,
+            attention=attention,
         )
         query_mask = attention_mask
         if output_positions is not None and attention_mask is not None:
@@ -184,6 +231,7 @@ class PerceiverModel(PerceiverPreTrainedModel):
             num_queries=input_ids.shape[1],
             query_mask=query_mask,
             return_weights=output_attentions,
+            attention=attention,
         )  # [B, K, C]
         cross_attentions = encoded.cross_attentions + (decoder_weights,) if output_attentions else None
         output = BaseModelOutputWithCrossAttentions(

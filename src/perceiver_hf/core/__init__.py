@@ -1,13 +1,22 @@
 """Generic Perceiver IO building blocks in plain PyTorch (no transformers dependency)."""
 
 from .adapters import InputAdapter, OutputAdapter, OutputQueryProvider, TrainableQueryProvider
-from .attention import MultiHeadAttention, set_attention_implementation
+from .attention import (
+    MultiHeadAttention,
+    default_attention_forward,
+    eager_attention_forward,
+    sdpa_attention_forward,
+)
 from .layers import MLP, CrossAttentionLayer, SelfAttentionBlock, SelfAttentionLayer, get_activation
 from .modules import EncoderOutput, PerceiverDecoder, PerceiverEncoder, PerceiverIO
+from .specs import AttentionSpec, DecoderSpec, EncoderSpec, decoder_spec, encoder_spec
 
 __all__ = [
+    "AttentionSpec",
     "CrossAttentionLayer",
+    "DecoderSpec",
     "EncoderOutput",
+    "EncoderSpec",
     "InputAdapter",
     "MLP",
     "MultiHeadAttention",
@@ -19,6 +28,10 @@ __all__ = [
     "SelfAttentionBlock",
     "SelfAttentionLayer",
     "TrainableQueryProvider",
+    "decoder_spec",
+    "default_attention_forward",
+    "eager_attention_forward",
+    "encoder_spec",
     "get_activation",
-    "set_attention_implementation",
+    "sdpa_attention_forward",
 ]

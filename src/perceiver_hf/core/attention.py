@@ -1,28 +1,40 @@
-"""Multi-head attention with DeepMind's Perceiver semantics.
+"""Multi-head attention with DeepMind's Perceiver semantics, and the attention functions it can run.
 
-Matches `Attention` / `attend` in DeepMind's perceiver.py:
+Semantics (DeepMind's `Attention` / `attend` in perceiver.py):
 
 - separate q, k, v and output projections, all with bias; q/k and v may have different widths;
 - logits scaled by 1/sqrt(qk channels per head), softmax over keys;
 - masking is a select (a masked key gets probability exactly 0), and a query row whose keys are all masked,
   or a masked query, gets attention output 0 *before* the output projection (so it becomes the output bias).
 
-The fast path uses `torch.nn.functional.scaled_dot_product_attention`. When q/k and v heads differ in width
-on CPU (DeepMind's models: 32 vs 160 channels), torch has no fused CPU kernel and SDPA runs its math fallback,
-which adds a "safe softmax" pass (isneginf/all/where over the scores); the explicit computation is the same
-math without it (about 10% faster attention), so it is used there. `return_weights=True` also runs the
-explicit computation, so that the attention probabilities can be returned.
+The attention itself (softmax(q k^T * scaling) v) is a function with transformers' attention-interface
+signature, `fn(module, query, key, value, attention_mask, scaling, dropout=0.0, **kwargs) -> (output, weights)`
+with query/key/value [B, H, N or L, c], a bool `attention_mask` [B, 1, 1, L] (True = may attend) or None, and
+output [B, N, H, c]. `MultiHeadAttention.forward(..., attention=fn)` runs `fn`; the functions here are plain
+PyTorch:
+
+- `eager_attention_forward`: the explicit computation (float32 softmax); returns the probabilities.
+- `sdpa_attention_forward`: `torch.nn.functional.scaled_dot_product_attention`.
+- `default_attention_forward` (the default): SDPA, except on CPU when q/k and v heads differ in width
+  (DeepMind's models: 32 vs 160 channels). torch has no fused CPU kernel for that case and SDPA runs its math
+  fallback, which adds a "safe softmax" pass (isneginf/all/where over the scores); the explicit computation is
+  the same math without it (about 10% faster attention).
+
+The Hugging Face wrappers pick the function from transformers' `ALL_ATTENTION_FUNCTIONS` by
+`config._attn_implementation` and pass it down through `forward`; the core never imports transformers.
 """
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Any, Callable, Optional
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .linear import Linear
+from .specs import resolve_widths
+
+AttentionFunction = Callable[..., tuple[torch.Tensor, Optional[torch.Tensor]]]
 
 
 def _check_divisible(channels: int, num_heads: int, what: str) -> None:
@@ -33,21 +45,57 @@ def _check_divisible(channels: int, num_heads: int, what: str) -> None:
         )
 
 
-ATTENTION_IMPLEMENTATIONS = ("auto", "sdpa", "eager")
+def eager_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: Optional[torch.Tensor],
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Explicit softmax(q k^T * scaling) v with select masking, softmax in float32 -> ([B, N, H, cv], [B, H, N, L])."""
+    query = query * scaling  # scaling q is cheaper than scaling the [N, L] logits
+    logits = torch.matmul(query, key.transpose(-1, -2)).float()  # [B, H, N, L]
+    if attention_mask is not None:
+        logits = logits.masked_fill(~attention_mask, torch.finfo(logits.dtype).min)
+    weights = logits.softmax(dim=-1).to(query.dtype)
+    attended = F.dropout(weights, dropout, training=True) if dropout > 0 else weights
+    output = torch.matmul(attended, value)  # [B, H, N, cv]
+    return output.transpose(1, 2), weights
 
 
-def _checked_implementation(implementation: str) -> str:
-    if implementation not in ATTENTION_IMPLEMENTATIONS:
-        raise ValueError(f"Unknown attention implementation {implementation!r}; use one of {ATTENTION_IMPLEMENTATIONS}.")
-    return implementation
+def sdpa_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: Optional[torch.Tensor],
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """`scaled_dot_product_attention` -> ([B, N, H, cv], None)."""
+    output = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask, dropout_p=dropout, scale=scaling)
+    return output.transpose(1, 2), None
 
 
-def set_attention_implementation(model: nn.Module, implementation: str) -> None:
-    """Use `implementation` ("auto", "sdpa" or "eager") in every `MultiHeadAttention` inside `model`."""
-    implementation = _checked_implementation(implementation)
-    for module in model.modules():
-        if isinstance(module, MultiHeadAttention):
-            module.implementation = implementation
+def default_attention_forward(
+    module: nn.Module,
+    query: torch.Tensor,
+    key: torch.Tensor,
+    value: torch.Tensor,
+    attention_mask: Optional[torch.Tensor],
+    scaling: float,
+    dropout: float = 0.0,
+    **kwargs: Any,
+) -> tuple[torch.Tensor, None]:
+    """SDPA, or the explicit computation where SDPA only has its slower math fallback (CPU, q/k head width !=
+    value head width); returns no probabilities."""
+    if query.device.type == "cpu" and query.shape[-1] != value.shape[-1]:
+        return eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout)[0], None
+    return sdpa_attention_forward(module, query, key, value, attention_mask, scaling, dropout)
 
 
 class MultiHeadAttention(nn.Module):
@@ -61,11 +109,9 @@ class MultiHeadAttention(nn.Module):
         num_v_channels: total width of values (default: `num_qk_channels`).
         num_output_channels: width of the output projection (default: `num_q_input_channels`).
         dropout: dropout on the attention probabilities (training only).
-        implementation: "sdpa" (always `scaled_dot_product_attention`), "eager" (always the explicit
-            computation) or "auto" (SDPA, except on CPU when q/k and v heads differ in width: there SDPA runs its
-            math fallback with an extra safe-softmax pass, and the explicit computation is the same math, faster).
-            Change it later with `set_attention_implementation`.
     """
+
+    is_causal = False  # read by transformers' attention functions
 
     def __init__(
         self,
@@ -77,11 +123,9 @@ class MultiHeadAttention(nn.Module):
         num_v_channels: Optional[int] = None,
         num_output_channels: Optional[int] = None,
         dropout: float = 0.0,
-        implementation: str = "auto",
     ) -> None:
         super().__init__()
-        num_qk_channels = num_qk_channels or num_q_input_channels
-        num_v_channels = num_v_channels or num_qk_channels
+        num_qk_channels, num_v_channels = resolve_widths(num_qk_channels, num_v_channels, num_q_input_channels)
         num_output_channels = num_output_channels or num_q_input_channels
         _check_divisible(num_qk_channels, num_heads, "qk channels")
         _check_divisible(num_v_channels, num_heads, "v channels")
@@ -89,13 +133,13 @@ class MultiHeadAttention(nn.Module):
         self.num_heads = num_heads
         self.qk_head_channels = num_qk_channels // num_heads
         self.v_head_channels = num_v_channels // num_heads
+        self.scaling = self.qk_head_channels**-0.5
         self.dropout = dropout
-        self.implementation = _checked_implementation(implementation)
 
-        self.q_proj = Linear(num_q_input_channels, num_qk_channels)
-        self.k_proj = Linear(num_kv_input_channels, num_qk_channels)
-        self.v_proj = Linear(num_kv_input_channels, num_v_channels)
-        self.o_proj = Linear(num_v_channels, num_output_channels)
+        self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels)
+        self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels)
+        self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels)
+        self.o_proj = nn.Linear(num_v_channels, num_output_channels)
 
     def _split_heads(self, x: torch.Tensor, head_channels: int) -> torch.Tensor:
         b, n, _ = x.shape
@@ -109,13 +153,15 @@ class MultiHeadAttention(nn.Module):
         key_mask: Optional[torch.Tensor] = None,
         query_mask: Optional[torch.Tensor] = None,
         return_weights: bool = False,
+        attention: Optional[AttentionFunction] = None,
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Attend from `x_q` [B, N, Cq] to `x_kv` [B, L, Ckv].
 
         Args:
             key_mask: bool [B, L], True where a key may be attended to.
             query_mask: bool [B, N], True for valid queries; masked queries get attention output 0.
-            return_weights: also return the attention probabilities [B, H, N, L].
+            return_weights: also return the attention probabilities [B, H, N, L] (runs `eager_attention_forward`).
+            attention: the attention function (see the module docstring); default `default_attention_forward`.
 
         Returns:
             output [B, N, num_output_channels] and the probabilities (or None).
@@ -135,30 +181,15 @@ class MultiHeadAttention(nn.Module):
             q_valid = query_mask[:, :, None]  # [B, N, 1]
             row_valid = q_valid if row_valid is None else row_valid & q_valid
 
-        dropout_p = self.dropout if self.training else 0.0
-        if return_weights or self._runs_explicitly(q):
-            weights = self._probabilities(q, k, attn_mask)  # [B, H, N, L]
-            o = torch.matmul(F.dropout(weights, dropout_p, self.training), v)  # [B, H, N, cv]
-            weights = weights if return_weights else None
-        else:
-            weights = None
-            o = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, dropout_p=dropout_p)  # [B, H, N, cv]
+        if return_weights:
+            attention = eager_attention_forward
+        elif attention is None:
+            attention = default_attention_forward
+        dropout = self.dropout if self.training else 0.0
+        o, weights = attention(self, q, k, v, attn_mask, scaling=self.scaling, dropout=dropout)  # [B, N, H, cv]
 
-        b, _, n, _ = o.shape
-        o = o.transpose(1, 2).reshape(b, n, self.num_heads * self.v_head_channels)  # [B, N, Cv]
+        b, n = o.shape[:2]
+        o = o.reshape(b, n, self.num_heads * self.v_head_channels)  # [B, N, Cv]
         if row_valid is not None:
             o = torch.where(row_valid, o, torch.zeros((), dtype=o.dtype, device=o.device))
-        return self.o_proj(o), weights
-
-    def _runs_explicitly(self, q: torch.Tensor) -> bool:
-        if self.implementation != "auto":
-            return self.implementation == "eager"
-        return self.qk_head_channels != self.v_head_channels and q.device.type == "cpu"
-
-    def _probabilities(self, q: torch.Tensor, k: torch.Tensor, attn_mask: Optional[torch.Tensor]) -> torch.Tensor:
-        """Explicit softmax(q k^T / sqrt(c)) in float32 with select masking; [B, H, N, L]."""
-        q = q * self.qk_head_channels**-0.5  # scaling q is cheaper than scaling the [N, L] logits
-        logits = torch.matmul(q, k.transpose(-1, -2)).float()  # [B, H, N, L]
-        if attn_mask is not None:
-            logits = logits.masked_fill(~attn_mask, torch.finfo(logits.dtype).min)
-        return logits.softmax(dim=-1).to(q.dtype)
+        return self.o_proj(o), weights if return_weights else None

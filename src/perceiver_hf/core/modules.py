@@ -18,7 +18,9 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from .adapters import InputAdapter, OutputAdapter, OutputQueryProvider, TrainableQueryProvider
+from .attention import AttentionFunction
 from .layers import CrossAttentionLayer, SelfAttentionBlock
+from .specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec
 
 
 @dataclass
@@ -56,80 +58,57 @@ class _Checkpointable(nn.Module):
         return layer(*args)
 
 
+def _spec_or_options(spec: Any, options: dict[str, Any], build: Callable[[], Any], owner: str, *sizes: Any) -> Any:
+    """`spec` if given (then no sizes or options may be), else the spec `build()` makes from the flat options."""
+    if spec is None:
+        if any(size is None for size in sizes):
+            raise TypeError(f"{owner} needs either spec=... or its sizes (num_latent_channels, ...) and flat options.")
+        return build()
+    if options or any(size is not None for size in sizes):
+        raise TypeError(f"{owner} got spec=... and flat options {sorted(options)}; pass one or the other.")
+    return spec
+
+
 class PerceiverEncoder(_Checkpointable):
     """Cross-attends a learned latent array to the adapted input, then refines it with self-attention.
 
+    Build it from a spec, `PerceiverEncoder(input_adapter, spec=EncoderSpec(...))`, or with the perceiver-io
+    library's flat options, `PerceiverEncoder(input_adapter, num_latents, num_latent_channels, **options)`
+    (`num_cross_attention_heads`, `num_cross_attention_qk_channels`, `num_self_attention_layers_per_block`,
+    `dropout`, ...: see `specs.encoder_spec`).
+
     Args:
         input_adapter: maps inputs to [B, M, C], C = `input_adapter.num_input_channels`.
-        num_latents: N, number of latent vectors.
-        num_latent_channels: D, latent width.
-        num_cross_attention_heads: heads of the input cross-attention.
-        num_cross_attention_qk_channels: q/k width of the cross-attention (default: C).
-        num_cross_attention_v_channels: value width of the cross-attention (default: q/k width).
-        cross_attention_widening_factor: MLP widening of the cross-attention layer.
-        cross_attention_residual: add the latents back after cross-attention (DeepMind: True).
-        num_self_attention_heads: heads of each latent self-attention.
-        num_self_attention_qk_channels: q/k width of self-attention (default: D).
-        num_self_attention_v_channels: value width of self-attention (default: q/k width).
-        num_self_attention_layers_per_block: layers in the self-attention block.
-        num_self_attention_blocks: how often the block is applied; the blocks share weights.
-        self_attention_widening_factor: MLP widening of the self-attention layers.
-        dropout: dropout rate everywhere (0 = DeepMind's inference).
-        activation: MLP activation ("gelu_tanh" = DeepMind's).
-        layer_norm_eps: LayerNorm epsilon (Haiku default 1e-5).
-        init_scale: std of the latent array's initialisation.
+        num_latents: N, number of latent vectors (with the flat options).
+        num_latent_channels: D, latent width (with the flat options).
+        spec: the whole encoder as an `EncoderSpec` (instead of the flat options).
     """
 
     def __init__(
         self,
         input_adapter: InputAdapter,
-        num_latents: int,
-        num_latent_channels: int,
-        num_cross_attention_heads: int = 4,
-        num_cross_attention_qk_channels: Optional[int] = None,
-        num_cross_attention_v_channels: Optional[int] = None,
-        cross_attention_widening_factor: int = 1,
-        cross_attention_residual: bool = True,
-        num_self_attention_heads: int = 4,
-        num_self_attention_qk_channels: Optional[int] = None,
-        num_self_attention_v_channels: Optional[int] = None,
-        num_self_attention_layers_per_block: int = 6,
-        num_self_attention_blocks: int = 1,
-        self_attention_widening_factor: int = 1,
-        dropout: float = 0.0,
-        activation: str = "gelu_tanh",
-        layer_norm_eps: float = 1e-5,
-        init_scale: float = 0.02,
+        num_latents: Optional[int] = None,
+        num_latent_channels: Optional[int] = None,
+        *,
+        spec: Optional[EncoderSpec] = None,
+        **options: Any,
     ) -> None:
         super().__init__()
-        if num_self_attention_blocks < 1:
-            raise ValueError(f"num_self_attention_blocks must be >= 1, got {num_self_attention_blocks}.")
+        spec = _spec_or_options(spec, options, lambda: encoder_spec(num_latents, num_latent_channels, **options),
+                                "PerceiverEncoder", num_latents, num_latent_channels)
+        if spec.num_self_attention_blocks < 1:
+            raise ValueError(f"num_self_attention_blocks must be >= 1, got {spec.num_self_attention_blocks}.")
+        self.spec = spec
         self.input_adapter = input_adapter
-        self.num_self_attention_blocks = num_self_attention_blocks
-        self.latent_provider = TrainableQueryProvider(num_latents, num_latent_channels, init_scale=init_scale)
+        self.num_self_attention_blocks = spec.num_self_attention_blocks
+        self.latent_provider = TrainableQueryProvider(spec.num_latents, spec.num_latent_channels, spec.init_scale)
+        num_input_channels = input_adapter.num_input_channels
+        # unset q/k width: the input (key/value) width, as DeepMind's CrossAttention
         self.cross_attention = CrossAttentionLayer(
-            num_heads=num_cross_attention_heads,
-            num_q_input_channels=num_latent_channels,
-            num_kv_input_channels=input_adapter.num_input_channels,
-            # default C, the input (key/value) width, as documented and as DeepMind's CrossAttention does
-            num_qk_channels=num_cross_attention_qk_channels or input_adapter.num_input_channels,
-            num_v_channels=num_cross_attention_v_channels,
-            widening_factor=cross_attention_widening_factor,
-            residual=cross_attention_residual,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_eps=layer_norm_eps,
+            spec.cross_attention, spec.num_latent_channels, num_input_channels, default_qk_channels=num_input_channels
         )
         self.self_attention = SelfAttentionBlock(
-            num_layers=num_self_attention_layers_per_block,
-            num_heads=num_self_attention_heads,
-            num_channels=num_latent_channels,
-            num_qk_channels=num_self_attention_qk_channels,
-            num_v_channels=num_self_attention_v_channels,
-            widening_factor=self_attention_widening_factor,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_eps=layer_norm_eps,
+            spec.self_attention, spec.num_latent_channels, spec.num_self_attention_layers_per_block
         )
 
     @property
@@ -144,18 +123,25 @@ class PerceiverEncoder(_Checkpointable):
         *,
         return_hidden_states: bool = False,
         return_weights: bool = False,
+        attention: Optional[AttentionFunction] = None,
     ) -> EncoderOutput:
-        """Encode `x` (whatever the input adapter takes) with `input_mask` [B, M] (True/1 = valid input)."""
+        """Encode `x` (whatever the input adapter takes) with `input_mask` [B, M] (True/1 = valid input).
+
+        `attention` is the attention function every layer runs (see `core.attention`; default
+        `default_attention_forward`); `return_weights` runs the explicit one and returns the probabilities.
+        """
         x_in = self.input_adapter(x)  # [B, M, C]
         key_mask = None if input_mask is None else input_mask.bool()
         latents = self.latent_provider(x_in.shape[0])  # [B, N, D]
-        latents, cross_weights = self._run(self.cross_attention, latents, x_in, key_mask, None, return_weights)
+        latents, cross_weights = self._run(
+            self.cross_attention, latents, x_in, key_mask, None, return_weights, attention
+        )
 
         hidden_states = [latents]
         self_weights = []
         for _ in range(self.num_self_attention_blocks):
             for layer in self.self_attention.layers:
-                latents, weights = self._run(layer, latents, return_weights)  # [B, N, D]
+                latents, weights = self._run(layer, latents, return_weights, attention)  # [B, N, D]
                 hidden_states.append(latents)
                 self_weights.append(weights)
         return EncoderOutput(
@@ -169,35 +155,30 @@ class PerceiverEncoder(_Checkpointable):
 class PerceiverDecoder(_Checkpointable):
     """Cross-attends output queries to the latents, then applies the output adapter (if any).
 
+    Build it from a spec, `PerceiverDecoder(output_adapter, spec=DecoderSpec(...))`, or with the flat options,
+    `PerceiverDecoder(output_adapter, num_latent_channels, **options)` (`num_cross_attention_heads`,
+    `num_cross_attention_qk_channels`, `cross_attention_residual`, ...: see `specs.decoder_spec`).
+
     Args:
         output_adapter: maps [B, O, F] to task outputs; None returns the decoder output itself.
-        num_latent_channels: D, latent width.
+        num_latent_channels: D, latent width (with the flat options).
         output_query_provider: the output queries; if None, a `TrainableQueryProvider` of
             `output_adapter.num_output_queries` x `output_adapter.num_output_query_channels` is created.
-        num_cross_attention_heads: heads of the cross-attention.
-        num_cross_attention_qk_channels: q/k width (default: F).
-        num_cross_attention_v_channels: value width (default: q/k width).
-        cross_attention_widening_factor: MLP widening (DeepMind's decoder: 1).
-        cross_attention_residual: add the queries back after attention (DeepMind's MLM decoder: False).
-        dropout, activation, layer_norm_eps, init_scale: as in `PerceiverEncoder`.
+        spec: the whole decoder as a `DecoderSpec` (instead of the flat options).
     """
 
     def __init__(
         self,
         output_adapter: Optional[OutputAdapter],
-        num_latent_channels: int,
+        num_latent_channels: Optional[int] = None,
         output_query_provider: Optional[OutputQueryProvider] = None,
-        num_cross_attention_heads: int = 4,
-        num_cross_attention_qk_channels: Optional[int] = None,
-        num_cross_attention_v_channels: Optional[int] = None,
-        cross_attention_widening_factor: int = 1,
-        cross_attention_residual: bool = False,
-        dropout: float = 0.0,
-        activation: str = "gelu_tanh",
-        layer_norm_eps: float = 1e-5,
-        init_scale: float = 0.02,
+        *,
+        spec: Optional[DecoderSpec] = None,
+        **options: Any,
     ) -> None:
         super().__init__()
+        spec = _spec_or_options(spec, options, lambda: decoder_spec(num_latent_channels, **options),
+                                "PerceiverDecoder", num_latent_channels)
         if output_query_provider is None:
             if output_adapter is None or output_adapter.num_output_queries is None:
                 raise ValueError(
@@ -205,21 +186,14 @@ class PerceiverDecoder(_Checkpointable):
                     "that declares num_output_queries (e.g. TiedTextOutputAdapter(max_seq_len=...))."
                 )
             output_query_provider = TrainableQueryProvider(
-                output_adapter.num_output_queries, output_adapter.num_output_query_channels, init_scale=init_scale
+                output_adapter.num_output_queries, output_adapter.num_output_query_channels, spec.init_scale
             )
+        self.spec = spec
         num_query_channels = output_query_provider.num_query_channels
         self.output_query_provider = output_query_provider
+        # unset q/k width: the query width
         self.cross_attention = CrossAttentionLayer(
-            num_heads=num_cross_attention_heads,
-            num_q_input_channels=num_query_channels,
-            num_kv_input_channels=num_latent_channels,
-            num_qk_channels=num_cross_attention_qk_channels,
-            num_v_channels=num_cross_attention_v_channels,
-            widening_factor=cross_attention_widening_factor,
-            residual=cross_attention_residual,
-            dropout=dropout,
-            activation=activation,
-            layer_norm_eps=layer_norm_eps,
+            spec.cross_attention, num_query_channels, spec.num_latent_channels, default_qk_channels=num_query_channels
         )
         self.output_adapter = output_adapter
 
@@ -231,6 +205,7 @@ class PerceiverDecoder(_Checkpointable):
         num_queries: Optional[int] = None,
         query_mask: Optional[torch.Tensor] = None,
         return_weights: bool = False,
+        attention: Optional[AttentionFunction] = None,
     ) -> tuple[Any, Optional[torch.Tensor]]:
         """Decode latents [B, N, D].
 
@@ -239,6 +214,7 @@ class PerceiverDecoder(_Checkpointable):
             num_queries: decode the first `num_queries` queries (when `query_positions` is None).
             query_mask: bool [B, O or K], False for queries whose attention output must be 0 (DeepMind's query_mask).
             return_weights: also return the cross-attention probabilities.
+            attention: the attention function, as in `PerceiverEncoder.forward`.
 
         Returns:
             (output adapter output, or the decoder output [B, O, F]; weights or None)
@@ -249,7 +225,9 @@ class PerceiverDecoder(_Checkpointable):
             query_mask = valid if query_mask is None else query_mask.bool() & valid
         elif query_mask is not None:
             query_mask = query_mask.bool()
-        output, weights = self._run(self.cross_attention, queries, latents, None, query_mask, return_weights)
+        output, weights = self._run(
+            self.cross_attention, queries, latents, None, query_mask, return_weights, attention
+        )
         if self.output_adapter is not None:
             output = self.output_adapter(output)
         return output, weights
@@ -275,9 +253,11 @@ class PerceiverIO(nn.Module):
         query_positions: Optional[torch.Tensor] = None,
         num_queries: Optional[int] = None,
         query_mask: Optional[torch.Tensor] = None,
+        attention: Optional[AttentionFunction] = None,
     ) -> Any:
-        latents = self.encoder(x, input_mask).last_hidden_state  # [B, N, D]
+        latents = self.encoder(x, input_mask, attention=attention).last_hidden_state  # [B, N, D]
         output, _ = self.decoder(
-            latents, query_positions=query_positions, num_queries=num_queries, query_mask=query_mask
+            latents, query_positions=query_positions, num_queries=num_queries, query_mask=query_mask,
+            attention=attention,
         )
         return output

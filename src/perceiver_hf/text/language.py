@@ -1,21 +1,30 @@
 """Perceiver IO masked language models from generic parts (the perceiver-io library's text API).
 
 `TextEncoderConfig` / `TextDecoderConfig` describe the encoder (with its `TextInputAdapter`) and the decoder
-(with its output queries); `build_text_encoder` / `build_text_decoder` turn them into core modules, and
-`MaskedLanguageModel` ties everything together. `PerceiverConfig` (the Hugging Face config) is converted
-into these two configs, so there is one construction path for every text model in the package.
+(with its output queries) in the perceiver-io library's flat option names; `build_text_encoder` /
+`build_text_decoder` turn them into core specs (`core.specs.encoder_spec` / `decoder_spec`, the same builders
+the Hugging Face classes use) and modules, and `MaskedLanguageModel` ties everything together.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Optional
+from dataclasses import asdict, dataclass
+from typing import Any, Optional
 
 import torch
 from torch import nn
 
 from ..core.adapters import OutputAdapter, TrainableQueryProvider
 from ..core.modules import PerceiverDecoder, PerceiverEncoder, PerceiverIO
+from ..core.specs import (
+    DEFAULT_ACTIVATION,
+    DEFAULT_INIT_SCALE,
+    DEFAULT_LAYER_NORM_EPS,
+    DecoderSpec,
+    EncoderSpec,
+    decoder_spec,
+    encoder_spec,
+)
 from .adapters import TextInputAdapter, TiedTextOutputAdapter
 
 __all__ = [
@@ -26,12 +35,15 @@ __all__ = [
     "TiedTextOutputAdapter",
     "build_text_decoder",
     "build_text_encoder",
+    "text_decoder",
+    "text_encoder",
 ]
 
 
 @dataclass
 class TextEncoderConfig:
-    """Encoder of a text Perceiver IO model, including its `TextInputAdapter`."""
+    """Encoder of a text Perceiver IO model, including its `TextInputAdapter`, in the perceiver-io library's
+    option names and defaults (`build_text_encoder` turns it into a `core.EncoderSpec`)."""
 
     vocab_size: int = 262
     max_seq_len: int = 2048
@@ -48,14 +60,15 @@ class TextEncoderConfig:
     num_self_attention_blocks: int = 1
     self_attention_widening_factor: int = 1
     dropout: float = 0.0
-    activation: str = "gelu_tanh"
-    layer_norm_eps: float = 1e-5
-    init_scale: float = 0.02
+    activation: str = DEFAULT_ACTIVATION
+    layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
+    init_scale: float = DEFAULT_INIT_SCALE
 
 
 @dataclass
 class TextDecoderConfig:
-    """Decoder of a text Perceiver IO model: one learned query per output position."""
+    """Decoder of a text Perceiver IO model: one learned query per output position (perceiver-io option names and
+    defaults; `build_text_decoder` turns it into a `core.DecoderSpec`)."""
 
     vocab_size: int = 262
     max_seq_len: int = 2048
@@ -65,39 +78,37 @@ class TextDecoderConfig:
     cross_attention_widening_factor: int = 1
     cross_attention_residual: bool = False
     dropout: float = 0.0
-    activation: str = "gelu_tanh"
-    layer_norm_eps: float = 1e-5
-    init_scale: float = 0.02
+    activation: str = DEFAULT_ACTIVATION
+    layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
+    init_scale: float = DEFAULT_INIT_SCALE
+
+
+_TEXT_FIELDS = ("vocab_size", "max_seq_len", "num_input_channels")  # the adapters' fields, not the spec's
+
+
+def _spec_options(config: TextEncoderConfig | TextDecoderConfig) -> dict[str, Any]:
+    return {name: value for name, value in asdict(config).items() if name not in _TEXT_FIELDS}
+
+
+def text_encoder(
+    vocab_size: int, max_seq_len: int, num_input_channels: int, init_scale: float, spec: EncoderSpec
+) -> PerceiverEncoder:
+    """A `PerceiverEncoder` as `spec` describes, reading text through a `TextInputAdapter` of the given sizes."""
+    return PerceiverEncoder(TextInputAdapter(vocab_size, max_seq_len, num_input_channels, init_scale), spec=spec)
+
+
+def text_decoder(
+    max_seq_len: int, num_query_channels: int, spec: DecoderSpec, output_adapter: Optional[OutputAdapter] = None
+) -> PerceiverDecoder:
+    """A `PerceiverDecoder` as `spec` describes, with `max_seq_len` learned queries of width `num_query_channels`."""
+    queries = TrainableQueryProvider(max_seq_len, num_query_channels, spec.init_scale)
+    return PerceiverDecoder(output_adapter, output_query_provider=queries, spec=spec)
 
 
 def build_text_encoder(config: TextEncoderConfig, num_latents: int, num_latent_channels: int) -> PerceiverEncoder:
     """A `PerceiverEncoder` with a `TextInputAdapter`, as `config` describes."""
-    input_adapter = TextInputAdapter(
-        vocab_size=config.vocab_size,
-        max_seq_len=config.max_seq_len,
-        num_input_channels=config.num_input_channels,
-        init_scale=config.init_scale,
-    )
-    return PerceiverEncoder(
-        input_adapter=input_adapter,
-        num_latents=num_latents,
-        num_latent_channels=num_latent_channels,
-        num_cross_attention_heads=config.num_cross_attention_heads,
-        num_cross_attention_qk_channels=config.num_cross_attention_qk_channels,
-        num_cross_attention_v_channels=config.num_cross_attention_v_channels,
-        cross_attention_widening_factor=config.cross_attention_widening_factor,
-        cross_attention_residual=config.cross_attention_residual,
-        num_self_attention_heads=config.num_self_attention_heads,
-        num_self_attention_qk_channels=config.num_self_attention_qk_channels,
-        num_self_attention_v_channels=config.num_self_attention_v_channels,
-        num_self_attention_layers_per_block=config.num_self_attention_layers_per_block,
-        num_self_attention_blocks=config.num_self_attention_blocks,
-        self_attention_widening_factor=config.self_attention_widening_factor,
-        dropout=config.dropout,
-        activation=config.activation,
-        layer_norm_eps=config.layer_norm_eps,
-        init_scale=config.init_scale,
-    )
+    spec = encoder_spec(num_latents, num_latent_channels, **_spec_options(config))
+    return text_encoder(config.vocab_size, config.max_seq_len, config.num_input_channels, config.init_scale, spec)
 
 
 def build_text_decoder(
@@ -107,20 +118,8 @@ def build_text_decoder(
     output_adapter: Optional[OutputAdapter] = None,
 ) -> PerceiverDecoder:
     """A `PerceiverDecoder` with `config.max_seq_len` learned queries of width `num_query_channels`."""
-    return PerceiverDecoder(
-        output_adapter=output_adapter,
-        num_latent_channels=num_latent_channels,
-        output_query_provider=TrainableQueryProvider(config.max_seq_len, num_query_channels, config.init_scale),
-        num_cross_attention_heads=config.num_cross_attention_heads,
-        num_cross_attention_qk_channels=config.num_cross_attention_qk_channels,
-        num_cross_attention_v_channels=config.num_cross_attention_v_channels,
-        cross_attention_widening_factor=config.cross_attention_widening_factor,
-        cross_attention_residual=config.cross_attention_residual,
-        dropout=config.dropout,
-        activation=config.activation,
-        layer_norm_eps=config.layer_norm_eps,
-        init_scale=config.init_scale,
-    )
+    spec = decoder_spec(num_latent_channels, **_spec_options(config))
+    return text_decoder(config.max_seq_len, num_query_channels, spec, output_adapter)
 
 
 class MaskedLanguageModel(nn.Module):

@@ -1,12 +1,16 @@
-"""`Linear`: `nn.Linear` whose float32 CPU matmuls run on oneDNN instead of torch's default BLAS (MKL).
+"""float32 CPU linears on oneDNN: a swap the Hugging Face wrappers apply to the plain `nn.Linear`s of the core.
 
-On the AMD EPYC (AVX-512) machine the benchmarks ran on, oneDNN's fp32 matmul is 7-10% faster than MKL's at the
-Perceiver's shapes ([256 latents per sequence, 1280] x [1280, 1280]) and ~25% faster for a handful of rows
-(decoding a few masked positions); see benchmarks/run_speed.py. oneDNN computes y = x W^T + b and, in training,
-dL/dx = dL/dy W; dL/dW stays a torch matmul (oneDNN is no faster there).
+`OneDNNLinear` is `nn.Linear` whose float32 CPU matmuls run on oneDNN instead of torch's default BLAS (MKL). On
+the AMD EPYC (AVX-512) machine of benchmarks/run_speed.py, oneDNN's fp32 matmul is 7-10% faster than MKL's at
+the Perceiver's shapes ([256 latents per sequence, 1280] x [1280, 1280]) and ~25% faster for a handful of rows
+(decoding a few masked positions). oneDNN computes y = x W^T + b and, in training, dL/dx = dL/dy W; dL/dW stays
+a torch matmul (oneDNN is no faster there).
 
-Everything else is plain `nn.Linear`: the same `weight` and `bias` parameters and state-dict keys, and other
-dtypes, devices, autocast, distributed (DTensor) parameters and compilation take `nn.Linear`'s own path.
+`use_onednn_linears(model)` turns every `nn.Linear` of `model` into a `OneDNNLinear` in place (a class swap: the
+same module objects, `weight` and `bias` parameters and state-dict keys); `use_plain_linears(model)` undoes it.
+A swapped layer still runs `nn.Linear`'s own code for anything but eager float32 CPU tensors: other dtypes and
+devices, autocast, tensor subclasses (DTensor, fake tensors), `torch.compile`/`torch.export` and
+`torch.jit.trace` see plain `nn.Linear`, so tracing and export never meet the private oneDNN op.
 """
 
 from __future__ import annotations
@@ -45,8 +49,8 @@ class _OneDNNLinearFunction(torch.autograd.Function):
         return grad_x, grad_weight, grad_bias
 
 
-class Linear(nn.Linear):
-    """`nn.Linear` computing with oneDNN for float32 CPU tensors (see module docstring)."""
+class OneDNNLinear(nn.Linear):
+    """`nn.Linear` computing with oneDNN for eager float32 CPU tensors (see module docstring)."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self._use_onednn(x):
@@ -64,4 +68,25 @@ class Linear(nn.Linear):
             and x.dtype == self.weight.dtype == torch.float32
             and not torch.is_autocast_enabled("cpu")
             and not torch.compiler.is_compiling()
+            and not torch.jit.is_tracing()
         )
+
+
+def _swap_linears(model: nn.Module, old: type, new: type) -> int:
+    count = 0
+    for module in model.modules():
+        if type(module) is old:
+            module.__class__ = new
+            count += 1
+    return count
+
+
+def use_onednn_linears(model: nn.Module) -> int:
+    """Make every plain `nn.Linear` in `model` a `OneDNNLinear` (in place); returns how many were swapped.
+    Does nothing where this torch build has no oneDNN linear."""
+    return _swap_linears(model, nn.Linear, OneDNNLinear) if _ONEDNN_LINEAR else 0
+
+
+def use_plain_linears(model: nn.Module) -> int:
+    """Undo `use_onednn_linears`: every `OneDNNLinear` in `model` becomes a plain `nn.Linear` again."""
+    return _swap_linears(model, OneDNNLinear, nn.Linear)

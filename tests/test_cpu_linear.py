@@ -1,4 +1,5 @@
-"""core.Linear: nn.Linear computing with oneDNN on CPU; same results, gradients and parameters as nn.Linear."""
+"""cpu_linear: OneDNNLinear computes like nn.Linear on CPU (same results, gradients, parameters); the HF wrappers
+swap it in for the core's plain nn.Linears and the swap can be undone."""
 
 from __future__ import annotations
 
@@ -8,8 +9,10 @@ import pytest
 import torch
 from torch import nn
 
-from perceiver_hf.core import linear as linear_module
-from perceiver_hf.core.linear import Linear
+from perceiver_hf import PerceiverForMaskedLM
+from perceiver_hf import cpu_linear as linear_module
+from perceiver_hf.cpu_linear import OneDNNLinear as Linear
+from perceiver_hf.text.language import TextEncoderConfig, build_text_encoder
 
 pytestmark = pytest.mark.skipif(not linear_module._ONEDNN_LINEAR, reason="this torch build has no oneDNN linear")
 
@@ -83,3 +86,21 @@ def test_other_dtypes_and_autocast_take_nn_linears_path(monkeypatch):
     with torch.no_grad():
         torch.testing.assert_close(ours(x.double()), reference(x.double()))
     assert calls == []
+
+
+def test_the_hf_wrapper_swaps_the_cores_plain_linears_and_the_swap_can_be_undone(tiny_config):
+    core = build_text_encoder(TextEncoderConfig(num_input_channels=32), num_latents=4, num_latent_channels=32)
+    core_linears = [m for m in core.modules() if isinstance(m, nn.Linear)]
+    assert core_linears and all(type(m) is nn.Linear for m in core_linears)  # the core is plain PyTorch
+
+    torch.manual_seed(0)
+    model = PerceiverForMaskedLM(tiny_config()).eval()
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    assert linears and all(type(m) is Linear for m in linears)
+    input_ids = torch.randint(0, model.config.vocab_size, (2, 12))
+    with torch.no_grad():
+        swapped = model(input_ids).logits
+    assert linear_module.use_plain_linears(model) == len(linears)
+    assert all(type(m) is nn.Linear for m in linears)
+    with torch.no_grad():
+        torch.testing.assert_close(model(input_ids).logits, swapped, atol=1e-5, rtol=0)

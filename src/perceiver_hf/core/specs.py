@@ -1,0 +1,163 @@
+"""Architecture specs: what each part of a Perceiver IO model is made of, with every default decided here.
+
+    AttentionSpec   one attention layer (multi-head attention + MLP, pre-norm)
+    EncoderSpec     latent array, input cross-attention, latent self-attention block
+    DecoderSpec     output cross-attention to the latents
+
+The specs are frozen dataclasses. The modules in `layers` and `modules` are built from them; the fronts that use
+the perceiver-io library's flat option names (`PerceiverEncoder(...)` keyword options, the text configs,
+`PerceiverConfig`) turn their fields into specs with `encoder_spec` / `decoder_spec`, which read the flat names
+from one table (`flat_option_names`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any, Optional
+
+DEFAULT_ACTIVATION = "gelu_tanh"  # DeepMind's jax.nn.gelu (tanh approximation)
+DEFAULT_LAYER_NORM_EPS = 1e-5  # Haiku's LayerNorm default
+DEFAULT_INIT_SCALE = 0.02  # std of learned arrays (latents, queries, position encodings)
+
+
+def resolve_widths(num_qk_channels: Optional[int], num_v_channels: Optional[int], default_qk_channels: int) -> tuple[int, int]:
+    """(q/k width, value width): an unset q/k width is `default_qk_channels`, an unset value width the q/k width."""
+    qk = num_qk_channels or default_qk_channels
+    return qk, num_v_channels or qk
+
+
+@dataclass(frozen=True)
+class AttentionSpec:
+    """One pre-norm attention layer: multi-head attention, then an MLP, both with residuals.
+
+    Attributes:
+        num_heads: attention heads.
+        num_qk_channels: total q/k width; None = the layer's default width (see `widths`).
+        num_v_channels: total value width; None = the q/k width.
+        widening_factor: MLP hidden width = widening_factor * residual width.
+        residual: (cross-attention only) add the query input back after attention (DeepMind's
+            `use_query_residual`); self-attention always has its residual.
+        dropout: dropout on the attention probabilities and on both residual branches.
+        activation: MLP activation name (see `layers.ACTIVATIONS`).
+        layer_norm_eps: LayerNorm epsilon.
+    """
+
+    num_heads: int = 4
+    num_qk_channels: Optional[int] = None
+    num_v_channels: Optional[int] = None
+    widening_factor: int = 1
+    residual: bool = True
+    dropout: float = 0.0
+    activation: str = DEFAULT_ACTIVATION
+    layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
+
+    def widths(self, default_qk_channels: int) -> tuple[int, int]:
+        """(q/k width, value width), with `default_qk_channels` for an unset q/k width."""
+        return resolve_widths(self.num_qk_channels, self.num_v_channels, default_qk_channels)
+
+
+@dataclass(frozen=True)
+class EncoderSpec:
+    """A Perceiver encoder: N x D latents cross-attend to the input, then a self-attention block refines them.
+
+    The encoder cross-attention's unset q/k width is the input (key/value) width, as in DeepMind's
+    `CrossAttention`; self-attention's is the latent width D.
+
+    Attributes:
+        num_latents: N.
+        num_latent_channels: D.
+        cross_attention: the input cross-attention layer.
+        self_attention: each latent self-attention layer.
+        num_self_attention_layers_per_block: layers in the self-attention block.
+        num_self_attention_blocks: how often the block is applied; the applications share weights.
+        init_scale: std of the latent array's initialisation.
+    """
+
+    num_latents: int
+    num_latent_channels: int
+    cross_attention: AttentionSpec = AttentionSpec()
+    self_attention: AttentionSpec = AttentionSpec()
+    num_self_attention_layers_per_block: int = 6
+    num_self_attention_blocks: int = 1
+    init_scale: float = DEFAULT_INIT_SCALE
+
+
+@dataclass(frozen=True)
+class DecoderSpec:
+    """A Perceiver decoder: output queries cross-attend to the latents (no query residual by default, as in
+    DeepMind's masked-LM decoder). The cross-attention's unset q/k width is the query width.
+
+    Attributes:
+        num_latent_channels: D, width of the latents attended to.
+        cross_attention: the output cross-attention layer.
+        init_scale: std of the learned output queries' initialisation (when the decoder creates them).
+    """
+
+    num_latent_channels: int
+    cross_attention: AttentionSpec = AttentionSpec(residual=False)
+    init_scale: float = DEFAULT_INIT_SCALE
+
+
+# AttentionSpec field -> the perceiver-io library's flat option name; "{}" is "cross_attention" or "self_attention".
+_ATTENTION_OPTIONS = {
+    "num_heads": "num_{}_heads",
+    "num_qk_channels": "num_{}_qk_channels",
+    "num_v_channels": "num_{}_v_channels",
+    "widening_factor": "{}_widening_factor",
+    "residual": "{}_residual",
+}
+_SHARED_OPTIONS = ("dropout", "activation", "layer_norm_eps")  # same name in the spec and the flat options
+_ENCODER_OPTIONS = ("num_self_attention_layers_per_block", "num_self_attention_blocks", "init_scale")
+
+
+def _attention_option_names(kind: str) -> dict[str, str]:
+    names = {field: name.format(kind) for field, name in _ATTENTION_OPTIONS.items()}
+    if kind == "self_attention":
+        del names["residual"]  # self-attention always adds its residual
+    return {**names, **{name: name for name in _SHARED_OPTIONS}}
+
+
+def flat_option_names(part: str) -> tuple[str, ...]:
+    """The flat option names `encoder_spec` ("encoder") or `decoder_spec` ("decoder") accept."""
+    if part == "encoder":
+        names = [*_attention_option_names("cross_attention").values(), *_attention_option_names("self_attention").values()]
+        return tuple(dict.fromkeys(names)) + _ENCODER_OPTIONS  # the shared options once
+    if part == "decoder":
+        return tuple(_attention_option_names("cross_attention").values()) + ("init_scale",)
+    raise ValueError(f"part must be 'encoder' or 'decoder', got {part!r}.")
+
+
+def _attention_spec(options: dict[str, Any], kind: str, base: AttentionSpec) -> AttentionSpec:
+    given = {field: options[name] for field, name in _attention_option_names(kind).items() if name in options}
+    return replace(base, **given)
+
+
+def _check_options(options: dict[str, Any], part: str, owner: str) -> None:
+    unknown = sorted(set(options) - set(flat_option_names(part)))
+    if unknown:
+        raise TypeError(f"{owner} got unknown option(s) {unknown}; the options are {sorted(flat_option_names(part))}.")
+
+
+def encoder_spec(num_latents: int, num_latent_channels: int, **options: Any) -> EncoderSpec:
+    """An `EncoderSpec` from the perceiver-io library's flat encoder options (`flat_option_names("encoder")`,
+    e.g. `num_cross_attention_heads`, `num_self_attention_qk_channels`, `dropout`); unset options keep the specs'
+    defaults."""
+    _check_options(options, "encoder", "encoder_spec")
+    return EncoderSpec(
+        num_latents=num_latents,
+        num_latent_channels=num_latent_channels,
+        cross_attention=_attention_spec(options, "cross_attention", EncoderSpec.cross_attention),
+        self_attention=_attention_spec(options, "self_attention", EncoderSpec.self_attention),
+        **{name: options[name] for name in _ENCODER_OPTIONS if name in options},
+    )
+
+
+def decoder_spec(num_latent_channels: int, **options: Any) -> DecoderSpec:
+    """A `DecoderSpec` from the flat decoder options (`flat_option_names("decoder")`, e.g.
+    `num_cross_attention_heads`, `cross_attention_residual`); unset options keep the specs' defaults."""
+    _check_options(options, "decoder", "decoder_spec")
+    return DecoderSpec(
+        num_latent_channels=num_latent_channels,
+        cross_attention=_attention_spec(options, "cross_attention", DecoderSpec.cross_attention),
+        **({"init_scale": options["init_scale"]} if "init_scale" in options else {}),
+    )
