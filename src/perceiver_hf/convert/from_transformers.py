@@ -24,13 +24,13 @@ from torch import nn
 
 from ..core.layers import ACTIVATIONS
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata, hub_repo_id, source_card_data
+from ..output_folder import plan_output_folder
 from .card import TRANSFORMERS_TEMPLATE
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
 from .mapping import CheckpointLayout, ModuleTable, Param, ParamTable
 from .progress import logger
-from .writer import check_output_dir
 
 SAME: ParamTable = (Param("weight", "weight"), Param("bias", "bias"))
 
@@ -230,7 +230,7 @@ def convert_transformers_checkpoint(
         The absolute path of the written folder.
     """
     source = str(source)
-    output_path = check_output_dir(output_dir, force)
+    output_plan = plan_output_folder(output_dir, force=force, inputs=[source])
     logger.info("Loading transformers' PerceiverForMaskedLM from %s", source)
     model = _load_source(source, revision)
     params = dict(model.state_dict())
@@ -238,7 +238,7 @@ def convert_transformers_checkpoint(
     config = infer_config(TRANSFORMERS_LAYOUT, shapes, transformers_settings(model))
     del model
     return write_converted_folder(
-        output_path,
+        output_plan,
         layout=TRANSFORMERS_LAYOUT,
         arrays=params,
         to_tensor=torch_to_tensor,
