@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from helpers.conversion import TINY_HEADS_ARG
+from helpers.sources import haiku_copy  # noqa: F401 (fixtures)
 from helpers.tree import changed_outside, tree_snapshot
 
 from perceiver_hf import output_folder

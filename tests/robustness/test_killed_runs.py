@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 from helpers.conversion import TINY_HEADS_ARG
+from helpers.sources import haiku_copy  # noqa: F401 (fixtures)
 from helpers.tree import changed_outside, tree_snapshot
 
 from perceiver_hf.cli import main

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from helpers.conversion import TINY_HEADS_ARG
+from helpers.sources import haiku_copy, saved_model, transformers_source, transformers_source_template  # noqa: F401 (fixtures)
 from helpers.tree import changed_outside, tree_snapshot
 
 from perceiver_hf.cli import main

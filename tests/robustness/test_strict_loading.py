@@ -17,6 +17,8 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForMaskedLM, pipeline
 
+from helpers.sources import saved_model  # noqa: F401 (fixture)
+
 from perceiver_hf import PerceiverForMaskedLM, PerceiverModel
 from perceiver_hf.cli import main
 from perceiver_hf.hub.strict_loading import WeightsMismatchError

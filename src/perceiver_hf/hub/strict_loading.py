@@ -85,7 +85,7 @@ def check_loading_info(class_name: str, where: str, info: dict[str, Any], allow_
 
 
 @contextmanager
-def _quiet_load_report() -> Iterator[None]:
+def quiet_load_report() -> Iterator[None]:
     """Silence transformers' load report table while loading: the strict check reports the same in one line."""
     report_logger = logging.getLogger("transformers.modeling_utils")
     level = report_logger.level
@@ -104,7 +104,7 @@ def load_strictly(load: Callable[..., Any], class_name: str, name_or_path: Any, 
     wants_info = kwargs.pop("output_loading_info", False)
     allow_mismatched = bool(kwargs.get("ignore_mismatched_sizes", False))
     kwargs["ignore_mismatched_sizes"] = True  # mis-shaped keys come back in the info instead of a vague error
-    with _quiet_load_report():
+    with quiet_load_report():
         model, info = load(name_or_path, *args, output_loading_info=True, **kwargs)
     check_loading_info(class_name, repr(str(name_or_path)), info, allow_mismatched)
     return (model, info) if wants_info else model
@@ -114,5 +114,6 @@ __all__ = [
     "WeightsMismatchError",
     "check_loading_info",
     "load_strictly",
+    "quiet_load_report",
     "weight_problems",
 ]

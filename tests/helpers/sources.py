@@ -1,4 +1,4 @@
-"""Fixtures of the robustness tests: small source checkpoints copied into tmp_path, where a test may attack them."""
+"""Fixtures of the robustness tests (import them into a test module): small sources copied into tmp_path."""
 
 from __future__ import annotations
 
