@@ -30,6 +30,7 @@ from ..output_folder import (
 )
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
+from .file_checks import check_checkpoint_folder
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .model_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
@@ -51,6 +52,13 @@ def resolve_resume(value: Optional[str]) -> Optional[str | bool]:
     if not Path(value).is_dir():
         raise ValueError(f"--resume_from_checkpoint {value}: no such checkpoint folder.")
     return value
+
+
+def check_resume_checkpoint(resume: Optional[str | bool], output_dir: Optional[str]) -> None:
+    """Refuse a corrupted checkpoint to resume from (the folder given, or the newest in output_dir) by name."""
+    folder = get_last_checkpoint(output_dir) if resume is True and output_dir else resume
+    if isinstance(folder, str):
+        check_checkpoint_folder(folder)
 
 
 def check_output_dir(arguments: TrainArguments, resume: Any) -> Optional[OutputPlan]:
@@ -199,6 +207,7 @@ def run_training(
     training_args = arguments.training
     resume = resolve_resume(training_args.resume_from_checkpoint)
     plan = check_output_dir(arguments, resume)
+    check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
     set_seed(training_args.seed)
     trainer = build_trainer(arguments, callbacks, command)
@@ -237,4 +246,12 @@ def run_from_argv(argv: Sequence[str], callbacks: Sequence[TrainerCallback] = ()
     return run_training(arguments, callbacks, RunCommand.from_argv(argv))
 
 
-__all__ = ["LOSS_CURVE_FILE", "build_trainer", "check_output_dir", "resolve_resume", "run_from_argv", "run_training"]
+__all__ = [
+    "LOSS_CURVE_FILE",
+    "build_trainer",
+    "check_output_dir",
+    "check_resume_checkpoint",
+    "resolve_resume",
+    "run_from_argv",
+    "run_training",
+]
