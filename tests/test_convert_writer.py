@@ -11,6 +11,7 @@ from transformers import AutoModelForMaskedLM
 
 from perceiver_hf.convert import OutputDirError, convert_haiku_checkpoint
 from perceiver_hf.convert import writer
+from perceiver_hf import output_folder
 
 FOLDER_FILES = ["README.md", "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json"]
 
@@ -34,12 +35,18 @@ def _fail_while_saving(monkeypatch: pytest.MonkeyPatch, error: BaseException) ->
     monkeypatch.setattr(writer, "save_file", save_file)
 
 
+def visible(folder: Path) -> list[str]:
+    """The files of `folder` a user sees (without perceiver-hf's hidden marker)."""
+    return sorted(path.name for path in folder.iterdir() if path.name != output_folder.MARKER_NAME)
+
+
 @pytest.fixture
 def previous(tmp_path: Path) -> Path:
-    """A non-empty OUTPUT_DIR with a file and a sub-folder of the user's."""
+    """A non-empty OUTPUT_DIR that perceiver-hf wrote (it has the marker), with a file and a sub-folder."""
     out = tmp_path / "out"
     (out / "notes").mkdir(parents=True)
-    (out / "keep.txt").write_text("the user's file")
+    output_folder.write_marker(out)
+    (out / "keep.txt").write_text("an earlier output's file")
     (out / "notes" / "n.md").write_text("more")
     return out
 
@@ -72,7 +79,7 @@ def test_failed_rename_restores_the_previous_contents(
     real_rename = os.rename
 
     def rename(source: str, target: str) -> None:
-        if ".partial-" in Path(source).name:
+        if ".perceiver-hf-tmp-" in Path(source).name:
             raise OSError("rename failed")
         real_rename(source, target)
 
@@ -85,7 +92,7 @@ def test_failed_rename_restores_the_previous_contents(
 
 def test_non_empty_output_is_refused_before_any_work(haiku_tiny_dir: Path, previous: Path) -> None:
     before = folder_snapshot(previous)
-    with pytest.raises(OutputDirError, match="is not empty.*--force"):
+    with pytest.raises(OutputDirError, match="already holds a perceiver-hf output.*--force"):
         _convert(haiku_tiny_dir, previous, pickle_name="no-such-file.pickle")  # the pickle is never opened
     assert folder_snapshot(previous) == before
 
@@ -93,16 +100,16 @@ def test_non_empty_output_is_refused_before_any_work(haiku_tiny_dir: Path, previ
 def test_force_replaces_the_folder_only_once_the_new_one_is_complete(
     haiku_tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, previous: Path
 ) -> None:
-    real_move = writer._move_into_place
+    real_move = output_folder._move_into_place
 
-    def move(staging: Path, output_dir: Path) -> None:
-        assert sorted(path.name for path in staging.iterdir()) == FOLDER_FILES
-        assert (output_dir / "keep.txt").read_text() == "the user's file"
-        real_move(staging, output_dir)
+    def move(staging: Path, plan: output_folder.OutputPlan) -> None:
+        assert visible(staging) == FOLDER_FILES
+        assert (plan.target / "keep.txt").read_text() == "an earlier output's file"
+        real_move(staging, plan)
 
-    monkeypatch.setattr(writer, "_move_into_place", move)
+    monkeypatch.setattr(output_folder, "_move_into_place", move)
     _convert(haiku_tiny_dir, previous, force=True)
-    assert sorted(path.name for path in previous.iterdir()) == FOLDER_FILES
+    assert visible(previous) == FOLDER_FILES
     assert hidden_leftovers(tmp_path) == []
     AutoModelForMaskedLM.from_pretrained(previous)
 
@@ -110,7 +117,7 @@ def test_force_replaces_the_folder_only_once_the_new_one_is_complete(
 def test_empty_folder_is_used_and_a_file_is_refused(haiku_tiny_dir: Path, tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     _convert(haiku_tiny_dir, tmp_path / "empty")
-    assert sorted(path.name for path in (tmp_path / "empty").iterdir()) == FOLDER_FILES
+    assert visible(tmp_path / "empty") == FOLDER_FILES
     (tmp_path / "file").write_text("x")
     with pytest.raises(OutputDirError, match="is not a folder"):
         _convert(haiku_tiny_dir, tmp_path / "file", force=True)

@@ -13,6 +13,7 @@ from transformers import BertConfig, BertForMaskedLM
 from perceiver_hf.cli import main as cli_main
 from perceiver_hf.hub import BundleError, bundle_modules, export_for_hub
 from perceiver_hf.hub.bundle import PACKAGE_DIR
+from perceiver_hf.output_folder import MARKER_NAME, OutputFolderError, write_marker
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
 ENTRIES = [
@@ -131,7 +132,7 @@ def test_export_refuses_a_non_empty_folder_and_keeps_it(tmp_path: Path, tiny_mod
     out = tmp_path / "out"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    with pytest.raises(FileExistsError, match="not empty"):
+    with pytest.raises(OutputFolderError, match="not empty"):
         export_for_hub(tiny_model(), out)
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
@@ -144,18 +145,20 @@ def test_failed_export_leaves_nothing_behind(tmp_path: Path, tiny_model) -> None
     tokenizer.save_pretrained = disk_full  # fails after the weights were written
     out = tmp_path / "out"
     out.mkdir()
+    write_marker(out)  # an earlier export
     (out / "keep.txt").write_text("mine")
     with pytest.raises(OSError, match="disk full"):
-        export_for_hub(tiny_model(), out, tokenizer, overwrite=True)
+        export_for_hub(tiny_model(), out, tokenizer, force=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]
-    assert [p.name for p in out.iterdir()] == ["keep.txt"]
+    assert sorted(p.name for p in out.iterdir()) == [MARKER_NAME, "keep.txt"]
 
 
-def test_export_overwrite_replaces_the_folder(tmp_path: Path, tiny_model) -> None:
+def test_export_force_replaces_an_earlier_export(tmp_path: Path, tiny_model) -> None:
     out = tmp_path / "out"
     out.mkdir()
+    write_marker(out)
     (out / "stale.txt").write_text("old")
-    export_for_hub(tiny_model(), out, model_card="# card\n", overwrite=True)
+    export_for_hub(tiny_model(), out, model_card="# card\n", force=True)
     names = {p.name for p in out.iterdir()}
     assert "stale.txt" not in names and {"model.safetensors", "README.md", "modeling_perceiver.py"} <= names
     assert "tokenization_perceiver.py" not in names  # no tokenizer, no tokenizer code

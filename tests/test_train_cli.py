@@ -249,7 +249,7 @@ def test_transformers_perceiver_needs_conversion(common, tmp_path):
 def test_existing_output_is_not_overwritten(common, tmp_path):
     out = tmp_path / "out"
     (out / "checkpoint-10").mkdir(parents=True)
-    with pytest.raises(ValueError, match="already holds .*checkpoint-10.*--resume_from_checkpoint last"):
+    with pytest.raises(ValueError, match="not written by perceiver-hf.*checkpoint-10.*--resume_from_checkpoint last"):
         run_from_argv(common)
     assert [p.name for p in out.iterdir()] == ["checkpoint-10"]
 

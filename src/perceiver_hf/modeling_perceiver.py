@@ -27,6 +27,7 @@ from .core.modules import PerceiverDecoder, PerceiverEncoder
 from .core.specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec, flat_option_names
 from .cpu_linear import use_onednn_linears
 from .hub.loading import check_pretrained_arguments, readable_weights
+from .hub.strict_loading import load_strictly
 from .input_validation import check_labels, check_model_inputs
 from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
 from .text.language import text_decoder, text_encoder
@@ -86,10 +87,14 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:
         """`PreTrainedModel.from_pretrained`, with clear errors for a missing config.json, a config of another
         model type, a device map that splits tied weights and an unreadable safetensors file (see
-        `perceiver_hf.hub.loading`)."""
+        `perceiver_hf.hub.loading`). Missing, unexpected or mis-shaped weights raise `WeightsMismatchError`
+        (see `perceiver_hf.hub.strict_loading`); a class lists the keys it may initialise itself (a new task
+        head) in `_keys_to_ignore_on_load_missing`."""
         check_pretrained_arguments(cls, pretrained_model_name_or_path, kwargs)
         with readable_weights(pretrained_model_name_or_path, kwargs):
-            return super().from_pretrained(pretrained_model_name_or_path, *model_args, **kwargs)
+            return load_strictly(
+                super().from_pretrained, cls.__name__, pretrained_model_name_or_path, *model_args, **kwargs
+            )
 
     def get_correct_attn_implementation(self, requested_attention: Optional[str], is_init_check: bool = False) -> str:
         """The attention implementation to use: "perceiver_fast" unless another is asked for.
@@ -169,6 +174,9 @@ def _variance_scaling_(weight: torch.Tensor, scale: float = 1.0) -> None:
 
 class PerceiverModel(PerceiverPreTrainedModel):
     """Perceiver IO encoder and decoder; `last_hidden_state` is the decoder output [B, K, num_input_channels]."""
+
+    # loading from a masked-LM checkpoint drops its head (nothing is left randomly initialised)
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__(config)

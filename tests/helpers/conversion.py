@@ -17,6 +17,23 @@ TINY_HEADS = {"num_cross_attention_heads": 4, "num_self_attention_heads": 4, "de
 """haiku-tiny's head counts (manifest.json); the weights do not show them and DeepMind's default is 8."""
 TINY_HEADS_ARG = ",".join(f"{key}={value}" for key, value in TINY_HEADS.items())
 
+TRANSFORMERS_SOURCE_CONFIG = dict(
+    vocab_size=262,
+    max_position_embeddings=40,
+    d_model=32,
+    d_latents=48,
+    num_latents=8,
+    num_blocks=2,
+    num_self_attends_per_block=2,
+    num_self_attention_heads=4,
+    num_cross_attention_heads=4,
+    qk_channels=16,
+    v_channels=48,
+    cross_attention_widening_factor=2,
+    self_attention_widening_factor=1,
+)
+"""A small transformers `PerceiverConfig` (the source of the `convert transformers` tests)."""
+
 TOLERANCE = 5e-5  # fp32 noise between two exact implementations is ~1e-5 on haiku-tiny's logits
 
 

@@ -67,6 +67,10 @@ def _run(args: argparse.Namespace, convert: Callable[..., Any]) -> int:
     """Call `convert(output_dir, force=..., progress=...)`; a bad input becomes one message on stderr, status 1."""
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
+    else:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()  # transformers' "Loading weights" bar
     try:
         output_dir = convert(args.output_dir, force=args.force, progress=not args.quiet)
     except ValueError as error:  # ConversionError and its subclasses, bad --config-overrides, bad config values

@@ -39,7 +39,10 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
     parser.add_argument("--no-tokenizer", action="store_true", help="export the model without a tokenizer")
     parser.add_argument("--model-card", type=Path, default=None, help="README.md to ship (default: MODEL's README.md)")
     parser.add_argument("--max-shard-size", default=None, help='split the weights into files of at most this size, e.g. "200MB"')
-    parser.add_argument("--overwrite", action="store_true", help="replace OUTPUT_DIR if it exists and is not empty")
+    parser.add_argument(
+        "--force", action="store_true", help="replace OUTPUT_DIR if perceiver-hf wrote it (once the new one is complete)"
+    )
+    parser.add_argument("--overwrite", action="store_true", help=argparse.SUPPRESS)  # deprecated name of --force
     parser.set_defaults(func=run, precheck=precheck)
     return parser
 
@@ -116,12 +119,21 @@ def precheck(args: argparse.Namespace) -> int:
     return 0
 
 
+def _local_inputs(args: argparse.Namespace) -> list[Any]:
+    """What export-hub reads from disk (Hub ids are not paths and are skipped by the output-folder check)."""
+    return [args.model, args.tokenizer, args.model_card]
+
+
 def run(args: argparse.Namespace) -> int:
     """Export `args.model` to `args.output_dir`; returns the exit code."""
     from ..hub import export_for_hub
+    from ..output_folder import plan_output_folder
     from ..quiet import quiet_loading
 
+    if args.overwrite:
+        print(f"perceiver-hf {COMMAND}: --overwrite is deprecated; use --force.", file=sys.stderr)
     try:
+        plan = plan_output_folder(args.output_dir, force=args.force or args.overwrite, inputs=_local_inputs(args))
         with quiet_loading():
             model = load_model(args.model, args.revision)
         tokenizer = None
@@ -137,16 +149,15 @@ def run(args: argparse.Namespace) -> int:
                 print(f"{args.model} has no README.md: exporting without a model card (see model_cards/).")
         output_dir = export_for_hub(
             model,
-            args.output_dir,
+            plan,
             tokenizer,
             model_card=model_card,
             max_shard_size=args.max_shard_size,
-            overwrite=args.overwrite,
         )
     except (OSError, ValueError) as error:
         print(f"perceiver-hf {COMMAND}: error: {error}", file=sys.stderr)
         return 1
-    files = sorted(path.name for path in output_dir.iterdir())
+    files = sorted(path.name for path in output_dir.iterdir() if not path.name.startswith("."))
     print(f"Wrote {output_dir}: {', '.join(files)}")
     print(
         "Load it without perceiver-hf: AutoModelForMaskedLM.from_pretrained(path, trust_remote_code=True); "

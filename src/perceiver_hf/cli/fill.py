@@ -18,6 +18,7 @@ from ..model_location import ModelSourceError, check_model_source
 SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
 DEFAULT_TOP_K = 5
+PERCEIVER_IO_MODEL_TYPE = "perceiver_io"
 _EXAMPLES = """examples:
   perceiver-hf fill "This is an incomplete sentence where some words are missing." --mask " missing"
   perceiver-hf fill ./my-model "Some words are[MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK]"
@@ -89,6 +90,7 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, list[str], str]:
     if args.batch_size < 1:
         raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
     _check_model_location(model)
+    _check_device(args.device)
     try:
         check_model_source(model, args.revision)
     except ModelSourceError as error:
@@ -125,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         model, texts, mode = _check_arguments(args)
         tokenizer = _load(model, args.revision, "tokenizer", lambda: _auto_tokenizer(model, args.revision))
+        _check_top_k(args.top_k, tokenizer)
         texts = _prepare_texts(texts, args.mask, _mask_token(tokenizer))
         task = "fill-mask-spans" if mode == SPANS_MODE else FILL_MASK_MODE
         fill = _load(model, args.revision, "model", lambda: _pipeline(task, model, tokenizer, args))
@@ -222,16 +225,67 @@ def _check_model_location(model: str) -> None:
             f"folder {model!r} has no config.json, so it is not a saved model. Pass the folder written by "
             "model.save_pretrained(...) (with tokenizer.save_pretrained(...) into the same folder)."
         )
+    if os.path.isdir(model):
+        _check_model_type(os.path.join(model, "config.json"))
+
+
+def _check_model_type(config_path: str) -> None:
+    """Refuse a config.json that is unreadable or not of a Perceiver IO model (model_type "perceiver_io")."""
+    try:
+        with open(config_path, encoding="utf-8") as file:
+            config = json.load(file)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise FillError(f"cannot read {config_path} ({error}); save or download the model again.") from error
+    found = config.get("model_type") if isinstance(config, dict) else None
+    if found != PERCEIVER_IO_MODEL_TYPE:
+        hint = (
+            " It is transformers' own Perceiver: convert it with `perceiver-hf convert transformers`."
+            if found == "perceiver"
+            else " Pass a folder written by perceiver-hf (save_pretrained, convert or train)."
+        )
+        raise FillError(
+            f"{config_path} says model_type {found!r}, but perceiver-hf fill runs Perceiver IO models "
+            f"(model_type {PERCEIVER_IO_MODEL_TYPE!r}).{hint}"
+        )
+
+
+def _check_device(device: Optional[str]) -> None:
+    """Refuse a --device torch does not know or this machine does not have, before anything is loaded."""
+    if device is None:
+        return
+    import torch
+
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, ValueError) as error:
+        raise FillError(f"--device {device!r} is not a torch device ({error}); use e.g. cpu or cuda:0.") from error
+    if parsed.type == "cpu":
+        return
+    try:
+        torch.empty(1, device=parsed)
+    except (RuntimeError, AssertionError, ValueError) as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise FillError(
+            f"--device {device!r} is not available on this machine ({first_line}); use --device cpu."
+        ) from error
+
+
+def _check_top_k(top_k: Optional[int], tokenizer: Any) -> None:
+    """Refuse a --top-k larger than the vocabulary (there are not that many candidates)."""
+    if top_k is not None and top_k > len(tokenizer):
+        size = len(tokenizer)
+        raise FillError(f"--top-k {top_k} is more than the {size} tokens of the vocabulary; use at most {size}.")
 
 
 def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
     """Run `load`, turning a loading failure into a `FillError` that names MODEL, its revision and the cause."""
+    from perceiver_hf.hub.strict_loading import WeightsMismatchError
     from perceiver_hf.quiet import quiet_loading
 
     try:
         with quiet_loading():
             return load()
-    except (OSError, ValueError, KeyError) as error:
+    except (OSError, ValueError, KeyError, WeightsMismatchError) as error:
         where = f"revision {revision!r} of " if revision else ""
         hint = "" if os.path.exists(model) else " (no local folder of that name either; check the path or Hub id)"
         raise FillError(f"could not load the {what} of {where}{model!r}{hint}: {error}") from error
@@ -252,9 +306,14 @@ def _mask_token(tokenizer: Any) -> str:
 
 
 def _pipeline(task: str, model: str, tokenizer: Any, args: argparse.Namespace) -> Any:
+    """The pipeline on perceiver-hf's `PerceiverForMaskedLM`, loaded strictly here: `pipeline(model=path)` could
+    fall back to transformers' own class of the same name, which loads none of the weights."""
     from transformers import pipeline
 
-    return pipeline(task, model=model, tokenizer=tokenizer, revision=args.revision, device=args.device)
+    from perceiver_hf import PerceiverForMaskedLM
+
+    loaded = PerceiverForMaskedLM.from_pretrained(model, revision=args.revision)
+    return pipeline(task, model=loaded, tokenizer=tokenizer, device=args.device)
 
 
 def _quantize_int8(model: Any) -> None:

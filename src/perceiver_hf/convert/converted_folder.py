@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, MutableMapping
 import torch
 
 from ..configuration_perceiver import PerceiverConfig
+from ..output_folder import OutputPlan
 from ..tokenization_perceiver import PerceiverByteTokenizer
 from .card import render_card
 from .mapping import CheckpointLayout, check_rules, convert
@@ -18,7 +19,7 @@ from .writer import write_model_folder
 
 
 def write_converted_folder(
-    output_path: Path,
+    output_plan: OutputPlan,
     *,
     layout: CheckpointLayout,
     arrays: MutableMapping[str, Any],
@@ -34,7 +35,7 @@ def write_converted_folder(
     """Check that `arrays` fill `PerceiverForMaskedLM(config)` exactly, then write the folder atomically.
 
     Args:
-        output_path: the folder to write (checked with `check_output_dir` beforehand).
+        output_plan: the checked output folder (`perceiver_hf.output_folder.plan_output_folder`).
         layout: where the checkpoint keeps each part of the model.
         arrays: source name -> array; emptied while the weights are written, so memory stays flat.
         to_tensor: `(array, transpose) -> tensor`.
@@ -53,9 +54,9 @@ def write_converted_folder(
     rules = layout.rules(config.num_self_attention_layers_per_block)
     check_rules(rules, shapes, expected_parameter_shapes(config), what)
     num_parameters = sum(math.prod(shape) for shape in shapes.values())
-    card = render_card(card_template, config, num_parameters, output_path, **card_fields)
+    card = render_card(card_template, config, num_parameters, output_plan.path, **card_fields)
     return write_model_folder(
-        output_path,
+        output_plan,
         config=config,
         tensors=track(convert(rules, arrays, to_tensor), len(rules), "converting", progress),
         model_card=card,

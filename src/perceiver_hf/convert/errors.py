@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..output_folder import OutputFolderError
+
 
 class ConversionError(ValueError):
     """A checkpoint could not be converted (bad input file, wrong weights, unusable output folder)."""
@@ -15,5 +17,5 @@ class MappingError(ConversionError):
     """Source arrays and model parameters do not match one to one (missing, unexpected or mis-shaped names)."""
 
 
-class OutputDirError(ConversionError):
-    """The output folder cannot be written (not empty without --force, or a file)."""
+OutputDirError = OutputFolderError
+"""The output folder cannot be written (see `perceiver_hf.output_folder`); the converters' name for it."""

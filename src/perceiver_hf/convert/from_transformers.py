@@ -23,14 +23,22 @@ import torch
 from torch import nn
 
 from ..core.layers import ACTIVATIONS
+from ..hub.strict_loading import quiet_load_report
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata, hub_repo_id, source_card_data
+from ..output_folder import plan_output_folder
 from .card import TRANSFORMERS_TEMPLATE
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
 from .mapping import CheckpointLayout, ModuleTable, Param, ParamTable
 from .progress import logger
-from .writer import check_output_dir
+from .transformers_source import (
+    check_loaded_shapes,
+    check_source_config,
+    check_source_location,
+    check_weight_files,
+    load_source_config,
+)
 
 SAME: ParamTable = (Param("weight", "weight"), Param("bias", "bias"))
 
@@ -73,25 +81,31 @@ TRANSFORMERS_LAYOUT = CheckpointLayout(
 
 
 def _load_source(source: str, revision: Optional[str]) -> nn.Module:
-    """transformers' `PerceiverForMaskedLM` from a folder or Hub id, checked to be complete."""
-    from transformers import AutoConfig, PerceiverForMaskedLM
+    """transformers' `PerceiverForMaskedLM` from a folder or Hub id, checked to be complete (see
+    `transformers_source` for the checks of config.json and the weights files)."""
+    from safetensors import SafetensorError
+    from transformers import PerceiverForMaskedLM
 
-    try:
-        config = AutoConfig.from_pretrained(source, revision=revision)
-    except (OSError, ValueError) as error:
-        raise ConversionError(
-            f"Could not load a transformers config from {source!r}: {error}\nSOURCE must be a folder with "
-            "config.json or a Hub model id (cached, or reachable online)."
-        ) from error
+    config = load_source_config(source, revision)
     if config.model_type != "perceiver":
         raise ConversionError(
             f"{source!r} has model_type {config.model_type!r}; `convert transformers` reads transformers' own "
             "Perceiver checkpoints (model_type 'perceiver', e.g. deepmind/language-perceiver)."
             + (" This folder is already a perceiver-hf model." if config.model_type == "perceiver_io" else "")
         )
-    model, info = PerceiverForMaskedLM.from_pretrained(
-        source, revision=revision, dtype=torch.float32, output_loading_info=True
-    )
+    check_source_config(source, config)
+    check_weight_files(source)
+    try:
+        with quiet_load_report():
+            model, info = PerceiverForMaskedLM.from_pretrained(
+                source, revision=revision, dtype=torch.float32, output_loading_info=True, ignore_mismatched_sizes=True
+            )
+    except SafetensorError as error:
+        raise ConversionError(
+            f"the weights of {source!r} cannot be read ({error}): the safetensors file is truncated or corrupted; "
+            "save or download the source again."
+        ) from error
+    check_loaded_shapes(source, info)
     incomplete = {key: sorted(map(str, info.get(key) or ())) for key in ("missing_keys", "unexpected_keys")}
     if any(incomplete.values()):
         raise ConversionError(
@@ -230,7 +244,8 @@ def convert_transformers_checkpoint(
         The absolute path of the written folder.
     """
     source = str(source)
-    output_path = check_output_dir(output_dir, force)
+    check_source_location(source)
+    output_plan = plan_output_folder(output_dir, force=force, inputs=[source])
     logger.info("Loading transformers' PerceiverForMaskedLM from %s", source)
     model = _load_source(source, revision)
     params = dict(model.state_dict())
@@ -238,7 +253,7 @@ def convert_transformers_checkpoint(
     config = infer_config(TRANSFORMERS_LAYOUT, shapes, transformers_settings(model))
     del model
     return write_converted_folder(
-        output_path,
+        output_plan,
         layout=TRANSFORMERS_LAYOUT,
         arrays=params,
         to_tensor=torch_to_tensor,

@@ -16,13 +16,13 @@ from typing import Any, Mapping, Optional, Union
 
 import numpy as np
 
+from ..output_folder import plan_output_folder
 from .card import DEEPMIND_TEMPLATE
 from .converted_folder import write_converted_folder
 from .haiku_config import infer_haiku_config
 from .haiku_mapping import HAIKU_LAYOUT, flatten_params, numpy_to_tensor
 from .progress import logger
 from .safe_pickle import load_pickle
-from .writer import check_output_dir
 
 CHECKPOINT_URL = "https://storage.googleapis.com/perceiver_io/language_perceiver_io_bytes.pickle"
 LICENSE = "cc-by-4.0"  # DeepMind's terms for the released parameters
@@ -79,18 +79,19 @@ def convert_haiku_checkpoint(
     Raises:
         UnsafePickleError: the pickle references a global a checkpoint never needs (nothing was executed).
         MappingError: arrays and model parameters do not match one to one (the message lists the names).
-        OutputDirError: `output_dir` is not empty and `force` is False, or is a file.
+        OutputDirError: `output_dir` is or contains the pickle, is a file, or is not empty (without `force`, or
+            not written by perceiver-hf).
         ConversionError: the file is missing, corrupt or not a Perceiver IO language model checkpoint.
     """
     pickle_path = Path(pickle_path)
-    output_path = check_output_dir(output_dir, force)
+    output_plan = plan_output_folder(output_dir, force=force, inputs=[pickle_path])
     overrides = dict(config_overrides or {})
     logger.info("Reading %s", pickle_path)
     params, digest = load_haiku_params(pickle_path, progress=progress)
     config = infer_haiku_config({name: tuple(array.shape) for name, array in params.items()}, overrides)
     overrides_text = ",".join(f"{key}={value}" for key, value in overrides.items())
     return write_converted_folder(
-        output_path,
+        output_plan,
         layout=HAIKU_LAYOUT,
         arrays=params,
         to_tensor=numpy_to_tensor,

@@ -1,17 +1,12 @@
-"""Write a converted model folder atomically: everything goes to a hidden folder next to OUTPUT_DIR, which is
-renamed into place only once complete.
+"""Write a converted model folder (config.json, model.safetensors, tokenizer, README.md) atomically.
 
-- OUTPUT_DIR must be new or empty unless `force`; with `force` its old contents are moved aside only after the
-  new folder is complete, and deleted only after the new one is in place.
-- On any error (including KeyboardInterrupt) the partial folder, and any parent folders created for it, are
-  removed, and whatever was at OUTPUT_DIR before is left untouched.
+The folder rules (inputs, `force`, temporary sibling, exclusive final move, stale leftovers) are those of
+`perceiver_hf.output_folder`, shared by every command that writes a folder.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import uuid
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
@@ -19,7 +14,7 @@ import torch
 from safetensors.torch import save_file
 from transformers import PreTrainedConfig
 
-from .errors import OutputDirError
+from ..output_folder import OutputPlan, write_output_folder
 from .progress import logger
 
 CONFIG_NAME = "config.json"
@@ -27,54 +22,8 @@ WEIGHTS_NAME = "model.safetensors"
 MODEL_CARD_NAME = "README.md"
 
 
-def check_output_dir(output_dir: Union[str, Path], force: bool = False) -> Path:
-    """Return `output_dir` as an absolute path if a model folder may be written there, else raise `OutputDirError`.
-
-    Call it before any slow work, so that a wrong OUTPUT_DIR fails at once.
-    """
-    output_dir = Path(output_dir).absolute()
-    if output_dir.exists() or output_dir.is_symlink():
-        if not output_dir.is_dir():
-            raise OutputDirError(f"OUTPUT_DIR {str(output_dir)!r} exists and is not a folder; choose another path.")
-        if any(output_dir.iterdir()) and not force:
-            raise OutputDirError(
-                f"OUTPUT_DIR {str(output_dir)!r} is not empty. Choose a new or empty folder, or pass --force to "
-                "replace its contents (they are kept until the new folder is complete)."
-            )
-    return output_dir
-
-
-def _make_parents(folder: Path) -> list[Path]:
-    """Create the missing ancestors of `folder`; return those created, deepest first."""
-    created = []
-    for ancestor in reversed(folder.parents):
-        if not ancestor.exists():
-            ancestor.mkdir()
-            created.append(ancestor)
-    return created[::-1]
-
-
-def _sibling(output_dir: Path, tag: str) -> Path:
-    return output_dir.parent / f".{output_dir.name}.{tag}-{uuid.uuid4().hex[:8]}"
-
-
-def _move_into_place(staging: Path, output_dir: Path) -> None:
-    """Rename the complete `staging` folder to `output_dir`, replacing (after the fact) what was there."""
-    if not output_dir.exists() or not any(output_dir.iterdir()):
-        os.replace(staging, output_dir)  # replaces an empty folder atomically
-        return
-    previous = _sibling(output_dir, "previous")
-    os.rename(output_dir, previous)
-    try:
-        os.rename(staging, output_dir)
-    except BaseException:
-        os.rename(previous, output_dir)
-        raise
-    shutil.rmtree(previous, ignore_errors=True)
-
-
 def write_model_folder(
-    output_dir: Union[str, Path],
+    output_dir: Union[str, Path, OutputPlan],
     *,
     config: PreTrainedConfig,
     tensors: Iterable[tuple[str, torch.Tensor]],
@@ -82,26 +31,25 @@ def write_model_folder(
     tokenizer: Optional[Any] = None,
     force: bool = False,
     metadata: Optional[dict[str, str]] = None,
+    inputs: Iterable[Union[str, Path]] = (),
 ) -> Path:
     """Write config.json, model.safetensors, the tokenizer files and README.md to `output_dir`, atomically.
 
     Args:
-        output_dir: the folder to create (or, with `force`, to replace).
+        output_dir: the folder to create (or, with `force`, to replace), or its checked `OutputPlan`.
         config: saved as config.json.
         tensors: (state-dict key, tensor) pairs, saved as model.safetensors; consumed once.
         model_card: the text of README.md.
         tokenizer: anything with `save_pretrained(folder)`; None writes no tokenizer files.
-        force: replace a non-empty `output_dir`.
+        force: replace a previous perceiver-hf output at `output_dir`.
         metadata: extra string metadata for the safetensors header (`format: pt` is always set).
+        inputs: the files the conversion read; `output_dir` may not be or contain them.
 
     Returns:
         The absolute path of the written folder.
     """
-    output_dir = check_output_dir(output_dir, force)
-    created = _make_parents(output_dir)
-    staging = _sibling(output_dir, "partial")
-    try:
-        staging.mkdir()
+
+    def write(staging: Path) -> None:
         config.save_pretrained(staging)
         logger.info("Converting the weights and writing %s", WEIGHTS_NAME)
         save_file(dict(tensors), staging / WEIGHTS_NAME, metadata={**(metadata or {}), "format": "pt"})
@@ -110,11 +58,5 @@ def write_model_folder(
         if tokenizer is not None:
             tokenizer.save_pretrained(staging)
         (staging / MODEL_CARD_NAME).write_text(model_card, encoding="utf-8")
-        _move_into_place(staging, output_dir)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        for folder in created:
-            if folder.exists() and not any(folder.iterdir()):
-                folder.rmdir()
-        raise
-    return output_dir
+
+    return write_output_folder(output_dir, write, force=force, inputs=inputs)

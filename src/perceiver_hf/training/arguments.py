@@ -77,6 +77,13 @@ class ModelArguments:
             "Default: the license in the base model's card when fine-tuning, else 'unknown'."
         },
     )
+    force: bool = field(
+        default=False,
+        metadata={
+            "help": "Replace a non-empty --output_dir that perceiver-hf wrote (a folder of anyone else is never "
+            "replaced; remove it yourself)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.card_license is not None and not self.card_license.strip():

@@ -15,6 +15,7 @@ from transformers import PreTrainedTokenizerBase
 
 from .arguments import DataArguments, data_file_type
 from .collators import PerceiverMLMCollator, premask_example
+from .file_checks import diagnose_data_file
 
 
 def load_raw_datasets(data_args: DataArguments, cache_dir: Optional[str] = None) -> DatasetDict:
@@ -48,6 +49,10 @@ def load_raw_datasets(data_args: DataArguments, cache_dir: Optional[str] = None)
     except Exception as error:  # network, parsing, unknown dataset: all surface with their own message
         if "corresponds to no data" in str(error):
             raise ValueError(f"{source} holds no records.") from error
+        for path in (path for paths in (data_files or {}).values() for path in paths):
+            problem = diagnose_data_file(path)
+            if problem:
+                raise ValueError(problem) from error
         raise ValueError(f"Could not load {source}: {type(error).__name__}: {error}") from error
     if not isinstance(raw, DatasetDict):
         raise ValueError(f"{source} did not load as named splits (got {type(raw).__name__}); pass --train_file.")

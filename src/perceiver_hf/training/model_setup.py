@@ -8,6 +8,7 @@ mismatch is reported before any data is processed or weights are loaded.
 from __future__ import annotations
 
 import inspect
+import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -57,6 +58,25 @@ def _config_overrides(model_args: ModelArguments, config_args: Any) -> dict[str,
     return overrides
 
 
+def _physical_memory() -> Optional[int]:
+    """Bytes of RAM of this machine (None where the OS does not say)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_positions_fit_in_memory(max_seq_len: int, channels: int) -> None:
+    """Refuse a --max_seq_len whose learned positions (input encoding + output queries, float32) exceed the RAM."""
+    needed = 2 * max_seq_len * channels * 4
+    memory = _physical_memory()
+    if memory is not None and needed > memory:
+        raise ValueError(
+            f"--max_seq_len {max_seq_len} needs {needed / 2**30:.1f} GiB for its learned positions alone (this machine "
+            f"has {memory / 2**30:.1f} GiB of RAM). Use a length near your texts' (e.g. 2048)."
+        )
+
+
 def _check_sizes(config: PerceiverConfig, tokenizer: PreTrainedTokenizerBase, max_seq_len: int, what: str) -> None:
     if len(tokenizer) > config.vocab_size:
         raise ValueError(
@@ -64,6 +84,7 @@ def _check_sizes(config: PerceiverConfig, tokenizer: PreTrainedTokenizerBase, ma
             f">= {config.vocab_size} would have no embedding. Use the model's own tokenizer (or one with at most "
             f"{config.vocab_size} tokens), or train a new model."
         )
+    _check_positions_fit_in_memory(max_seq_len, config.num_input_channels)
     if max_seq_len > config.max_seq_len:
         raise ValueError(
             f"--max_seq_len {max_seq_len} exceeds {what}'s max_seq_len={config.max_seq_len} (its number of learned "

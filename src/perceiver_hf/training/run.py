@@ -20,8 +20,17 @@ import transformers
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..output_folder import (
+    OutputFolderError,
+    OutputPlan,
+    claim_output_folder,
+    is_within,
+    plan_output_folder,
+    refuse_inputs_inside,
+)
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
+from .file_checks import check_checkpoint_folder
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .model_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
@@ -32,7 +41,6 @@ from .run_command import RunCommand
 logger = logging.getLogger(__name__)
 
 LOSS_CURVE_FILE = "loss_curve.png"
-MODEL_FILES = ("model.safetensors", "model.safetensors.index.json", "config.json")
 
 
 def resolve_resume(value: Optional[str]) -> Optional[str | bool]:
@@ -46,23 +54,42 @@ def resolve_resume(value: Optional[str]) -> Optional[str | bool]:
     return value
 
 
-def check_output_dir(training_args: TrainingArguments, model_name_or_path: Optional[str], resume: Any) -> None:
-    """Refuse to start a run that would overwrite a trained model or checkpoints (nothing the user had is lost)."""
+def check_resume_checkpoint(resume: Optional[str | bool], output_dir: Optional[str]) -> None:
+    """Refuse a corrupted checkpoint to resume from (the folder given, or the newest in output_dir) by name."""
+    folder = get_last_checkpoint(output_dir) if resume is True and output_dir else resume
+    if isinstance(folder, str):
+        check_checkpoint_folder(folder)
+
+
+def check_output_dir(arguments: TrainArguments, resume: Any) -> Optional[OutputPlan]:
+    """Check --output_dir before anything is read; return its plan (None when the run resumes in it).
+
+    Refused: an output folder that is or contains an input (model, config, tokenizer, data files), a non-empty
+    folder without `--force`, and (even with `--force`) a folder perceiver-hf did not write. The plan is
+    claimed (`perceiver_hf.output_folder.claim_output_folder`) once every input has been checked.
+    """
+    training_args, model_args, data_args = arguments.training, arguments.model, arguments.data
     if not training_args.output_dir:
         raise ValueError("Pass --output_dir: the folder for checkpoints, the final model and the loss curve.")
     output_dir = Path(training_args.output_dir)
-    if model_name_or_path and output_dir.resolve() == Path(model_name_or_path).resolve():
-        raise ValueError(f"--output_dir {output_dir} is the model being fine-tuned; choose another folder.")
     if resume is True and (not output_dir.is_dir() or get_last_checkpoint(str(output_dir)) is None):
         raise ValueError(f"--resume_from_checkpoint last: {output_dir} holds no checkpoint-* folder to resume from.")
-    if not wants_training(training_args) or resume or not output_dir.is_dir():
-        return
-    existing = sorted(p.name for p in output_dir.iterdir() if p.name.startswith("checkpoint-") or p.name in MODEL_FILES)
-    if existing:
-        raise ValueError(
-            f"--output_dir {output_dir} already holds a trained model or checkpoints ({', '.join(existing[:3])}). "
-            "Continue it with --resume_from_checkpoint last, or choose a new --output_dir."
-        )
+    inputs = [model_args.model_name_or_path, model_args.config_name, model_args.tokenizer_name]
+    inputs += [*(data_args.train_file or []), *(data_args.validation_file or [])]
+    if isinstance(resume, str) and not is_within(resume, output_dir):
+        inputs.append(resume)
+    if resume:  # continue a run in its own folder: its checkpoints are what it reads
+        refuse_inputs_inside(output_dir, str(output_dir), inputs)
+        return None
+    try:
+        return plan_output_folder(output_dir, force=model_args.force, inputs=inputs)
+    except OutputFolderError as error:
+        checkpoints = sorted(p.name for p in output_dir.glob("checkpoint-*")) if output_dir.is_dir() else []
+        if not checkpoints:
+            raise
+        raise OutputFolderError(
+            f"{error} It holds {', '.join(checkpoints[:3])}: continue that run with --resume_from_checkpoint last."
+        ) from None
 
 
 def setup_logging(training_args: TrainingArguments) -> None:
@@ -179,10 +206,13 @@ def run_training(
     """
     training_args = arguments.training
     resume = resolve_resume(training_args.resume_from_checkpoint)
-    check_output_dir(training_args, arguments.model.model_name_or_path, resume)
+    plan = check_output_dir(arguments, resume)
+    check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
     set_seed(training_args.seed)
     trainer = build_trainer(arguments, callbacks, command)
+    if plan is not None and trainer.is_world_process_zero():
+        claim_output_folder(plan)
 
     metrics: dict[str, float] = {}
     if training_args.do_train:
@@ -216,4 +246,12 @@ def run_from_argv(argv: Sequence[str], callbacks: Sequence[TrainerCallback] = ()
     return run_training(arguments, callbacks, RunCommand.from_argv(argv))
 
 
-__all__ = ["LOSS_CURVE_FILE", "build_trainer", "check_output_dir", "resolve_resume", "run_from_argv", "run_training"]
+__all__ = [
+    "LOSS_CURVE_FILE",
+    "build_trainer",
+    "check_output_dir",
+    "check_resume_checkpoint",
+    "resolve_resume",
+    "run_from_argv",
+    "run_training",
+]

@@ -1,0 +1,119 @@
+"""Strict weight loading: `from_pretrained` of a Perceiver IO class fails when weights are missing, unexpected or
+mis-shaped, instead of answering with randomly initialised ones.
+
+transformers (5.x) only logs a load report for missing and unexpected weights (the model then holds random
+values for them) and raises "You set `ignore_mismatched_sizes` to `False`" for mis-shaped ones. Here every load
+asks for the loading info and raises `WeightsMismatchError`, one line naming the checkpoint, the offending keys
+and the fix. The allowance is transformers' own class attributes: keys matching `_keys_to_ignore_on_load_missing`
+(a task head's newly initialised weights) or `_keys_to_ignore_on_load_unexpected` (e.g. the masked-LM head that
+a base `PerceiverModel` drops) are removed from the loading info by transformers before the check. Mis-shaped
+weights are accepted only when the caller passes `ignore_mismatched_sizes=True` itself.
+
+`transformers.pipeline(...)` retries a failed load that raised OSError/ValueError/TypeError/RuntimeError with the
+class named in config.json's `architectures`, which for a perceiver-hf folder is transformers' own
+`PerceiverForMaskedLM`: it loads none of the weights and gives random fills. `WeightsMismatchError` is therefore
+none of those (a plain `Exception`), so the pipeline lets it through.
+Only transformers and the standard library are used, so this also works in exported remote code.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator
+
+_SHOWN_KEYS = 3
+
+
+class WeightsMismatchError(Exception):
+    """The checkpoint's weights do not fit the model: some are missing, unexpected or of another shape.
+
+    Deliberately not an OSError/ValueError/RuntimeError: `transformers.pipeline(...)` swallows those and retries
+    with transformers' own `PerceiverForMaskedLM`, which would answer with random weights.
+    """
+
+
+def _keys(keys: Iterable[str]) -> str:
+    names = sorted(keys)
+    more = f" and {len(names) - _SHOWN_KEYS} more" if len(names) > _SHOWN_KEYS else ""
+    return ", ".join(names[:_SHOWN_KEYS]) + more
+
+
+def _mismatched(entries: Iterable[Any]) -> str:
+    described = []
+    for entry in sorted(entries, key=str):
+        if isinstance(entry, (tuple, list)) and len(entry) == 3:
+            key, checkpoint, model = entry
+            described.append(f"{key} (checkpoint {list(checkpoint)}, model {list(model)})")
+        else:
+            described.append(str(entry))
+    return _keys(described)
+
+
+def weight_problems(info: dict[str, Any], allow_mismatched: bool = False) -> list[str]:
+    """The problems in a transformers loading info (`output_loading_info=True`), e.g. ["2 missing (a, b)"]."""
+    problems = []
+    for field, label in (("missing_keys", "missing"), ("unexpected_keys", "unexpected")):
+        keys = set(info.get(field) or ())
+        if keys:
+            problems.append(f"{len(keys)} {label} ({_keys(keys)})")
+    mismatched = list(info.get("mismatched_keys") or ())
+    if mismatched and not allow_mismatched:
+        problems.append(f"{len(mismatched)} mis-shaped ({_mismatched(mismatched)})")
+    errors = list(info.get("error_msgs") or ())
+    if errors:
+        problems.append("errors: " + "; ".join(str(error).replace("\n", " ") for error in errors))
+    return problems
+
+
+def check_loading_info(class_name: str, where: str, info: dict[str, Any], allow_mismatched: bool = False) -> None:
+    """Raise `WeightsMismatchError` unless `info` (transformers' loading info) reports a complete, exact load.
+
+    Args:
+        class_name: the loading class, for the message.
+        where: the checkpoint (folder or Hub id), for the message.
+        info: the dict `from_pretrained(..., output_loading_info=True)` returns.
+        allow_mismatched: accept mis-shaped weights (the caller asked for `ignore_mismatched_sizes=True`).
+    """
+    problems = weight_problems(info, allow_mismatched)
+    if problems:
+        raise WeightsMismatchError(
+            f"The weights of {where} do not fit {class_name}: {'; '.join(problems)}; loading it would leave those "
+            "weights randomly initialised. Pass a folder whose config.json and model.safetensors come from the same "
+            "save_pretrained (or `perceiver-hf convert`/`train`) run, or save/convert the model again."
+        )
+
+
+@contextmanager
+def quiet_load_report() -> Iterator[None]:
+    """Silence transformers' load report table while loading: the strict check reports the same in one line."""
+    report_logger = logging.getLogger("transformers.modeling_utils")
+    level = report_logger.level
+    report_logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        report_logger.setLevel(level)
+
+
+def load_strictly(load: Callable[..., Any], class_name: str, name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+    """Call `load` (a `PreTrainedModel.from_pretrained`) and check its loading info with `check_loading_info`.
+
+    Returns what `from_pretrained` would: the model, or (model, loading info) if `output_loading_info=True`.
+    """
+    wants_info = kwargs.pop("output_loading_info", False)
+    allow_mismatched = bool(kwargs.get("ignore_mismatched_sizes", False))
+    kwargs["ignore_mismatched_sizes"] = True  # mis-shaped keys come back in the info instead of a vague error
+    with quiet_load_report():
+        model, info = load(name_or_path, *args, output_loading_info=True, **kwargs)
+    check_loading_info(class_name, repr(str(name_or_path)), info, allow_mismatched)
+    return (model, info) if wants_info else model
+
+
+__all__ = [
+    "WeightsMismatchError",
+    "check_loading_info",
+    "load_strictly",
+    "quiet_load_report",
+    "weight_problems",
+]

@@ -1,0 +1,133 @@
+"""Issue 14 item 3: a model with missing, unexpected or mis-shaped weights never loads with random ones.
+
+`from_pretrained` of the package's classes, transformers' pipelines and `perceiver-hf fill` fail loudly (naming
+the keys); `pipeline(...)` never falls back to transformers' own `PerceiverForMaskedLM` (which loads none of the
+weights); `perceiver-hf fill` refuses a folder that is not a Perceiver IO model.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Callable
+
+import pytest
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoModelForMaskedLM, pipeline
+
+from helpers.sources import saved_model  # noqa: F401 (fixture)
+
+from perceiver_hf import PerceiverForMaskedLM, PerceiverModel
+from perceiver_hf.cli import main
+from perceiver_hf.hub.strict_loading import WeightsMismatchError
+
+POSITIONS = "perceiver.encoder.input_adapter.pos_encoding"
+
+
+def _rewrite_weights(folder: Path, edit: Callable[[dict[str, torch.Tensor]], None]) -> Path:
+    """Apply `edit` to the state dict in folder/model.safetensors and write it back."""
+    weights = load_file(folder / "model.safetensors")
+    edit(weights)
+    save_file(weights, folder / "model.safetensors", metadata={"format": "pt"})
+    return folder
+
+
+def _mis_shaped(weights: dict[str, torch.Tensor]) -> None:
+    weights[POSITIONS] = weights[POSITIONS][:, :10].contiguous()
+
+
+def _missing_and_unexpected(weights: dict[str, torch.Tensor]) -> None:
+    del weights[POSITIONS]
+    weights["extra.weight"] = torch.zeros(3)
+
+
+@pytest.fixture
+def mis_shaped(saved_model: Path) -> Path:
+    return _rewrite_weights(saved_model, _mis_shaped)
+
+
+@pytest.mark.parametrize(
+    ("edit", "expected"),
+    [(_mis_shaped, ["1 mis-shaped", POSITIONS, "[128, 10]", "[128, 64]"]),
+     (_missing_and_unexpected, ["1 missing", POSITIONS, "1 unexpected", "extra.weight"])],
+)
+@pytest.mark.parametrize("loader", [PerceiverForMaskedLM, AutoModelForMaskedLM])
+def test_from_pretrained_refuses_weights_that_do_not_fit(saved_model: Path, edit, expected, loader) -> None:
+    _rewrite_weights(saved_model, edit)
+    with pytest.raises(WeightsMismatchError) as raised:
+        loader.from_pretrained(saved_model)
+    message = str(raised.value)
+    assert "\n" not in message
+    for part in [str(saved_model), *expected]:
+        assert part in message
+
+
+def test_an_intact_folder_loads_the_saved_weights(saved_model: Path, tiny_model) -> None:
+    model, info = PerceiverForMaskedLM.from_pretrained(saved_model, output_loading_info=True)
+    assert not (info["missing_keys"] or info["unexpected_keys"] or info["mismatched_keys"])
+    expected = tiny_model().state_dict()  # the saved model is tiny_model() (seed 0)
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, expected[name]), name
+
+
+def test_mis_shaped_weights_load_only_when_the_caller_asks(mis_shaped: Path) -> None:
+    model = PerceiverForMaskedLM.from_pretrained(mis_shaped, ignore_mismatched_sizes=True)
+    assert model.perceiver.encoder.input_adapter.pos_encoding.shape == (128, 64)
+
+
+def test_a_base_model_drops_the_masked_lm_head(saved_model: Path) -> None:
+    """Loading `PerceiverModel` from a masked-LM folder leaves nothing random: the head is simply not used."""
+    PerceiverModel.from_pretrained(saved_model)
+
+
+def test_a_head_is_missing_unless_the_class_allows_it(saved_model: Path, tmp_path: Path) -> None:
+    base = tmp_path / "base"
+    PerceiverModel.from_pretrained(saved_model).save_pretrained(base)
+    with pytest.raises(WeightsMismatchError, match=r"1 missing \(lm_head\.bias\)"):
+        PerceiverForMaskedLM.from_pretrained(base)
+
+    class NewHeadForMaskedLM(PerceiverForMaskedLM):
+        _keys_to_ignore_on_load_missing = [r"^lm_head\.bias$"]  # a task head this class initialises itself
+
+    model = NewHeadForMaskedLM.from_pretrained(base)
+    assert torch.count_nonzero(model.lm_head.bias) == 0  # freshly initialised (zeros), as declared
+
+
+@pytest.mark.parametrize("task", ["fill-mask", "fill-mask-spans"])
+def test_pipelines_do_not_fall_back_to_transformers_perceiver(mis_shaped: Path, task: str) -> None:
+    """config.json names `PerceiverForMaskedLM`, also a transformers class; the pipeline must not try it."""
+    with pytest.raises(WeightsMismatchError, match=POSITIONS):
+        pipeline(task, model=str(mis_shaped))
+
+
+def _fill_refused(argv: list[str], capsys: pytest.CaptureFixture) -> str:
+    """Run `perceiver-hf fill`; assert exit 2 and one error line without traceback; return that line."""
+    assert main(["fill", *argv]) == 2
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("perceiver-hf fill: error:")]
+    assert len(errors) == 1, err
+    return errors[0]
+
+
+def test_fill_refuses_mis_shaped_weights(mis_shaped: Path, capsys: pytest.CaptureFixture) -> None:
+    message = _fill_refused([str(mis_shaped), "a [MASK]"], capsys)
+    assert POSITIONS in message and "mis-shaped" in message
+
+
+@pytest.mark.parametrize("model_type", ["bert", "perceiver"])
+def test_fill_refuses_a_folder_of_another_model_type(
+    saved_model: Path, capsys: pytest.CaptureFixture, model_type: str
+) -> None:
+    config = json.loads((saved_model / "config.json").read_text())
+    (saved_model / "config.json").write_text(json.dumps({**config, "model_type": model_type}))
+    message = _fill_refused([str(saved_model), "a [MASK]"], capsys)
+    assert f"model_type {model_type!r}" in message and "perceiver_io" in message
+
+
+def test_fill_still_fills_with_an_intact_folder(saved_model: Path, tmp_path: Path, capsys) -> None:
+    copy = Path(shutil.copytree(saved_model, tmp_path / "copy"))
+    assert main(["fill", str(copy), "a [MASK]"]) == 0
+    assert capsys.readouterr().out.startswith("a ")
