@@ -9,6 +9,7 @@ and `torch.nn.functional.cross_entropy` for the metrics.
 from __future__ import annotations
 
 import json
+import logging
 import math
 from pathlib import Path
 from types import SimpleNamespace
@@ -19,8 +20,9 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 import transformers.trainer
-from transformers import AutoModelForMaskedLM, EvalPrediction, TrainerCallback
+from transformers import AutoModelForMaskedLM, AutoTokenizer, EvalPrediction, TrainerCallback
 
+from helpers.log_records import RecordedMessages
 from perceiver_hf.training.metrics import compute_metrics, preprocess_logits_for_metrics
 from perceiver_hf.training.run import run_from_argv
 
@@ -224,6 +226,12 @@ def test_fine_tune_a_converted_deepmind_checkpoint(tmp_path):
     heads = "num_self_attention_heads=4,num_cross_attention_heads=4,decoder_num_cross_attention_heads=4"
     converted = tmp_path / "converted"
     assert cli_main(["convert", "haiku", str(FIXTURE_PARAMS), str(converted), "--quiet", "--config-overrides", heads]) == 0
+    config, tokenizer = json.loads((converted / "config.json").read_text()), AutoTokenizer.from_pretrained(converted)
+    assert [config[f"{t}_token_id"] for t in ("pad", "bos", "eos")] == [
+        tokenizer.pad_token_id, tokenizer.bos_token_id, tokenizer.eos_token_id
+    ]  # config and tokenizer agree, so Trainer has nothing to realign
+    alignment = logging.getLogger("transformers.trainer_utils")
+    alignment.addHandler(records := RecordedMessages())
     output_dir = tmp_path / "fine-tuned"
     metrics = run_from_argv([
         "--model_name_or_path", str(converted), "--train_file", str(DATA / "gettysburg_address.txt"),
@@ -232,6 +240,8 @@ def test_fine_tune_a_converted_deepmind_checkpoint(tmp_path):
         "--per_device_train_batch_size", "2", "--learning_rate", "1e-3", "--logging_steps", "1",
         "--eval_on_start", "true", "--save_strategy", "no", "--disable_tqdm", "true",
     ])  # fmt: skip
+    alignment.removeHandler(records)
+    assert not [m for m in records.messages if "PAD/BOS/EOS" in m]
     history = json.loads((output_dir / "trainer_state.json").read_text())["log_history"]
     # the fixture's large random weights, not a fresh initialisation (which would start near ln(262) = 5.57)
     assert history[0]["eval_loss"] > 8.0

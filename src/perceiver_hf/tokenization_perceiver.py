@@ -28,13 +28,18 @@ from __future__ import annotations
 import functools
 import os
 import re
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 from tokenizers import AddedToken, Tokenizer, decoders
 from tokenizers.models import BPE
 from tokenizers.pre_tokenizers import ByteLevel
-from transformers.tokenization_utils_base import BatchEncoding, PaddingStrategy, TruncationStrategy
+from transformers.tokenization_utils_base import (
+    BatchEncoding,
+    PaddingStrategy,
+    PreTrainedTokenizerBase,
+    TruncationStrategy,
+)
 from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, TokenizersBackend
 from transformers.utils import TensorType
 
@@ -79,6 +84,19 @@ def build_byte_backend(special_tokens: list[str]) -> Tokenizer:
     backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special_tokens])
     return backend
+
+
+def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, Optional[int]]:
+    """The config fields `pad_token_id`, `bos_token_id`, `eos_token_id` that agree with `tokenizer`.
+
+    A model config that records the same ids as its tokenizer is what `Trainer` expects; otherwise it warns
+    about "new PAD/BOS/EOS tokens" and rewrites the config at the start of training.
+    """
+    return {
+        "pad_token_id": tokenizer.pad_token_id,
+        "bos_token_id": tokenizer.bos_token_id,
+        "eos_token_id": tokenizer.eos_token_id,
+    }
 
 
 def _token_content(token: str | AddedToken) -> str:

@@ -10,7 +10,7 @@ import torch
 
 from ..configuration_perceiver import PerceiverConfig
 from ..output_folder import OutputPlan
-from ..tokenization_perceiver import PerceiverByteTokenizer
+from ..tokenization_perceiver import PerceiverByteTokenizer, special_token_ids
 from .card import render_card
 from .mapping import CheckpointLayout, check_rules, convert
 from .progress import track
@@ -49,7 +49,9 @@ def write_converted_folder(
     Raises:
         MappingError: missing, unexpected or mis-shaped arrays (all listed).
     """
+    tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len)
     config = mark_as_masked_lm(config)
+    config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
     rules = layout.rules(config.num_self_attention_layers_per_block)
     check_rules(rules, shapes, expected_parameter_shapes(config), what)
@@ -60,7 +62,7 @@ def write_converted_folder(
         config=config,
         tensors=track(convert(rules, arrays, to_tensor), len(rules), "converting", progress),
         model_card=card,
-        tokenizer=PerceiverByteTokenizer(model_max_length=config.max_seq_len),
+        tokenizer=tokenizer,
         force=force,
         metadata=dict(metadata),
     )

@@ -86,14 +86,25 @@ def check_loading_info(class_name: str, where: str, info: dict[str, Any], allow_
 
 @contextmanager
 def quiet_load_report() -> Iterator[None]:
-    """Silence transformers' load report table while loading: the strict check reports the same in one line."""
+    """Silence transformers' load report table while loading: the strict check reports the same in one line.
+
+    A filter, not a higher logger level: transformers 5 runs its tensor-parallel plan check (and logs every
+    parameter as "not sharded") when the `transformers.modeling_utils` logger's level is WARNING or above.
+    """
     report_logger = logging.getLogger("transformers.modeling_utils")
-    level = report_logger.level
-    report_logger.setLevel(logging.ERROR)
+    keep_errors = _BelowErrorFilter()
+    report_logger.addFilter(keep_errors)
     try:
         yield
     finally:
-        report_logger.setLevel(level)
+        report_logger.removeFilter(keep_errors)
+
+
+class _BelowErrorFilter(logging.Filter):
+    """Drops records below ERROR (transformers' load report is a WARNING)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno >= logging.ERROR
 
 
 def load_strictly(load: Callable[..., Any], class_name: str, name_or_path: Any, *args: Any, **kwargs: Any) -> Any:

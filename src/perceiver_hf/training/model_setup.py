@@ -16,7 +16,7 @@ from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
 
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_perceiver import PerceiverForMaskedLM
-from ..tokenization_perceiver import PerceiverByteTokenizer
+from ..tokenization_perceiver import PerceiverByteTokenizer, special_token_ids
 from .arguments import (
     FINE_TUNING_CONFIG_FIELDS,
     DataArguments,
@@ -102,12 +102,7 @@ def resolve_model_setup(
 
     vocab_size = overrides.pop("vocab_size", len(tokenizer))
     model_max = overrides.pop("max_seq_len", None) or data_args.max_seq_len
-    linked = {
-        "vocab_size": vocab_size,
-        "pad_token_id": tokenizer.pad_token_id,
-        "bos_token_id": tokenizer.bos_token_id,
-        "eos_token_id": tokenizer.eos_token_id,
-    }
+    linked = {"vocab_size": vocab_size, **special_token_ids(tokenizer)}
     if model_args.preset is not None:
         what = f"the {model_args.preset} preset"
         base = build_preset(model_args.preset, **overrides)
@@ -121,9 +116,13 @@ def resolve_model_setup(
 
 
 def _init_kwargs(config: PerceiverConfig) -> dict[str, Any]:
-    """The `PerceiverConfig.__init__` arguments that reproduce `config`."""
+    """The `PerceiverConfig.__init__` arguments that reproduce `config`, with its special-token ids."""
     names = [n for n in inspect.signature(PerceiverConfig.__init__).parameters if n not in ("self", "kwargs")]
-    return {name: getattr(config, name) for name in names}
+    kwargs = {name: getattr(config, name) for name in names}
+    for name in ("bos_token_id", "eos_token_id"):  # PreTrainedConfig kwargs, set only where a config has them
+        if getattr(config, name, None) is not None:
+            kwargs[name] = getattr(config, name)
+    return kwargs
 
 
 def _load_config(name: str, cache_dir: Optional[str], revision: str = "main") -> Any:
