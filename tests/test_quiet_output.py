@@ -15,7 +15,7 @@ from pathlib import Path
 from transformers import AutoModelForMaskedLM
 
 from perceiver_hf import pretrained_model_path
-from perceiver_hf.hub.strict_loading import quiet_load_report
+from perceiver_hf.strict_loading import quiet_load_report
 
 from helpers.log_records import RecordedMessages
 

@@ -26,8 +26,8 @@ from .core.attention import AttentionFunction, default_attention_forward, eager_
 from .core.modules import PerceiverDecoder, PerceiverEncoder
 from .core.specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec, flat_option_names
 from .cpu_linear import use_onednn_linears
-from .hub.loading import check_pretrained_arguments, readable_weights
-from .hub.strict_loading import load_strictly
+from .loading_checks import check_pretrained_arguments, readable_weights
+from .strict_loading import load_strictly
 from .input_validation import check_labels, check_model_inputs
 from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
 from .text.language import text_decoder, text_encoder
@@ -87,8 +87,8 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:
         """`PreTrainedModel.from_pretrained`, with clear errors for a missing config.json, a config of another
         model type, a device map that splits tied weights and an unreadable safetensors file (see
-        `perceiver_hf.hub.loading`). Missing, unexpected or mis-shaped weights raise `WeightsMismatchError`
-        (see `perceiver_hf.hub.strict_loading`); a class lists the keys it may initialise itself (a new task
+        `perceiver_hf.loading_checks`). Missing, unexpected or mis-shaped weights raise `WeightsMismatchError`
+        (see `perceiver_hf.strict_loading`); a class lists the keys it may initialise itself (a new task
         head) in `_keys_to_ignore_on_load_missing`."""
         check_pretrained_arguments(cls, pretrained_model_name_or_path, kwargs)
         with readable_weights(pretrained_model_name_or_path, kwargs):

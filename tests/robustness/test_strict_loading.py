@@ -21,7 +21,7 @@ from helpers.sources import saved_model  # noqa: F401 (fixture)
 
 from perceiver_hf import PerceiverForMaskedLM, PerceiverModel
 from perceiver_hf.cli import main
-from perceiver_hf.hub.strict_loading import WeightsMismatchError
+from perceiver_hf.strict_loading import WeightsMismatchError
 
 POSITIONS = "perceiver.encoder.input_adapter.pos_encoding"
 

@@ -279,7 +279,7 @@ def _check_top_k(top_k: Optional[int], tokenizer: Any) -> None:
 
 def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
     """Run `load`, turning a loading failure into a `FillError` that names MODEL, its revision and the cause."""
-    from perceiver_hf.hub.strict_loading import WeightsMismatchError
+    from perceiver_hf.strict_loading import WeightsMismatchError
     from perceiver_hf.quiet import quiet_loading
 
     try:

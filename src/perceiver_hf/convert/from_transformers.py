@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from ..core.layers import ACTIVATIONS
-from ..hub.strict_loading import quiet_load_report
+from ..strict_loading import quiet_load_report
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata, hub_repo_id, source_card_data
 from ..output_folder import plan_output_folder
 from .card import TRANSFORMERS_TEMPLATE

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 from ..core.layers import ACTIVATIONS
-from ..hub.loading import unreadable_safetensors
+from ..loading_checks import unreadable_safetensors
 from .errors import ConversionError
 
 SIZE_FIELDS = (

@@ -16,6 +16,8 @@ import warnings
 from pathlib import Path
 from typing import Any, Optional
 
+from ..configuration_perceiver import PerceiverConfig
+from ..modeling_perceiver import PerceiverForMaskedLM, PerceiverModel, PerceiverPreTrainedModel
 from ..output_folder import OutputPlan, write_output_folder
 from .bundle import PACKAGE, bundle_modules, flat_name, write_bundle
 
@@ -31,9 +33,6 @@ def auto_map_entry(cls: type) -> str:
 
 def model_auto_classes() -> dict[str, type]:
     """The Auto classes a Perceiver IO checkpoint loads with, and the package class each one maps to."""
-    from ..configuration_perceiver import PerceiverConfig
-    from ..modeling_perceiver import PerceiverForMaskedLM, PerceiverModel
-
     return {"AutoConfig": PerceiverConfig, "AutoModel": PerceiverModel, "AutoModelForMaskedLM": PerceiverForMaskedLM}
 
 
@@ -42,8 +41,6 @@ def _is_package_class(cls: type) -> bool:
 
 
 def _check_inputs(model: Any, tokenizer: Any) -> None:
-    from ..modeling_perceiver import PerceiverPreTrainedModel
-
     if not isinstance(model, PerceiverPreTrainedModel):
         raise TypeError(
             f"export_for_hub needs a perceiver-hf model (PerceiverForMaskedLM or PerceiverModel), got "

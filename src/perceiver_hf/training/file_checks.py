@@ -15,7 +15,7 @@ import zipfile
 from pathlib import Path
 from typing import Optional, Union
 
-from ..hub.loading import unreadable_safetensors
+from ..loading_checks import unreadable_safetensors
 
 TORCH_FILE_SUFFIXES = (".pt", ".pth", ".bin")
 _CHUNK = 1 << 20
