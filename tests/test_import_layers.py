@@ -17,8 +17,9 @@ PACKAGE_DIR = Path(__file__).resolve().parents[1] / "src" / "perceiver_hf"
 ALLOWED = {
     "perceiver_hf.core": ("perceiver_hf.core",),
     "perceiver_hf.text": ("perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.config_validation"),
-    "perceiver_hf.configuration_perceiver": ("perceiver_hf.config_validation",),
+    "perceiver_hf.configuration_perceiver": ("perceiver_hf.config_validation", "perceiver_hf.config_fields"),
     "perceiver_hf.config_validation": (),
+    "perceiver_hf.config_fields": (),
     "perceiver_hf.version": (),
 }
 # What the model (and everything it is built from) must never import: the layers that use the model.

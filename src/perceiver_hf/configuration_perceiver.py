@@ -6,13 +6,15 @@ from typing import Any, Optional
 
 from transformers import PreTrainedConfig
 
+from .config_fields import document_fields
 from .config_validation import check_config_fields
 
 # The MLP activations the core implements (`perceiver_hf.core.layers.ACTIVATIONS`; a test keeps the two equal).
-# The config imports nothing from the package, so that the model code depends on it and never the reverse.
+# The config imports only its leaf modules (field table, checks), so the model code depends on it, never the reverse.
 HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_tanh", "relu", "silu")
 
 
+@document_fields
 class PerceiverConfig(PreTrainedConfig):
     r"""Configuration of a Perceiver IO masked language model (`PerceiverModel`, `PerceiverForMaskedLM`).
 
@@ -20,42 +22,8 @@ class PerceiverConfig(PreTrainedConfig):
     Field names follow the perceiver-io library's options.
 
     Args:
-        vocab_size (`int`, defaults to 262): number of token ids (262 for UTF-8 bytes + 6 special ids).
-        max_seq_len (`int`, defaults to 2048): longest input; also the number of learned decoder queries.
-        num_input_channels (`int`, defaults to 768): width C of the token embedding (and of the decoder queries).
-        num_latents (`int`, defaults to 256): N, number of latent vectors.
-        num_latent_channels (`int`, defaults to 1280): D, latent width.
-        num_cross_attention_heads (`int`, defaults to 8): heads of the encoder cross-attention.
-        num_cross_attention_qk_channels (`int`, *optional*, defaults to 256): q/k width of the encoder
-            cross-attention (None: the input width C).
-        num_cross_attention_v_channels (`int`, *optional*, defaults to 1280): value width of the encoder
-            cross-attention (None: the q/k width).
-        cross_attention_widening_factor (`int`, defaults to 1): MLP widening of the encoder cross-attention layer.
-        cross_attention_residual (`bool`, defaults to `True`): add the latents back after the encoder cross-attention.
-        num_self_attention_heads (`int`, defaults to 8): heads of each latent self-attention.
-        num_self_attention_qk_channels (`int`, *optional*, defaults to 256): q/k width of self-attention (None: D).
-        num_self_attention_v_channels (`int`, *optional*, defaults to 1280): value width of self-attention
-            (None: the q/k width).
-        num_self_attention_layers_per_block (`int`, defaults to 26): self-attention layers in the latent block.
-        num_self_attention_blocks (`int`, defaults to 1): how often the block is applied (blocks share weights).
-        self_attention_widening_factor (`int`, defaults to 1): MLP widening of the self-attention layers.
-        decoder_num_cross_attention_heads (`int`, defaults to 8): heads of the decoder cross-attention.
-        decoder_num_cross_attention_qk_channels (`int`, *optional*, defaults to 256): q/k width of the decoder
-            cross-attention (None: C).
-        decoder_num_cross_attention_v_channels (`int`, *optional*, defaults to 768): value width of the decoder
-            cross-attention (None: the q/k width).
-        decoder_cross_attention_widening_factor (`int`, defaults to 1): MLP widening of the decoder layer.
-        decoder_cross_attention_residual (`bool`, defaults to `False`): add the decoder queries back after
-            attention (DeepMind's MLM decoder does not).
-        dropout (`float`, defaults to 0.0): dropout on attention probabilities and residual branches.
-        hidden_act (`str`, defaults to `"gelu_pytorch_tanh"`): MLP activation; DeepMind uses the tanh-approximate
-            GELU (`"gelu_pytorch_tanh"` = `"gelu_new"` = `"gelu_tanh"`); `"gelu"` is the exact erf GELU.
-        layer_norm_eps (`float`, defaults to 1e-5): LayerNorm epsilon (Haiku's default).
-        initializer_range (`float`, defaults to 0.02): std of the initialisation of embeddings, latents, position
-            encodings and decoder queries. Linear weights use DeepMind's fan-in variance scaling
-            (truncated normal, std 1/sqrt(fan_in)), whatever this value.
-        tie_word_embeddings (`bool`, defaults to `True`): output logits use the input embedding matrix.
-        kwargs: passed to `PreTrainedConfig` (e.g. `pad_token_id`, `architectures`).
+        {fields}
+        kwargs: passed to `PreTrainedConfig` (e.g. `bos_token_id`, `architectures`).
     """
 
     model_type = "perceiver_io"

@@ -2,9 +2,9 @@
 
 Following transformers' run_mlm.py: `ModelArguments` (what to train), `DataArguments` (on what),
 `MaskingArguments` (how to mask), plus transformers' own `TrainingArguments`. `PerceiverConfigArguments` has one
-optional flag per `PerceiverConfig` field (generated from its signature and docstring, so it never falls out of
-date), e.g. `--num_latents 128`. `vocab_size` and `max_seq_len` are not flags: they come from the tokenizer
-and from `DataArguments.max_seq_len` (the seed's `link_arguments`).
+optional flag per `PerceiverConfig` field (generated from its signature and `config_fields.FIELD_HELP`, so it
+never falls out of date), e.g. `--num_latents 128`. `vocab_size` and `max_seq_len` are not flags: they come from
+the tokenizer and from `DataArguments.max_seq_len`.
 """
 
 from __future__ import annotations
@@ -12,12 +12,12 @@ from __future__ import annotations
 import dataclasses
 import glob
 import inspect
-import re
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
+from ..config_fields import FIELD_HELP, field_type
 from ..config_overrides import parse_config_overrides
 from ..configuration_perceiver import PerceiverConfig
 from .masking import MASKING_STRATEGIES
@@ -218,26 +218,8 @@ class MaskingArguments:
     )
 
 
-def _config_field_help() -> dict[str, str]:
-    """Help text of every PerceiverConfig field, read from the class docstring's Args section."""
-    texts: dict[str, list[str]] = {}
-    types: dict[str, str] = {}
-    current = None
-    for line in (PerceiverConfig.__doc__ or "").splitlines():
-        match = re.match(r"^\s{8}(\w+) \((.*?)\): (.*)$", line)
-        if match:
-            current = match.group(1)
-            types[current], texts[current] = match.group(2).replace("`", ""), [match.group(3)]
-        elif current and line.startswith(" " * 12):
-            texts[current].append(line.strip())
-        else:
-            current = None
-    return {name: f"{' '.join(lines)} [{types[name]}]" for name, lines in texts.items()}
-
-
 def _make_config_arguments() -> type:
     hints = typing.get_type_hints(PerceiverConfig.__init__)
-    helps = _config_field_help()
     fields = []
     for name, parameter in inspect.signature(PerceiverConfig.__init__).parameters.items():
         if name in ("self", *LINKED_CONFIG_FIELDS) or parameter.kind is parameter.VAR_KEYWORD:
@@ -245,7 +227,7 @@ def _make_config_arguments() -> type:
         base = hints[name]
         if typing.get_origin(base) is typing.Union:  # Optional[int] -> int
             base = next(arg for arg in typing.get_args(base) if arg is not type(None))
-        help_text = helps.get(name, "") + " (PerceiverConfig field; default: the preset's value)"
+        help_text = f"{FIELD_HELP[name]} [{field_type(parameter)[0]}] (PerceiverConfig field; default: the preset's value)"
         fields.append((name, Optional[base], field(default=None, metadata={"help": help_text})))
     return dataclasses.make_dataclass(
         "PerceiverConfigArguments",
