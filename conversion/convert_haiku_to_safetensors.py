@@ -3,8 +3,9 @@
 
     python conversion/convert_haiku_to_safetensors.py language_perceiver_io_bytes.pickle language-perceiver
 
-Same as `perceiver-hf convert haiku PICKLE OUTPUT_DIR [--config-overrides ...] [--force]`; the work is done by
-`perceiver_hf.convert.convert_haiku_checkpoint`.
+A thin alias of `perceiver-hf convert haiku PICKLE OUTPUT_DIR [--config-overrides ...] [--force]`, which is the
+documented entry point: the same parser (`perceiver_hf.cli.convert.haiku_main`), options, messages and exit
+codes, for those who run a script from a checkout. It adds nothing of its own.
 """
 
 import sys

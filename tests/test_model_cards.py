@@ -88,12 +88,12 @@ def test_the_cards_we_ship_exist() -> None:
         "deepmind-language-perceiver", "transformers-perceiver-conversion", "perceiver-io-base", "perceiver-trained",
         "perceiver-bytes-small",
     } <= set(TEMPLATES)  # fmt: skip
-    for name in TEMPLATES:  # model_cards/ at the top of the repository shows the packaged templates
-        top = REPO_ROOT / "model_cards" / f"{name}.md"
-        if top.exists():
-            assert top.read_text(encoding="utf-8") == (REPO_ROOT / "src/perceiver_hf/model_cards" / f"{name}.md").read_text(
-                encoding="utf-8"
-            )
+    # model_cards/ at the top of the repository shows the packaged templates through links: one copy of each
+    package_folder = (REPO_ROOT / "src/perceiver_hf/model_cards").resolve()
+    shown = {path.stem: path for path in (REPO_ROOT / "model_cards").glob("*.md") if path.name != "README.md"}
+    assert set(shown) == set(TEMPLATES)
+    for name, path in shown.items():
+        assert path.is_symlink() and path.resolve() == package_folder / f"{name}.md", name
 
 
 @pytest.mark.parametrize("template", TEMPLATES)

@@ -23,7 +23,7 @@ from transformers import AutoModelForMaskedLM, TrainerState
 
 from perceiver_hf import PerceiverForMaskedLM
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
-from perceiver_hf.training.model_card import render_training_card
+from perceiver_hf.training.training_card import render_training_card
 from perceiver_hf.training.parsing import parse_train_args
 from perceiver_hf.training.presets import build_preset
 from perceiver_hf.training.run import run_from_argv

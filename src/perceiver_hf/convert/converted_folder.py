@@ -11,7 +11,7 @@ import torch
 from ..configuration_perceiver import PerceiverConfig
 from ..output_folder import OutputPlan
 from ..tokenization_perceiver import PerceiverByteTokenizer, special_token_ids
-from .card import render_card
+from .conversion_card import render_card
 from .mapping import CheckpointLayout, check_rules, convert
 from .progress import track
 from .target_model import expected_parameter_shapes, mark_as_masked_lm
@@ -41,7 +41,7 @@ def write_converted_folder(
         to_tensor: `(array, transpose) -> tensor`.
         config: the inferred configuration.
         what: names the checkpoint in error messages.
-        card_template: the model card template (`card.DEEPMIND_TEMPLATE`, `card.TRANSFORMERS_TEMPLATE`).
+        card_template: the model card template (`conversion_card.DEEPMIND_TEMPLATE`, `conversion_card.TRANSFORMERS_TEMPLATE`).
         card_fields: the template's fields other than those `render_card` fills from the model.
         metadata: safetensors header metadata (e.g. the source and its sha256).
         force, progress: as in the converters.

@@ -26,7 +26,7 @@ from ..core.layers import ACTIVATIONS
 from ..strict_loading import quiet_load_report
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata, hub_repo_id, source_card_data
 from ..output_folder import plan_output_folder
-from .card import TRANSFORMERS_TEMPLATE
+from .conversion_card import TRANSFORMERS_TEMPLATE
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError

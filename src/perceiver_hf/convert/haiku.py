@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Union
 import numpy as np
 
 from ..output_folder import plan_output_folder
-from .card import DEEPMIND_TEMPLATE
+from .conversion_card import DEEPMIND_TEMPLATE
 from .converted_folder import write_converted_folder
 from .haiku_config import infer_haiku_config
 from .haiku_mapping import HAIKU_LAYOUT, flatten_params, numpy_to_tensor

@@ -1,4 +1,4 @@
-"""Tokenizer, config and model for a training run, with the seed's `link_arguments` done explicitly.
+"""Tokenizer, config and model for a training run, with the links between their sizes checked explicitly.
 
 New model (preset or config file): `vocab_size = len(tokenizer)` and `max_seq_len = --max_seq_len` (else the
 preset's). Pretrained model: the tokenizer must fit its vocabulary and `--max_seq_len` its positions. Every

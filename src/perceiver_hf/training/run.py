@@ -32,7 +32,7 @@ from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .file_checks import check_checkpoint_folder
 from .metrics import compute_metrics, preprocess_logits_for_metrics
-from .model_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
+from .training_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
 from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve

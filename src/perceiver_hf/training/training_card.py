@@ -1,5 +1,7 @@
 """The README.md model card of a `perceiver-hf train` run (template `perceiver-trained`), filled from the run.
 
+Rendering itself is `perceiver_hf.model_cards.render_model_card` (the one renderer; templates in that package).
+
 Everything comes from the finished `Trainer` and the parsed arguments: the model's size and architecture, the
 tokenizer, the data, the masking, the optimisation, the command line, and the latest evaluation in the trainer's
 log history (the final one at the end of a run). Hub metadata: `license` (`--card_license`, else the base model's,

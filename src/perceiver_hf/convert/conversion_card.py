@@ -1,4 +1,7 @@
-"""The README.md of a converted folder: the fields every conversion card template shares, filled from the model."""
+"""The README.md of a converted folder: the fields every conversion card template shares, filled from the model.
+
+Rendering itself is `perceiver_hf.model_cards.render_model_card` (the one renderer; templates in that package).
+"""
 
 from __future__ import annotations
 
