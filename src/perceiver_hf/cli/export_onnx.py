@@ -40,14 +40,9 @@ def add_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 def precheck(args: argparse.Namespace) -> int:
     """Fail at once, before torch is imported, when MODEL is neither a folder nor reachable on the Hub."""
-    from ..model_location import ModelSourceError, check_model_source
+    from .export_hub import model_source_precheck
 
-    try:
-        check_model_source(args.model, args.revision)
-    except ModelSourceError as error:
-        print(f"perceiver-hf {COMMAND}: error: {error}", file=sys.stderr)
-        return 1
-    return 0
+    return model_source_precheck(COMMAND, args)
 
 
 def run(args: argparse.Namespace) -> int:
