@@ -163,6 +163,13 @@ def test_a_model_type_that_is_not_ours(tmp_path, capsys) -> None:
     assert not (tmp_path / "out").exists() and not (tmp_path / "out2").exists()
 
 
+def test_a_perceiver_model_without_its_head(tmp_path) -> None:
+    from perceiver_hf import PerceiverModel
+
+    with pytest.raises(OnnxExportError, match=r"PerceiverModel has no LM head"):
+        export_onnx(PerceiverModel(make_tiny_config()), tmp_path / "out", None)
+
+
 def test_an_existing_output_folder_follows_the_converter_rules(shipped_export, tmp_path, capsys) -> None:
     folder, _ = shipped_export
     model = str(pretrained_model_path())

@@ -66,8 +66,13 @@ def require_onnx_runtime() -> None:
 
 
 def _check_model(model: Any) -> None:
-    from ..modeling_perceiver import PerceiverForMaskedLM
+    from ..modeling_perceiver import PerceiverForMaskedLM, PerceiverPreTrainedModel
 
+    if isinstance(model, PerceiverPreTrainedModel) and not isinstance(model, PerceiverForMaskedLM):
+        raise OnnxExportError(
+            f"export onnx exports the masked-LM logits, and {type(model).__name__} has no LM head; export a "
+            "PerceiverForMaskedLM checkpoint."
+        )
     if not isinstance(model, PerceiverForMaskedLM):
         model_type = getattr(getattr(model, "config", None), "model_type", None)
         shown = type(model).__name__ + (f" (model_type {model_type!r})" if model_type else "")
