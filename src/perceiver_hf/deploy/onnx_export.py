@@ -17,7 +17,6 @@ import logging
 import shutil
 import warnings
 from contextlib import redirect_stderr, redirect_stdout
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Optional, Union
 
@@ -25,34 +24,17 @@ import torch
 
 from ..output_folder import OutputPlan, plan_output_folder, write_output_folder
 from .graph import INPUT_NAMES, OUTPUT_NAMES, MaskedLMLogits, dynamic_shapes, plain_linears, sample_inputs
+from .onnx_folder import (
+    INT8_MODEL_FILE, MODEL_FILE, RUNTIME_FILE, OnnxExportError, OnnxExportReport, render_card,
+)
+from .onnx_validation import compare_with_torch
 
-MODEL_FILE = "model.onnx"
-INT8_MODEL_FILE = "model_int8.onnx"
-RUNTIME_FILE = "onnx_fill.py"
 TOLERANCE = 1e-4
 """Largest |onnxruntime - torch| logit difference accepted for the float32 graph."""
 MIN_OPSET = 18  # torch's ONNX exporter writes opset 18 and converts from there
 EXTERNAL_DATA_BYTES = 1 << 30
 """Models with more parameter bytes than this keep their weights in model.onnx.data (protobuf's 2 GB limit)."""
-# (batch, length) of the validation inputs: none is the traced shape (2, 16)
-VALIDATION_SHAPES = ((1, 5), (3, 37), (4, 2048))
 QUANTIZE_CHOICES = ("int8",)
-
-
-class OnnxExportError(ValueError):
-    """An ONNX export that cannot be done or did not validate; the message says what to do."""
-
-
-@dataclass
-class OnnxExportReport:
-    """What `export_onnx` wrote and measured."""
-
-    output_dir: Path
-    opset: int
-    max_abs_diff: float  # float32 graph vs torch, over the validation inputs
-    int8_max_abs_diff: Optional[float] = None  # int8 graph vs torch (quantization error, not checked)
-    int8_top1_agreement: Optional[float] = None  # share of decoded positions whose best token is torch's
-    files: list[str] = field(default_factory=list)
 
 
 def require_onnx_runtime() -> None:
@@ -115,77 +97,12 @@ def _export_graph(model: Any, path: Path, opset: Optional[int], external_data: b
     return written
 
 
-def _session(path: Path) -> Any:
-    import onnxruntime
-
-    try:
-        return onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-    except Exception as error:  # onnxruntime raises its own classes (e.g. an opset it does not implement)
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise OnnxExportError(
-            f"onnxruntime {onnxruntime.__version__} cannot run {path.name}: {first_line}. Pass an older --opset "
-            "or upgrade onnxruntime."
-        ) from None
-
-
-def _validation_inputs(config: Any) -> list[dict[str, torch.Tensor]]:
-    """Inputs of several batch sizes and lengths (with padding, with and without -1 position slots)."""
-    cases = []
-    for seed, (batch_size, seq_len) in enumerate(VALIDATION_SHAPES):
-        inputs = sample_inputs(config, batch_size, seq_len, with_positions=True, seed=seed + 1)
-        if seed == len(VALIDATION_SHAPES) - 1:  # every position decoded (what generic callers do)
-            length = inputs["input_ids"].shape[1]
-            inputs["output_positions"] = torch.arange(length).expand(batch_size, length).contiguous()
-        cases.append(inputs)
-    return cases
-
-
-def compare_with_torch(model: Any, path: Path) -> tuple[float, float]:
-    """(max |onnxruntime - torch| logit difference, share of positions with torch's best token) of `path`."""
-    session = _session(path)
-    worst, agreeing, total = 0.0, 0, 0
-    for inputs in _validation_inputs(model.config):
-        with torch.no_grad():
-            expected = MaskedLMLogits(model)(**inputs)  # [B, K, V]
-        got = torch.from_numpy(session.run(list(OUTPUT_NAMES), {k: v.numpy() for k, v in inputs.items()})[0])
-        used = inputs["output_positions"] >= 0  # [B, K]
-        worst = max(worst, float((got - expected).abs()[used].max()))
-        agreeing += int((got.argmax(-1) == expected.argmax(-1))[used].sum())
-        total += int(used.sum())
-    return worst, agreeing / max(total, 1)
-
-
 def _quantize_int8(source: Path, target: Path) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     with redirect_stdout(io.StringIO()), redirect_stderr(io.StringIO()), warnings.catch_warnings():
         warnings.simplefilter("ignore")
         quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul", "Gemm"])
-
-
-def _card(model_card: Optional[str], report: OnnxExportReport, config: Any) -> str:
-    int8 = (
-        f"\n`{INT8_MODEL_FILE}` is the int8 version (dynamic quantization of the MatMul weights; max |int8 - torch "
-        f"float32| logit difference {report.int8_max_abs_diff:.3g}, best token agreeing at "
-        f"{100 * report.int8_top1_agreement:.1f}% of the checked positions): pass `--model-file {INT8_MODEL_FILE}`.\n"
-        if report.int8_max_abs_diff is not None else ""
-    )
-    section = f"""
-## Running with ONNX Runtime
-
-`{MODEL_FILE}` (opset {report.opset}) was exported by `perceiver-hf export onnx` and checked against the torch
-model: max |onnxruntime - torch| logit difference {report.max_abs_diff:.3g} on inputs of shapes it was not
-traced with. Inputs: `input_ids`, `attention_mask` [batch, sequence] and `output_positions` [batch, K] (int64;
-the positions to decode, -1 for an unused slot; sequence and K at most {config.max_seq_len}). Output: `logits`
-[batch, K, {config.vocab_size}].
-
-Fill masks without torch (`pip install onnxruntime tokenizers numpy`):
-
-    python {RUNTIME_FILE} . "Some words are m[MASK]ssing." --top-k 3
-
-or in Python: `from onnx_fill import OnnxFillMask; OnnxFillMask(".")(["..."], top_k=3)`.
-{int8}"""
-    return (model_card.rstrip() + "\n" if model_card else f"# {config.model_type} (ONNX)\n") + section
 
 
 def export_onnx(
@@ -240,12 +157,12 @@ def export_onnx(
         if tokenizer is not None:
             tokenizer.save_pretrained(folder)
         shutil.copyfile(Path(__file__).with_name(RUNTIME_FILE), folder / RUNTIME_FILE)
-        (folder / "README.md").write_text(_card(model_card, report, model.config), encoding="utf-8")
+        (folder / "README.md").write_text(render_card(model_card, report, model.config), encoding="utf-8")
 
     write_output_folder(plan, write)
     report.files = sorted(p.name for p in plan.target.iterdir() if not p.name.startswith("."))
     return report
 
 
-__all__ = ["OnnxExportError", "OnnxExportReport", "TOLERANCE", "compare_with_torch", "export_onnx",
+__all__ = ["INT8_MODEL_FILE", "MODEL_FILE", "OnnxExportError", "OnnxExportReport", "TOLERANCE", "export_onnx",
            "require_onnx_runtime"]
