@@ -4,6 +4,7 @@ from pathlib import Path
 from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
+ONNX_EXTRA = ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.2"]
 
 setup(
     name="perceiver-hf",
@@ -31,7 +32,9 @@ setup(
     ],
     extras_require={
         "training": ["datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
-        "test": ["pytest>=8", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
+        # `perceiver-hf export onnx`: torch.onnx's dynamo exporter needs onnxscript; validation needs onnxruntime
+        "onnx": ONNX_EXTRA,
+        "test": ["pytest>=8", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA],
     },
     entry_points={"console_scripts": ["perceiver-hf=perceiver_hf_launcher:main"]},
     classifiers=[

@@ -29,7 +29,7 @@ def smoke_results(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, Path]
 def test_every_case_ran_and_wrote_its_outputs(smoke_results):
     results, out_dir = smoke_results
     cases = [case["case"] for case in results["cases"]]
-    assert cases == ["fill_mask", "quantization", "throughput", "train_byte", "roofline", "train_base", "length"]
+    assert cases == ["fill_mask", "quantization", "onnx", "throughput", "train_byte", "roofline", "train_base", "length"]
     assert (out_dir / "latency_vs_length-smoke.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     table = (out_dir / "speed-smoke.md").read_text()
     assert "| target | measured | limit | met |" in table

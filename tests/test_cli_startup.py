@@ -35,7 +35,7 @@ def run_probe(argv: list[str]) -> tuple[str, int, str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["fill", "--help"], ["convert", "--help"], ["fill", "--top-k", "x", "a [MASK]"], ["nonsense"]],
+    [["--help"], ["fill", "--help"], ["convert", "--help"], ["export", "onnx", "--help"], ["fill", "--top-k", "x", "a [MASK]"], ["nonsense"]],
 )
 def test_help_and_argument_errors_import_no_torch(argv: list[str]) -> None:
     heavy, code, _ = run_probe(argv)

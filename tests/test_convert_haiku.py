@@ -178,3 +178,11 @@ def test_command_line_says_which_unseen_settings_it_assumed(
     assert "--config-overrides" in said
     assert main(["convert", "haiku", pickle_path, str(tmp_path / "given"), "--config-overrides", TINY_HEADS_ARG]) == 0
     assert "num_self_attention_heads=8" not in capsys.readouterr().out
+
+
+def test_saved_tokenizer_truncates_to_the_model_length(converted: dict[str, Path], haiku_tiny_dir: Path) -> None:
+    folder = converted[FIXTURE_PICKLES[0]]
+    max_seq_len = json.loads((folder / "config.json").read_text())["max_seq_len"]
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    assert tokenizer.model_max_length == max_seq_len
+    assert len(tokenizer("x" * (max_seq_len + 50), truncation=True).input_ids) == max_seq_len

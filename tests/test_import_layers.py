@@ -23,7 +23,7 @@ ALLOWED = {
     "perceiver_hf.version": (),
 }
 # What the model (and everything it is built from) must never import: the layers that use the model.
-USERS_OF_THE_MODEL = ("perceiver_hf.hub", "perceiver_hf.convert", "perceiver_hf.training", "perceiver_hf.pipelines",
+USERS_OF_THE_MODEL = ("perceiver_hf.hub", "perceiver_hf.deploy", "perceiver_hf.convert", "perceiver_hf.training", "perceiver_hf.pipelines",
                       "perceiver_hf.cli")  # fmt: skip
 # The model and what it is built from (its loading and input checks live beside it).
 MODEL_SIDE = ("perceiver_hf.modeling_perceiver", "perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.loading_checks",

@@ -294,3 +294,11 @@ def test_tiny_model_learns_from_the_shipped_text(tmp_path):
     assert metrics["eval_loss"] < initial - 2.0
     assert metrics["eval_accuracy"] > 10 / 262
     assert metrics["eval_perplexity"] == pytest.approx(math.exp(metrics["eval_nll"]))
+
+
+def test_saved_tokenizer_carries_the_model_length(reference):
+    # the byte tokenizer's own default is 2048; the run trains a short-context model
+    config = json.loads((reference / "config.json").read_text())
+    tokenizer_config = json.loads((reference / "tokenizer_config.json").read_text())
+    assert config["max_seq_len"] < 2048
+    assert tokenizer_config["model_max_length"] == config["max_seq_len"]

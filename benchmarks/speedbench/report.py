@@ -107,6 +107,15 @@ def _summary_rows(case: dict[str, Any]) -> list[str]:
             f"{case['ratios']['int8 speedup over fp32']:.2f}x faster | top-1 agreement with fp32 at "
             f"{agreement['masked_positions']} masked bytes: {agreement['top1_agreement']:.0%}{shipped} |"
         ]
+    if kind == "onnx":
+        return [
+            f"| onnxruntime fill-mask, {p['model']} (torch fp32 / torch int8 / onnxruntime fp32 / onnxruntime int8) "
+            f"| - | {_cell(p['rows'], 'perceiver-hf')} | onnxruntime fp32 "
+            f"{p['ratios']['onnxruntime fp32 / torch fp32']:.2f}x, int8 {p['ratios']['onnxruntime int8 / torch fp32']:.2f}x "
+            f"of torch fp32; torch int8 {p['ratios']['torch int8 / torch fp32']:.2f}x | "
+            f"{p['agreement']['max_abs_diff_logits_onnxruntime_fp32_vs_torch']:.1g} (onnxruntime fp32 vs torch) |"
+            for p in case["points"]
+        ]
     ratios = " / ".join(f"{v:.2f}x" for v in case["ratios"].values())
     title = case["description"].split(",", 1)[1].strip() if kind.startswith("train") else case["description"]
     title = ("training step: " + title) if kind.startswith("train") else title

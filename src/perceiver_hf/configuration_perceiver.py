@@ -24,9 +24,27 @@ class PerceiverConfig(PreTrainedConfig):
     Args:
         {fields}
         kwargs: passed to `PreTrainedConfig` (e.g. `bos_token_id`, `architectures`).
+
+    The standard names generic tools read (transformers' `attribute_map`; reading and setting them reads and
+    sets the Perceiver field):
+
+    - `hidden_size` -> `num_latent_channels` (D): the width of the latents, which is what `hidden_states`
+      (`output_hidden_states=True`) holds, [B, N, D] per layer. The per-token output of `PerceiverModel`
+      (`last_hidden_state`, [B, K, C]) is `num_input_channels` wide.
+    - `num_attention_heads` -> `num_self_attention_heads`: the heads of the latent self-attention layers.
+    - `num_hidden_layers` -> `num_self_attention_layers_per_block`: self-attention layers in the latent block
+      (the block is applied `num_self_attention_blocks` times with shared weights; 1 for DeepMind's models).
+    - `max_position_embeddings` -> `max_seq_len`: the longest input (the tokenizer saved with a model carries
+      it as `model_max_length`).
     """
 
     model_type = "perceiver_io"
+    attribute_map = {
+        "hidden_size": "num_latent_channels",
+        "num_attention_heads": "num_self_attention_heads",
+        "num_hidden_layers": "num_self_attention_layers_per_block",
+        "max_position_embeddings": "max_seq_len",
+    }
 
     def __init__(
         self,

@@ -1,10 +1,26 @@
-"""Checks of model inputs that turn would-be torch crashes into messages saying what to do."""
+"""Checks of model inputs that turn would-be torch crashes into messages saying what to do.
+
+Two kinds of checks, so that the forward stays traceable (`torch.compile(fullgraph=True)`, `torch.export`,
+ONNX):
+
+- structure (tensor or not, dims, dtypes, matching shapes): read only shapes and dtypes, which a graph capture
+  knows, so they run always and cost nothing in a compiled or exported graph;
+- values (ids inside the vocabulary, output positions in range, label ids): need the tensors' values, so they
+  run in eager mode only (`perceiver_hf.tracing.capturing_graph()` is False). In a graph, ids come from the
+  tokenizer, which only produces ids of its vocabulary; call `check_input_values` at your own boundary if they
+  do not.
+
+The length limit (`max_seq_len`) is checked in one place, `TextInputAdapter.forward`, where the position
+encoding is read.
+"""
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
 import torch
+
+from .tracing import capturing_graph
 
 
 def _shape(t: torch.Tensor) -> str:
@@ -35,18 +51,6 @@ def check_model_inputs(
     batch_size, seq_len = input_ids.shape
     if seq_len == 0:
         raise ValueError("input_ids has no tokens (sequence length 0); pass at least one token per sequence.")
-    if seq_len > config.max_seq_len:
-        raise ValueError(
-            f"Input has {seq_len} tokens but this model handles at most max_seq_len={config.max_seq_len}; "
-            f"truncate the input (e.g. tokenizer(..., truncation=True, max_length={config.max_seq_len}))."
-        )
-    if input_ids.numel() > 0 and not input_ids.is_meta:
-        low, high = int(input_ids.min()), int(input_ids.max())
-        if low < 0 or high >= config.vocab_size:
-            raise ValueError(
-                f"input_ids contain ids outside the vocabulary [0, {config.vocab_size}): min {low}, max {high}. "
-                "Use the tokenizer that belongs to this model, or a config whose vocab_size covers your tokenizer."
-            )
     if attention_mask is not None and attention_mask.shape != input_ids.shape:
         raise ValueError(
             f"attention_mask has shape {_shape(attention_mask)} but input_ids has {_shape(input_ids)}; "
@@ -59,15 +63,33 @@ def check_model_inputs(
             )
         if output_positions.dtype.is_floating_point or output_positions.dtype == torch.bool:
             raise ValueError(f"output_positions must be integer positions, got dtype {output_positions.dtype}.")
-        if output_positions.numel() == 0 or output_positions.is_meta:
-            return
-        if int(output_positions.max()) >= seq_len:
+    if not capturing_graph():
+        check_input_values(config.vocab_size, input_ids, output_positions)
+
+
+def _has_values(tensor: Optional[torch.Tensor]) -> bool:
+    return tensor is not None and tensor.numel() > 0 and not tensor.is_meta
+
+
+def check_input_values(vocab_size: int, input_ids: torch.Tensor, output_positions: Optional[torch.Tensor]) -> None:
+    """Eager value checks: `input_ids` [B, L] in [0, vocab_size), `output_positions` [B, K] in [-1, L)."""
+    if _has_values(input_ids):
+        low, high = int(input_ids.min()), int(input_ids.max())
+        if low < 0 or high >= vocab_size:
             raise ValueError(
-                f"output_positions go up to {int(output_positions.max())} but the input has only {seq_len} "
-                "positions; use positions in [0, sequence length) and -1 for unused slots."
+                f"input_ids contain ids outside the vocabulary [0, {vocab_size}): min {low}, max {high}. "
+                "Use the tokenizer that belongs to this model, or a config whose vocab_size covers your tokenizer."
             )
-        if int(output_positions.min()) < -1:
-            raise ValueError("output_positions may only use -1 to mark an unused slot; other negatives are invalid.")
+    if not _has_values(output_positions):
+        return
+    seq_len = input_ids.shape[1]
+    if int(output_positions.max()) >= seq_len:
+        raise ValueError(
+            f"output_positions go up to {int(output_positions.max())} but the input has only {seq_len} "
+            "positions; use positions in [0, sequence length) and -1 for unused slots."
+        )
+    if int(output_positions.min()) < -1:
+        raise ValueError("output_positions may only use -1 to mark an unused slot; other negatives are invalid.")
 
 
 def check_labels(
@@ -80,12 +102,8 @@ def check_labels(
     if not torch.is_tensor(labels) or labels.dtype.is_floating_point or labels.dtype == torch.bool:
         got = labels.dtype if torch.is_tensor(labels) else type(labels).__name__
         raise ValueError(f"labels must be an integer tensor of token ids (-100 = no loss), got {got}.")
-    scored = labels[labels != -100] if vocab_size is not None and not labels.is_meta else labels[:0]
-    if scored.numel() > 0 and (int(scored.min()) < 0 or int(scored.max()) >= vocab_size):
-        raise ValueError(
-            f"labels contain ids outside the vocabulary [0, {vocab_size}): min {int(scored.min())}, "
-            f"max {int(scored.max())}; use token ids of this model's tokenizer and -100 where no loss is wanted."
-        )
+    if vocab_size is not None and _has_values(labels) and not capturing_graph():
+        check_label_values(labels, vocab_size)
     if output_positions is None:
         if labels.shape != input_ids.shape:
             raise ValueError(
@@ -102,3 +120,13 @@ def check_labels(
             f"either per input token {_shape(input_ids)} or per output position {_shape(output_positions)}."
         )
     return labels.masked_fill(output_positions < 0, -100)
+
+
+def check_label_values(labels: torch.Tensor, vocab_size: int) -> None:
+    """Eager value check: every label [B, K] is -100 (no loss) or an id in [0, vocab_size)."""
+    scored = labels[labels != -100]
+    if scored.numel() > 0 and (int(scored.min()) < 0 or int(scored.max()) >= vocab_size):
+        raise ValueError(
+            f"labels contain ids outside the vocabulary [0, {vocab_size}): min {int(scored.min())}, "
+            f"max {int(scored.max())}; use token ids of this model's tokenizer and -100 where no loss is wanted."
+        )

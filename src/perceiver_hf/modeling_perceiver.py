@@ -212,7 +212,9 @@ class PerceiverModel(PerceiverPreTrainedModel):
             attention_mask: [B, L], 1 for real tokens, 0 for padding (masks encoder keys and decoder queries).
             output_positions: long [B, K], positions to decode; -1 marks an unused slot (its output is ignored).
             output_attentions: return attention probabilities (runs the eager attention path).
-            output_hidden_states: return the latents after every layer.
+            output_hidden_states: return the latents [B, N, D] after the cross-attention and after every
+                self-attention layer (latents, not per-token states: per-position features are
+                `last_hidden_state` [B, K, C]; see docs/deployment.md).
             return_dict: return a `BaseModelOutputWithCrossAttentions` (default) instead of a tuple.
         """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions

@@ -19,6 +19,7 @@ SUBCOMMANDS = {
     "convert": "perceiver_hf.cli.convert",
     "train": "perceiver_hf.cli.train",
     "export-hub": "perceiver_hf.cli.export_hub",
+    "export": "perceiver_hf.cli.export_onnx",
 }
 
 

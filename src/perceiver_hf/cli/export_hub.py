@@ -107,16 +107,22 @@ def load_tokenizer(source: str, revision: Optional[str], config: Any) -> Any:
     )
 
 
-def precheck(args: argparse.Namespace) -> int:
-    """Fail at once, before torch is imported, when MODEL is neither a folder nor reachable on the Hub."""
+def model_source_precheck(command: str, args: argparse.Namespace) -> int:
+    """Fail at once, before torch is imported, when `args.model` is neither a folder nor reachable on the Hub
+    (the `precheck` of the subcommands that read one MODEL: export-hub, export onnx)."""
     from ..model_location import ModelSourceError, check_model_source
 
     try:
         check_model_source(args.model, args.revision)
     except ModelSourceError as error:
-        print(f"perceiver-hf {COMMAND}: error: {error}", file=sys.stderr)
+        print(f"perceiver-hf {command}: error: {error}", file=sys.stderr)
         return 1
     return 0
+
+
+def precheck(args: argparse.Namespace) -> int:
+    """`model_source_precheck` for export-hub."""
+    return model_source_precheck(COMMAND, args)
 
 
 def _local_inputs(args: argparse.Namespace) -> list[Any]:

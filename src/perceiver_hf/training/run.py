@@ -137,6 +137,7 @@ def build_trainer(
     model_args, data_args, training_args = arguments.model, arguments.data, arguments.training
     tokenizer = load_tokenizer(model_args)
     setup = resolve_model_setup(model_args, arguments.config, data_args, tokenizer)
+    tokenizer.model_max_length = setup.config.max_seq_len  # saved with the model: truncation=True fits it
     logger.info(
         "Model: %s, vocab_size=%d (tokenizer %s), max_seq_len=%d, training on chunks of %d tokens",
         model_args.model_name_or_path or model_args.preset or model_args.config_name,
