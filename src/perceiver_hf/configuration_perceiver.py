@@ -55,6 +55,15 @@ class PerceiverConfig(PreTrainedConfig):
             encodings and decoder queries. Linear weights use DeepMind's fan-in variance scaling
             (truncated normal, std 1/sqrt(fan_in)), whatever this value.
         tie_word_embeddings (`bool`, defaults to `True`): output logits use the input embedding matrix.
+        classifier_num_queries (`int`, defaults to 1): learned queries of the sequence classification decoder
+            (`PerceiverForSequenceClassification`; their logits are averaged).
+        classifier_num_query_channels (`int`, *optional*): width of those queries (None: D, as transformers').
+        classifier_num_cross_attention_heads (`int`, defaults to 1): heads of the classification decoder's
+            cross-attention to the latents.
+        classifier_num_cross_attention_qk_channels (`int`, *optional*): its q/k width (None: the query width).
+        classifier_num_cross_attention_v_channels (`int`, *optional*): its value width (None: the q/k width).
+        classifier_cross_attention_widening_factor (`int`, defaults to 1): MLP widening of that layer.
+        classifier_cross_attention_residual (`bool`, defaults to `True`): add the queries back after attention.
         kwargs: passed to `PreTrainedConfig` (e.g. `pad_token_id`, `architectures`).
     """
 
@@ -88,6 +97,13 @@ class PerceiverConfig(PreTrainedConfig):
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
         tie_word_embeddings: bool = True,
+        classifier_num_queries: int = 1,
+        classifier_num_query_channels: Optional[int] = None,
+        classifier_num_cross_attention_heads: int = 1,
+        classifier_num_cross_attention_qk_channels: Optional[int] = None,
+        classifier_num_cross_attention_v_channels: Optional[int] = None,
+        classifier_cross_attention_widening_factor: int = 1,
+        classifier_cross_attention_residual: bool = True,
         pad_token_id: Optional[int] = 0,
         **kwargs: Any,
     ) -> None:
@@ -117,6 +133,13 @@ class PerceiverConfig(PreTrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.tie_word_embeddings = tie_word_embeddings
+        self.classifier_num_queries = classifier_num_queries
+        self.classifier_num_query_channels = classifier_num_query_channels
+        self.classifier_num_cross_attention_heads = classifier_num_cross_attention_heads
+        self.classifier_num_cross_attention_qk_channels = classifier_num_cross_attention_qk_channels
+        self.classifier_num_cross_attention_v_channels = classifier_num_cross_attention_v_channels
+        self.classifier_cross_attention_widening_factor = classifier_cross_attention_widening_factor
+        self.classifier_cross_attention_residual = classifier_cross_attention_residual
         self._check()
         super().__init__(pad_token_id=pad_token_id, **kwargs)
 
@@ -132,6 +155,9 @@ class PerceiverConfig(PreTrainedConfig):
             ("decoder_num_cross_attention_heads",
              ["decoder_num_cross_attention_qk_channels", "decoder_num_cross_attention_v_channels"],
              self.num_input_channels),
+            ("classifier_num_cross_attention_heads",
+             ["classifier_num_cross_attention_qk_channels", "classifier_num_cross_attention_v_channels"],
+             self.classifier_num_query_channels or self.num_latent_channels),
         ]
         for heads_name, channel_names, default_width in groups:
             heads = getattr(self, heads_name)
