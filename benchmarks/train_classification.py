@@ -44,12 +44,13 @@ def build_pair(size: str, max_seq_len: int, num_labels: int, seed: int = 0) -> t
     return theirs.train(), ours.train()
 
 
-def make_batch(batch_size: int, seq_len: int, num_labels: int, seed: int = 0) -> dict[str, torch.Tensor]:
-    """Random byte ids [B, L] (the last quarter of every other row padded) and class labels [B]."""
+def make_batch(batch_size: int, seq_len: int, num_labels: int, padded: bool, seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random byte ids [B, L] and class labels [B]; with `padded`, every other row's last quarter is padding."""
     generator = torch.Generator().manual_seed(seed)
     input_ids = torch.randint(6, 262, (batch_size, seq_len), generator=generator)
     attention_mask = torch.ones_like(input_ids)
-    attention_mask[1::2, seq_len - seq_len // 4:] = 0
+    if padded:
+        attention_mask[1::2, seq_len - seq_len // 4:] = 0
     labels = torch.randint(0, num_labels, (batch_size,), generator=generator)
     return {"input_ids": input_ids, "attention_mask": attention_mask, "labels": labels}
 
@@ -74,7 +75,7 @@ def agreement(theirs: torch.nn.Module, ours: torch.nn.Module, batch: dict[str, t
     return float((logits - expected).abs().max())
 
 
-def main(argv: list[str] | None = None) -> dict[str, float]:
+def main(argv: list[str] | None = None) -> list[dict[str, float]]:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--size", choices=sorted(SIZES), default="byte")
     parser.add_argument("--seq_len", type=int, default=512)
@@ -84,24 +85,29 @@ def main(argv: list[str] | None = None) -> dict[str, float]:
     args = parser.parse_args(argv)
 
     theirs, ours = build_pair(args.size, args.seq_len, args.num_labels)
-    batch = make_batch(args.batch_size, args.seq_len, args.num_labels)
-    difference = agreement(theirs, ours, batch)
-    timings = interleaved(
-        {"transformers": step_function(theirs, batch), "ours": step_function(ours, batch)}, repeats=args.repeats
-    )
-    result = {
-        "transformers_s": timings["transformers"].median,
-        "ours_s": timings["ours"].median,
-        "ratio": timings["ours"].median / timings["transformers"].median,
-        "max_abs_logit_diff": difference,
+    batches = {
+        kind: make_batch(args.batch_size, args.seq_len, args.num_labels, padded=kind == "padded")
+        for kind in ("unpadded", "padded")
     }
-    print("| size | batch x length | transformers step (s) | ours step (s) | ours / transformers | max logit diff |")
-    print("|---|---|---|---|---|---|")
-    print(
-        f"| {args.size} | {args.batch_size} x {args.seq_len} | {result['transformers_s']:.3f} | {result['ours_s']:.3f} "
-        f"| {result['ratio']:.2f} | {difference:.1e} |"
-    )
-    return result
+    functions = {
+        f"{name} {kind}": step_function(model, batch)
+        for kind, batch in batches.items()
+        for name, model in (("transformers", theirs), ("ours", ours))
+    }
+    timings = interleaved(functions, repeats=args.repeats)  # all four alternate in one run
+    print("| size | batch x length | batch | transformers step (s) | ours step (s) | ours / transformers | max logit diff |")
+    print("|---|---|---|---|---|---|---|")
+    results = []
+    for kind, batch in batches.items():
+        theirs_s, ours_s = timings[f"transformers {kind}"].median, timings[f"ours {kind}"].median
+        result = {"transformers_s": theirs_s, "ours_s": ours_s, "ratio": ours_s / theirs_s,
+                  "max_abs_logit_diff": agreement(theirs, ours, batch)}
+        print(
+            f"| {args.size} | {args.batch_size} x {args.seq_len} | {kind} | {theirs_s:.3f} | {ours_s:.3f} "
+            f"| {result['ratio']:.2f} | {result['max_abs_logit_diff']:.1e} |"
+        )
+        results.append(result)
+    return results
 
 
 if __name__ == "__main__":

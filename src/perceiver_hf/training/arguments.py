@@ -122,7 +122,9 @@ class DataArguments:
         default=5,
         metadata={"help": "Without a validation split or file, hold out this percentage of the training data."},
     )
-    text_column_name: str = field(default="text", metadata={"help": "Column holding the text (json, csv, Hub)."})
+    text_column_name: str = field(
+        default="text", metadata={"help": "Column holding the text (json, csv, Hub).", "aliases": ["--text_column"]}
+    )
     max_seq_len: Optional[int] = field(
         default=None,
         metadata={

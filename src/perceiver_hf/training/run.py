@@ -210,7 +210,12 @@ def run_training(
     check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
     set_seed(training_args.seed)
-    trainer = build_trainer(arguments, callbacks, command)
+    if arguments.task.is_classification:
+        from .classification_run import build_classification_trainer
+
+        trainer = build_classification_trainer(arguments, _resolve_modes, callbacks, command)
+    else:
+        trainer = build_trainer(arguments, callbacks, command)
     if plan is not None and trainer.is_world_process_zero():
         claim_output_folder(plan)
 
