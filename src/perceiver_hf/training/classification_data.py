@@ -47,11 +47,10 @@ def resolve_label_names(raw: DatasetDict, column: str, task: str, given: Optiona
             names = [str(i) for i in range(max(train) + 1)]
         else:
             names = sorted({str(v) for v in train})
+        if task == "token-classification" and is_bio(names):  # a word's later tokens are I-X, even if no word is
+            names = sorted({*names, *("I-" + name[2:] for name in names if name.startswith("B-"))})
     else:
         names = given
-    for split, dataset in raw.items():
-        for value in _values(dataset, column, task):
-            _label_id(value, names, split)
     if given is None and "validation" in raw and "train" in raw:
         unseen = sorted({str(v) for v in _values(raw["validation"], column, task)} - {str(v) for v in train})
         if unseen:
@@ -59,6 +58,9 @@ def resolve_label_names(raw: DatasetDict, column: str, task: str, given: Optiona
                 f"The validation data has label(s) {unseen[:5]} that the training data never has; the model would "
                 "have no class for them. Add training records with them, or pass --label_list with every label."
             )
+    for split, dataset in raw.items():
+        for value in _values(dataset, column, task):
+            _label_id(value, names, split)
     return names
 
 

@@ -123,7 +123,12 @@ def render_classifier_card(trainer: Trainer, arguments: TrainArguments, command:
         f"fine-tuned from `{model_args.model_name_or_path}` (its encoder; the classifier is new)"
         if model_args.model_name_or_path else "trained from scratch"
     )  # fmt: skip
-    decoder = classifier_summary(model.config) if task == "text-classification" else None
+    decoder = (
+        classifier_summary(model.config)
+        if task == "text-classification"
+        else f"decoder cross-attention ({model.config.decoder_num_cross_attention_heads} heads) with one learned "
+        f"query per position -> linear classifier over {model.config.num_labels} labels"
+    )
     labels = ", ".join(f"`{label}`" for label in model.config.id2label.values())
     metadata = hub_metadata(
         license=license, tags=["classification"], base_model=hub_repo_id(model_args.model_name_or_path),
