@@ -1,33 +1,40 @@
 """Sequence classification fine-tuning step (forward + backward) of ours vs transformers' Perceiver, same weights.
 
-    OMP_NUM_THREADS=2 python benchmarks/train_classification.py --size byte --seq_len 512 --batch_size 2
+    OMP_NUM_THREADS=1 python benchmarks/train_classification.py --size byte --seq_len 512 --batch_size 2
 
 transformers' `PerceiverForSequenceClassification` is built at the chosen size with random weights and converted
 into ours through the user's path (`convert_transformers_checkpoint`, then `from_pretrained`), so both hold the
 same weights and give the same logits (checked and printed). A step is forward + loss + backward + zeroing the
-gradients, on the same random byte ids and labels; the two models alternate step by step (`speedbench.timing.
-interleaved`, the order swapping every round) so a change of the machine's load affects both alike. The ratio is
-ours / transformers' median step time; prints a Markdown table row (docs/classification.md quotes it).
+gradients, on the same random byte ids and labels, unpadded and with padding. All four (model, batch) steps
+alternate in one run, the order reversing every round; a step's time is the CPU time of this process
+(`time.process_time`: on a shared machine other processes stretch the wall clock but not this; with
+OMP_NUM_THREADS=1 the two agree on an idle machine). The ratio is the median over rounds of ours / transformers'
+in the same round; prints a Markdown table (docs/classification.md quotes it).
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
 import torch
 from speedbench.models import BYTE_MODEL, SMOKE_SIZES
-from speedbench.timing import interleaved
 from transformers import PerceiverConfig as TransformersPerceiverConfig
 from transformers import PerceiverForSequenceClassification as TransformersSequenceClassifier
 
 from perceiver_hf import PerceiverForSequenceClassification
 from perceiver_hf.convert import convert_transformers_checkpoint
 
-SIZES = {"byte": {}, "smoke": SMOKE_SIZES}
-"""byte: DeepMind's full-size byte model (201M parameters with its MLM decoder); smoke: a tiny one for CI."""
+# the shipped perceiver-bytes-small's sizes (src/perceiver_hf/pretrained/perceiver-bytes-small/config.json)
+SMALL_SIZES = dict(d_model=256, num_latents=32, d_latents=256, qk_channels=256, v_channels=256,
+                   num_self_attends_per_block=6, self_attention_widening_factor=2)
+SIZES = {"byte": {}, "small": SMALL_SIZES, "smoke": SMOKE_SIZES}
+"""byte: DeepMind's full-size byte model (201M parameters with its MLM decoder); small: the shipped model's
+sizes (4M); smoke: a tiny one for CI."""
 
 
 def build_pair(size: str, max_seq_len: int, num_labels: int, seed: int = 0) -> tuple[torch.nn.Module, torch.nn.Module]:
@@ -89,22 +96,32 @@ def main(argv: list[str] | None = None) -> list[dict[str, float]]:
         kind: make_batch(args.batch_size, args.seq_len, args.num_labels, padded=kind == "padded")
         for kind in ("unpadded", "padded")
     }
-    functions = {
-        f"{name} {kind}": step_function(model, batch)
+    steps = {
+        (kind, name): step_function(model, batch)
         for kind, batch in batches.items()
         for name, model in (("transformers", theirs), ("ours", ours))
     }
-    timings = interleaved(functions, repeats=args.repeats)  # all four alternate in one run
+    seconds: dict[tuple[str, str], list[float]] = {key: [] for key in steps}
+    for round_index in range(args.repeats + 1):  # round 0 warms up
+        for key in list(steps) if round_index % 2 else list(reversed(steps)):
+            start = time.process_time()
+            steps[key]()
+            if round_index:
+                seconds[key].append(time.process_time() - start)
     print("| size | batch x length | batch | transformers step (s) | ours step (s) | ours / transformers | max logit diff |")
     print("|---|---|---|---|---|---|---|")
     results = []
     for kind, batch in batches.items():
-        theirs_s, ours_s = timings[f"transformers {kind}"].median, timings[f"ours {kind}"].median
-        result = {"transformers_s": theirs_s, "ours_s": ours_s, "ratio": ours_s / theirs_s,
-                  "max_abs_logit_diff": agreement(theirs, ours, batch)}
+        theirs_s, ours_s = seconds[(kind, "transformers")], seconds[(kind, "ours")]
+        result = {
+            "transformers_s": statistics.median(theirs_s),
+            "ours_s": statistics.median(ours_s),
+            "ratio": statistics.median(o / t for o, t in zip(ours_s, theirs_s)),
+            "max_abs_logit_diff": agreement(theirs, ours, batch),
+        }
         print(
-            f"| {args.size} | {args.batch_size} x {args.seq_len} | {kind} | {theirs_s:.3f} | {ours_s:.3f} "
-            f"| {result['ratio']:.2f} | {result['max_abs_logit_diff']:.1e} |"
+            f"| {args.size} | {args.batch_size} x {args.seq_len} | {kind} | {result['transformers_s']:.3f} | "
+            f"{result['ours_s']:.3f} | {result['ratio']:.2f} | {result['max_abs_logit_diff']:.1e} |"
         )
         results.append(result)
     return results
