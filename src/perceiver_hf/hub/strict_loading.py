@@ -7,7 +7,10 @@ asks for the loading info and raises `WeightsMismatchError`, one line naming the
 and the fix. The allowance is transformers' own class attributes: keys matching `_keys_to_ignore_on_load_missing`
 (a task head's newly initialised weights) or `_keys_to_ignore_on_load_unexpected` (e.g. the masked-LM head that
 a base `PerceiverModel` drops) are removed from the loading info by transformers before the check. Mis-shaped
-weights are accepted only when the caller passes `ignore_mismatched_sizes=True` itself.
+weights are accepted only when the caller passes `ignore_mismatched_sizes=True` itself. A task head (the
+classification heads' `classifier.*`) that a checkpoint lacks entirely, as a masked-LM checkpoint does, is the one
+allowed gap (`load_strictly(..., new_head=prefixes)`): those weights are initialised and named in transformers'
+"newly initialized" warning; a checkpoint holding part of the head, or lacking anything else, is refused.
 
 `transformers.pipeline(...)` retries a failed load that raised OSError/ValueError/TypeError/RuntimeError with the
 class named in config.json's `architectures`, which for a perceiver-hf folder is transformers' own
