@@ -122,3 +122,17 @@ def test_entity_f1_like_seqeval() -> None:
     predicted = [["B-A", "I-A", "O", "O"]]
     # one of one predicted entities right, one of two found: precision 1, recall 0.5, F1 2/3 (seqeval's numbers)
     assert entity_f1(predicted, actual) == pytest.approx({"precision": 1.0, "recall": 0.5, "f1": 2 / 3})
+
+
+def test_early_stopping_on_the_eval_metric(tmp_path: Path, sequence_data: tuple[Path, Path]) -> None:
+    train, validation = sequence_data
+    common = ("--validation_file", str(validation), "--early_stopping_patience", "1", "--max_steps", "20")
+    with pytest.raises(ValueError, match="--early_stopping_patience needs periodic evaluation"):
+        run_from_argv(_args(tmp_path, "text-classification", train, *common))
+    # learning rate 0: the metric never improves, so training stops after the second evaluation
+    run_from_argv(_args(
+        tmp_path, "text-classification", train, *common, "--learning_rate", "0", "--eval_strategy", "steps",
+        "--eval_steps", "1", "--save_strategy", "steps", "--save_steps", "1", "--force",
+    ))  # fmt: skip
+    state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
+    assert state["global_step"] == 2
