@@ -13,6 +13,7 @@ import logging
 from pathlib import Path
 from typing import Callable, Optional, Sequence
 
+from datasets import DatasetDict
 from transformers import (
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
@@ -70,7 +71,7 @@ def build_classification_trainer(
     logger.info("Task %s with %d labels: %s", task.task, len(names), ", ".join(names[:20]))
     wanted = [split for split, on in (("train", training_args.do_train), ("validation", training_args.do_eval)) if on]
     prepared = prepare_classification_datasets(
-        raw.__class__({split: raw[split] for split in wanted}), tokenizer, data_args.text_column_name,
+        DatasetDict({split: raw[split] for split in wanted}), tokenizer, data_args.text_column_name,
         task.label_column_name, names, task.task, setup.max_seq_len,
         {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples},
     )
