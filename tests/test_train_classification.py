@@ -136,3 +136,16 @@ def test_early_stopping_on_the_eval_metric(tmp_path: Path, sequence_data: tuple[
     ))  # fmt: skip
     state = json.loads((tmp_path / "out" / "trainer_state.json").read_text())
     assert state["global_step"] == 2
+
+
+def test_fine_tune_the_shipped_model_with_a_shaped_head(tmp_path: Path, sequence_data: tuple[Path, Path]) -> None:
+    from perceiver_hf import pretrained_model_path
+
+    train, validation = sequence_data
+    argv = _args(tmp_path, "text-classification", train, "--validation_file", str(validation))
+    argv[argv.index("--preset"): argv.index("--preset") + 2] = ["--model_name_or_path", str(pretrained_model_path())]
+    run_from_argv([*argv, "--classifier_num_queries", "2", "--classifier_num_cross_attention_heads", "2"])
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert (config["classifier_num_queries"], config["classifier_num_cross_attention_heads"]) == (2, 2)
+    card = (tmp_path / "out" / "README.md").read_text()
+    assert "fine-tuned from" in card and "from 2 learned queries" in card
