@@ -149,3 +149,14 @@ def test_fine_tune_the_shipped_model_with_a_shaped_head(tmp_path: Path, sequence
     assert (config["classifier_num_queries"], config["classifier_num_cross_attention_heads"]) == (2, 2)
     card = (tmp_path / "out" / "README.md").read_text()
     assert "fine-tuned from" in card and "from 2 learned queries" in card
+
+
+def test_csv_with_integer_labels_and_a_label_list(tmp_path: Path) -> None:
+    lines = ["sentence,y"] + [f'"{text}",0' for text in CODE] + [f'"{text}",1' for text in PROSE]
+    (tmp_path / "train.csv").write_text("\n".join(lines) + "\n")
+    run_from_argv(_args(
+        tmp_path, "text-classification", tmp_path / "train.csv", "--text_column", "sentence", "--label_column", "y",
+        "--label_list", "code,prose", "--validation_split_percentage", "25",
+    ))  # fmt: skip
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["id2label"] == {"0": "code", "1": "prose"}

@@ -50,7 +50,8 @@ def build_parser(prog: str = "perceiver-hf train") -> HfArgumentParser:
     parser = HfArgumentParser(
         (ModelArguments, PerceiverConfigArguments, DataArguments, MaskingArguments, TrainingArguments, TaskArguments),
         prog=prog,
-        description="Train or fine-tune a Perceiver IO masked language model with transformers' Trainer. "
+        description="Train or fine-tune a Perceiver IO masked language model (or, with --task, a sequence or token "
+        "classifier) with transformers' Trainer. "
         "Arguments can also come from one YAML/JSON file given first (flags after it override the file).",
     )
     parser.set_defaults(**TRAINING_DEFAULTS)
