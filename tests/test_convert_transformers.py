@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,7 @@ from helpers.conversion import TRANSFORMERS_SOURCE_CONFIG as SOURCE_CONFIG
 from helpers.hub import add_snapshot, run_child
 from huggingface_hub import ModelCard
 from safetensors.torch import load_file
-from transformers import AutoModelForMaskedLM, BertConfig
+from transformers import AutoModelForMaskedLM, AutoModelForSequenceClassification, BertConfig
 from transformers import PerceiverConfig as TransformersPerceiverConfig
 from transformers import PerceiverForMaskedLM as TransformersPerceiverForMaskedLM
 from transformers import PerceiverForSequenceClassification
@@ -155,10 +156,15 @@ def test_model_card_of_a_source_without_card_claims_nothing(tmp_path: Path) -> N
     assert not [claim for claim in DEEPMIND_ONLY if claim in str(card)]
 
 
-def test_other_checkpoints_are_refused(tmp_path: Path, converted: Path) -> None:
-    classifier = PerceiverForSequenceClassification(TransformersPerceiverConfig(**SOURCE_CONFIG, num_labels=2))
-    classifier.save_pretrained(tmp_path / "classifier")
-    with pytest.raises(ConversionError, match="not a complete PerceiverForMaskedLM checkpoint"):
+def test_other_checkpoints_are_refused(
+    tmp_path: Path, converted: Path, source: tuple[Path, torch.nn.Module]
+) -> None:
+    # masked-LM weights under a config.json that says "sequence classifier": its decoder is missing
+    shutil.copytree(source[0], tmp_path / "classifier")
+    config = json.loads((tmp_path / "classifier" / "config.json").read_text())
+    config["architectures"] = ["PerceiverForSequenceClassification"]
+    (tmp_path / "classifier" / "config.json").write_text(json.dumps(config))
+    with pytest.raises(ConversionError, match="not a complete PerceiverForSequenceClassification checkpoint"):
         convert_transformers_checkpoint(tmp_path / "classifier", tmp_path / "out1", progress=False)
     BertConfig(hidden_size=8, num_hidden_layers=1, num_attention_heads=2).save_pretrained(tmp_path / "bert")
     with pytest.raises(ConversionError, match="model_type 'bert'"):
@@ -185,3 +191,27 @@ def test_hub_id_from_the_cache_offline_on_the_command_line(
     assert (card.data.license, card.data.datasets) == ("apache-2.0", [SOURCE_DATASET])
     assert card.data.base_model == "org/perceiver"
     assert f"(https://huggingface.co/org/perceiver) at revision `main` (commit `{commit}`)" in card.text
+
+
+def test_a_sequence_classifier_converts_with_equal_logits(tmp_path: Path, batch: dict[str, torch.Tensor]) -> None:
+    """transformers' PerceiverForSequenceClassification (random, large weights) -> ours: logits equal to 1e-5,
+    padded sequences included (both mask padding in the encoder), labels carried over."""
+    labels = {0: "library", 1: "tutorial", 2: "howto"}
+    source_config = TransformersPerceiverConfig(
+        **SOURCE_CONFIG, num_labels=3, id2label=labels, label2id={v: k for k, v in labels.items()}
+    )
+    source = _randomize_(PerceiverForSequenceClassification(source_config), seed=3)
+    source.save_pretrained(tmp_path / "source")
+    out = convert_transformers_checkpoint(tmp_path / "source", tmp_path / "out", progress=False)
+    ours = AutoModelForSequenceClassification.from_pretrained(out).eval()
+    assert type(ours).__name__ == "PerceiverForSequenceClassification" and type(ours).__module__.startswith(
+        "perceiver_hf"
+    )
+    assert ours.config.id2label == labels
+    with torch.no_grad():
+        expected = source(inputs=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+        logits = ours(**batch).logits
+    assert logits.shape == (3, 3) and expected.abs().max() > 0.1
+    torch.testing.assert_close(logits, expected, atol=TOLERANCE, rtol=0)
+    card = ModelCard.load(out / "README.md")
+    assert card.data.pipeline_tag == "text-classification" and "PerceiverForSequenceClassification" in str(card)

@@ -28,6 +28,7 @@ SUBWORD_TEMPLATES = {"perceiver-io-base"}
 WITHOUT_EVALUATION = {
     "deepmind-language-perceiver": "the converter's card has no evaluation figures yet",
     "transformers-perceiver-conversion": "a conversion evaluates nothing; the source's card has the figures",
+    "transformers-perceiver-classifier-conversion": "a conversion evaluates nothing; the source's card has the figures",
 }
 
 SAMPLE_VALUES = {
@@ -39,6 +40,8 @@ SAMPLE_VALUES = {
     "eval_perplexity": 12.5,
     "eval_loss": 2.5257,
 }
+SAMPLE_VALUES["metrics"] = f"| accuracy | {SAMPLE_VALUES['eval_accuracy']} |"  # a classifier card's rows
+SAMPLE_VALUES["task"] = "text-classification"  # a pipeline task the tiny models load as
 SAMPLE_VALUES["metadata"] = hub_metadata(
     license=SAMPLE_VALUES["license"],
     datasets=[SAMPLE_VALUES["dataset"]],

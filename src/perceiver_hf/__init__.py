@@ -17,6 +17,8 @@ __all__ = [
     "PerceiverByteTokenizer",
     "PerceiverConfig",
     "PerceiverForMaskedLM",
+    "PerceiverForSequenceClassification",
+    "PerceiverForTokenClassification",
     "PerceiverMaskedLMOutput",
     "PerceiverModel",
     "PerceiverPreTrainedModel",
@@ -32,6 +34,7 @@ def load() -> None:
     from . import pipelines  # noqa: F401  (registers the "fill-mask-spans" pipeline task)
     from .auto_registration import register_auto_classes
     from .configuration_perceiver import PerceiverConfig
+    from .modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
     from .modeling_perceiver import (
         PerceiverForMaskedLM,
         PerceiverMaskedLMOutput,
@@ -48,6 +51,8 @@ def load() -> None:
         PerceiverByteTokenizer=PerceiverByteTokenizer,
         PerceiverConfig=PerceiverConfig,
         PerceiverForMaskedLM=PerceiverForMaskedLM,
+        PerceiverForSequenceClassification=PerceiverForSequenceClassification,
+        PerceiverForTokenClassification=PerceiverForTokenClassification,
         PerceiverMaskedLMOutput=PerceiverMaskedLMOutput,
         PerceiverModel=PerceiverModel,
         PerceiverPreTrainedModel=PerceiverPreTrainedModel,

@@ -1,17 +1,76 @@
-"""Register the Perceiver IO classes with transformers' Auto classes (runs on `import perceiver_hf`)."""
+"""Register the Perceiver IO classes with transformers' Auto classes (runs on `import perceiver_hf`).
+
+`model_type="perceiver_io"` resolves to the package's masked-LM, sequence and token classification models. Every
+other `AutoModelFor...` class gets a stand-in whose loading raises `UnsupportedTaskError`: without it transformers
+looks our config up by its class name, `PerceiverConfig`, finds its own Perceiver and builds that with our config
+(an `AttributeError` about `d_latents`), or answers that the configuration class is unrecognized.
+"""
 
 from __future__ import annotations
 
-from transformers import AutoConfig, AutoModel, AutoModelForMaskedLM, AutoTokenizer
+from typing import Any, NoReturn
+
+from transformers import (
+    AutoConfig,
+    AutoModel,
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+)
+from transformers.models.auto import modeling_auto
+from transformers.models.auto.auto_factory import _BaseAutoModelClass
 
 from .configuration_perceiver import PerceiverConfig
+from .modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
 from .modeling_perceiver import PerceiverForMaskedLM, PerceiverModel
 from .tokenization_perceiver import PerceiverByteTokenizer
 
+SUPPORTED_HEADS = {
+    AutoModel: PerceiverModel,
+    AutoModelForMaskedLM: PerceiverForMaskedLM,
+    AutoModelForSequenceClassification: PerceiverForSequenceClassification,
+    AutoModelForTokenClassification: PerceiverForTokenClassification,
+}
+
+
+class UnsupportedTaskError(Exception):
+    """A task head perceiver_io does not have was asked for. Deliberately not a ValueError/OSError:
+    `transformers.pipeline(...)` swallows those and retries with transformers' own Perceiver classes."""
+
+
+def _unsupported_head(auto_class: type) -> type:
+    """A stand-in registered for `auto_class`: loading or building it raises `UnsupportedTaskError`."""
+
+    def refuse(cls: type, *args: Any, **kwargs: Any) -> NoReturn:
+        raise UnsupportedTaskError(
+            f"{auto_class.__name__} has no model for model_type 'perceiver_io': perceiver_io supports masked-LM, "
+            "sequence and token classification (AutoModelForMaskedLM, AutoModelForSequenceClassification, "
+            "AutoModelForTokenClassification; pipeline tasks fill-mask, text-classification, token-classification)."
+        )
+
+    name = "PerceiverIOUnsupported" + auto_class.__name__.removeprefix("AutoModel")
+    return type(
+        name,
+        (),
+        {"config_class": PerceiverConfig, "from_pretrained": classmethod(refuse), "_from_config": classmethod(refuse)},
+    )
+
+
+def _other_auto_model_classes() -> list[type]:
+    """transformers' `AutoModel...` classes other than the supported ones."""
+    classes = [getattr(modeling_auto, name) for name in dir(modeling_auto) if name.startswith("AutoModel")]
+    return [
+        cls for cls in classes
+        if isinstance(cls, type) and issubclass(cls, _BaseAutoModelClass) and cls not in SUPPORTED_HEADS
+    ]  # fmt: skip
+
 
 def register_auto_classes() -> None:
-    """Make `AutoConfig`, `AutoModel`, `AutoModelForMaskedLM` and `AutoTokenizer` resolve `model_type="perceiver_io"`."""
+    """Make `AutoConfig`, `AutoTokenizer` and the Auto model classes resolve `model_type="perceiver_io"`."""
     AutoConfig.register(PerceiverConfig.model_type, PerceiverConfig, exist_ok=True)
-    AutoModel.register(PerceiverConfig, PerceiverModel, exist_ok=True)
-    AutoModelForMaskedLM.register(PerceiverConfig, PerceiverForMaskedLM, exist_ok=True)
+    for auto_class, model_class in SUPPORTED_HEADS.items():
+        auto_class.register(PerceiverConfig, model_class, exist_ok=True)
+    for auto_class in _other_auto_model_classes():
+        auto_class.register(PerceiverConfig, _unsupported_head(auto_class), exist_ok=True)
     AutoTokenizer.register(PerceiverConfig, tokenizer_class=PerceiverByteTokenizer, exist_ok=True)

@@ -38,6 +38,13 @@ FIELD_HELP: dict[str, str] = {
     "layer_norm_eps": "LayerNorm epsilon (Haiku's default).",
     "initializer_range": "std of the initialisation of embeddings, latents, position encodings and decoder queries. Linear weights use DeepMind's fan-in variance scaling (truncated normal, std 1/sqrt(fan_in)), whatever this value.",
     "tie_word_embeddings": 'output logits use the input embedding matrix.',
+    "classifier_num_queries": "learned queries of the sequence classification decoder (`PerceiverForSequenceClassification`; their logits are averaged).",
+    "classifier_num_query_channels": "width of those queries (None: D, as transformers').",
+    "classifier_num_cross_attention_heads": "heads of the classification decoder's cross-attention to the latents.",
+    "classifier_num_cross_attention_qk_channels": "its q/k width (None: the query width).",
+    "classifier_num_cross_attention_v_channels": "its value width (None: the q/k width).",
+    "classifier_cross_attention_widening_factor": "MLP widening of that layer.",
+    "classifier_cross_attention_residual": "add the queries back after attention.",
     "pad_token_id": "id of the padding token (the byte tokenizer's [PAD] is 0).",
 }
 """Field name -> what it means (the type and default are read from `PerceiverConfig.__init__`)."""

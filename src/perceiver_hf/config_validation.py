@@ -18,13 +18,18 @@ POSITIVE_INTS = (
     "num_cross_attention_heads", "cross_attention_widening_factor", "num_self_attention_heads",
     "num_self_attention_layers_per_block", "num_self_attention_blocks", "self_attention_widening_factor",
     "decoder_num_cross_attention_heads", "decoder_cross_attention_widening_factor",
+    "classifier_num_queries", "classifier_num_cross_attention_heads", "classifier_cross_attention_widening_factor",
 )  # fmt: skip
 OPTIONAL_WIDTHS = (
     "num_cross_attention_qk_channels", "num_cross_attention_v_channels", "num_self_attention_qk_channels",
     "num_self_attention_v_channels", "decoder_num_cross_attention_qk_channels",
-    "decoder_num_cross_attention_v_channels",
+    "decoder_num_cross_attention_v_channels", "classifier_num_query_channels",
+    "classifier_num_cross_attention_qk_channels", "classifier_num_cross_attention_v_channels",
 )  # fmt: skip
-BOOLS = ("cross_attention_residual", "decoder_cross_attention_residual", "tie_word_embeddings")
+BOOLS = (
+    "cross_attention_residual", "decoder_cross_attention_residual", "tie_word_embeddings",
+    "classifier_cross_attention_residual",
+)  # fmt: skip
 
 
 def _is_int(value: Any) -> bool:

@@ -74,6 +74,13 @@ class PerceiverConfig(PreTrainedConfig):
         layer_norm_eps: float = 1e-5,
         initializer_range: float = 0.02,
         tie_word_embeddings: bool = True,
+        classifier_num_queries: int = 1,
+        classifier_num_query_channels: Optional[int] = None,
+        classifier_num_cross_attention_heads: int = 1,
+        classifier_num_cross_attention_qk_channels: Optional[int] = None,
+        classifier_num_cross_attention_v_channels: Optional[int] = None,
+        classifier_cross_attention_widening_factor: int = 1,
+        classifier_cross_attention_residual: bool = True,
         pad_token_id: Optional[int] = 0,
         **kwargs: Any,
     ) -> None:
@@ -103,6 +110,13 @@ class PerceiverConfig(PreTrainedConfig):
         self.layer_norm_eps = layer_norm_eps
         self.initializer_range = initializer_range
         self.tie_word_embeddings = tie_word_embeddings
+        self.classifier_num_queries = classifier_num_queries
+        self.classifier_num_query_channels = classifier_num_query_channels
+        self.classifier_num_cross_attention_heads = classifier_num_cross_attention_heads
+        self.classifier_num_cross_attention_qk_channels = classifier_num_cross_attention_qk_channels
+        self.classifier_num_cross_attention_v_channels = classifier_num_cross_attention_v_channels
+        self.classifier_cross_attention_widening_factor = classifier_cross_attention_widening_factor
+        self.classifier_cross_attention_residual = classifier_cross_attention_residual
         self._check()
         super().__init__(pad_token_id=pad_token_id, **kwargs)
 
@@ -118,6 +132,9 @@ class PerceiverConfig(PreTrainedConfig):
             ("decoder_num_cross_attention_heads",
              ["decoder_num_cross_attention_qk_channels", "decoder_num_cross_attention_v_channels"],
              self.num_input_channels),
+            ("classifier_num_cross_attention_heads",
+             ["classifier_num_cross_attention_qk_channels", "classifier_num_cross_attention_v_channels"],
+             self.classifier_num_query_channels or self.num_latent_channels),
         ]
         for heads_name, channel_names, default_width in groups:
             heads = getattr(self, heads_name)

@@ -78,6 +78,7 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["CrossAttentionLayer", "SelfAttentionLayer"]
     _supports_sdpa = True
+    _task_head_prefixes: tuple[str, ...] = ()  # a task head a masked-LM checkpoint lacks (see `from_pretrained`)
 
     def __init__(self, config: PerceiverConfig, *inputs: Any, **kwargs: Any) -> None:
         check_model_size(config)  # before any parameter is allocated
@@ -88,12 +89,14 @@ class PerceiverPreTrainedModel(PreTrainedModel):
         """`PreTrainedModel.from_pretrained`, with clear errors for a missing config.json, a config of another
         model type, a device map that splits tied weights and an unreadable safetensors file (see
         `perceiver_hf.loading_checks`). Missing, unexpected or mis-shaped weights raise `WeightsMismatchError`
-        (see `perceiver_hf.strict_loading`); a class lists the keys it may initialise itself (a new task
-        head) in `_keys_to_ignore_on_load_missing`."""
+        (see `perceiver_hf.strict_loading`); a task class lists the key prefixes of its head in
+        `_task_head_prefixes`: a checkpoint without that head (a masked-LM one) may lack exactly those weights,
+        which are then initialised and reported."""
         check_pretrained_arguments(cls, pretrained_model_name_or_path, kwargs)
         with readable_weights(pretrained_model_name_or_path, kwargs):
             return load_strictly(
-                super().from_pretrained, cls.__name__, pretrained_model_name_or_path, *model_args, **kwargs
+                super().from_pretrained, cls.__name__, pretrained_model_name_or_path, *model_args,
+                new_head=cls._task_head_prefixes, **kwargs,
             )
 
     def get_correct_attn_implementation(self, requested_attention: Optional[str], is_init_check: bool = False) -> str:

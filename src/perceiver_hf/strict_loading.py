@@ -7,7 +7,10 @@ asks for the loading info and raises `WeightsMismatchError`, one line naming the
 and the fix. The allowance is transformers' own class attributes: keys matching `_keys_to_ignore_on_load_missing`
 (a task head's newly initialised weights) or `_keys_to_ignore_on_load_unexpected` (e.g. the masked-LM head that
 a base `PerceiverModel` drops) are removed from the loading info by transformers before the check. Mis-shaped
-weights are accepted only when the caller passes `ignore_mismatched_sizes=True` itself.
+weights are accepted only when the caller passes `ignore_mismatched_sizes=True` itself. A task head (the
+classification heads' `classifier.*`) that a checkpoint lacks entirely, as a masked-LM checkpoint does, is the one
+allowed gap (`load_strictly(..., new_head=prefixes)`): those weights are initialised and named in transformers'
+"newly initialized" warning; a checkpoint holding part of the head, or lacking anything else, is refused.
 
 `transformers.pipeline(...)` retries a failed load that raised OSError/ValueError/TypeError/RuntimeError with the
 class named in config.json's `architectures`, which for a perceiver-hf folder is transformers' own
@@ -107,17 +110,53 @@ class _BelowErrorFilter(logging.Filter):
         return record.levelno >= logging.ERROR
 
 
-def load_strictly(load: Callable[..., Any], class_name: str, name_or_path: Any, *args: Any, **kwargs: Any) -> Any:
+def new_head_keys(model: Any, info: dict[str, Any], head_prefixes: Iterable[str]) -> set[str]:
+    """The missing keys that are a new task head: every weight under `head_prefixes` (e.g. "classifier."), and
+    only when the checkpoint holds none of them (a masked-LM checkpoint). A checkpoint holding part of the head
+    is not a head-less checkpoint: nothing is excused then and the strict check reports the missing part."""
+    prefixes = tuple(head_prefixes)
+    if not prefixes:
+        return set()
+    head = {name for name in model.state_dict() if name.startswith(prefixes)}
+    missing = set(info.get("missing_keys") or ())
+    return head if head and head <= missing else set()
+
+
+def report_new_head(class_name: str, where: str, keys: set[str]) -> None:
+    """transformers' familiar "newly initialized" warning, naming exactly the new head's weights."""
+    logging.getLogger("transformers.modeling_utils").warning(
+        "Some weights of %s were not initialized from the model checkpoint at %s and are newly initialized: %s\n"
+        "You should probably TRAIN this model on a down-stream task to be able to use it for predictions and inference.",
+        class_name, where, sorted(keys),
+    )
+
+
+def load_strictly(
+    load: Callable[..., Any],
+    class_name: str,
+    name_or_path: Any,
+    *args: Any,
+    new_head: Iterable[str] = (),
+    **kwargs: Any,
+) -> Any:
     """Call `load` (a `PreTrainedModel.from_pretrained`) and check its loading info with `check_loading_info`.
 
-    Returns what `from_pretrained` would: the model, or (model, loading info) if `output_loading_info=True`.
+    `new_head`: key prefixes of a task head that a checkpoint without it (a masked-LM one) may lack; those
+    weights are then initialised, reported with transformers' "newly initialized" warning and left in the
+    returned loading info's `missing_keys`. Returns what `from_pretrained` would: the model, or
+    (model, loading info) if `output_loading_info=True`.
     """
     wants_info = kwargs.pop("output_loading_info", False)
     allow_mismatched = bool(kwargs.get("ignore_mismatched_sizes", False))
     kwargs["ignore_mismatched_sizes"] = True  # mis-shaped keys come back in the info instead of a vague error
     with quiet_load_report():
         model, info = load(name_or_path, *args, output_loading_info=True, **kwargs)
-    check_loading_info(class_name, repr(str(name_or_path)), info, allow_mismatched)
+    where = repr(str(name_or_path))
+    initialised = new_head_keys(model, info, new_head)
+    checked = {**info, "missing_keys": set(info.get("missing_keys") or ()) - initialised}
+    check_loading_info(class_name, where, checked, allow_mismatched)
+    if initialised:
+        report_new_head(class_name, where, initialised)
     return (model, info) if wants_info else model
 
 
@@ -125,6 +164,8 @@ __all__ = [
     "WeightsMismatchError",
     "check_loading_info",
     "load_strictly",
+    "new_head_keys",
     "quiet_load_report",
+    "report_new_head",
     "weight_problems",
 ]

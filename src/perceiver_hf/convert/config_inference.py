@@ -66,7 +66,8 @@ def infer_config(
     vocab_size, input_channels = shape("perceiver.encoder.input_adapter.text_embedding.weight", 2)
     num_latents, latent_channels = shape("perceiver.encoder.latent_provider.query", 2)
     encoder = shape.attention_layer(ENCODER)
-    decoder = shape.attention_layer(DECODER)
+    # a sequence classifier has no masked-LM decoder (its decoder: `transformers_classification`)
+    decoder = shape.attention_layer(DECODER) if DECODER in layout.cross_attention_layers else None
     self_attention = shape.attention_layer(f"{SELF_ATTENTION_LAYER_PREFIX}0")
     inferred = dict(
         vocab_size=vocab_size,
@@ -81,8 +82,11 @@ def infer_config(
         num_self_attention_v_channels=self_attention["v"],
         self_attention_widening_factor=self_attention["widening"],
         num_self_attention_layers_per_block=num_layers,
-        decoder_num_cross_attention_qk_channels=decoder["qk"],
-        decoder_num_cross_attention_v_channels=decoder["v"],
-        decoder_cross_attention_widening_factor=decoder["widening"],
     )
+    if decoder is not None:
+        inferred.update(
+            decoder_num_cross_attention_qk_channels=decoder["qk"],
+            decoder_num_cross_attention_v_channels=decoder["v"],
+            decoder_cross_attention_widening_factor=decoder["widening"],
+        )
     return PerceiverConfig(**{**inferred, **settings})

@@ -11,12 +11,15 @@ from typing import Any
 from ..version import package_version
 from ..configuration_perceiver import PerceiverConfig
 from ..model_cards import render_model_card
-from ..model_cards.fields import architecture_summary
+from ..model_cards.fields import architecture_summary, classifier_summary
 
 DEEPMIND_TEMPLATE = "deepmind-language-perceiver"
 """DeepMind's released Haiku checkpoint (its provenance, license and training data)."""
 TRANSFORMERS_TEMPLATE = "transformers-perceiver-conversion"
 """Any transformers `PerceiverForMaskedLM` checkpoint (metadata from the source, nothing assumed)."""
+TRANSFORMERS_CLASSIFIER_TEMPLATE = "transformers-perceiver-classifier-conversion"
+"""Any transformers `PerceiverForSequenceClassification` checkpoint."""
+SEQUENCE_CLASSIFIER = "PerceiverForSequenceClassification"
 
 
 def render_card(
@@ -34,7 +37,9 @@ def render_card(
     return render_model_card(
         template,
         num_parameters=f"{num_parameters:,}",
-        architecture=architecture_summary(config),
+        architecture=architecture_summary(
+            config, classifier_summary(config) if SEQUENCE_CLASSIFIER in (config.architectures or ()) else None
+        ),
         max_seq_len=config.max_seq_len,
         model_path=output_dir.name,
         perceiver_hf_version=package_version(),
@@ -42,4 +47,4 @@ def render_card(
     )
 
 
-__all__ = ["DEEPMIND_TEMPLATE", "TRANSFORMERS_TEMPLATE", "architecture_summary", "render_card"]
+__all__ = ["DEEPMIND_TEMPLATE", "TRANSFORMERS_CLASSIFIER_TEMPLATE", "TRANSFORMERS_TEMPLATE", "architecture_summary", "render_card"]

@@ -9,6 +9,7 @@ from typing import Any, Callable, Mapping, MutableMapping
 import torch
 
 from ..configuration_perceiver import PerceiverConfig
+from ..modeling_perceiver import PerceiverForMaskedLM
 from ..output_folder import OutputPlan
 from ..tokenization_perceiver import PerceiverByteTokenizer, special_token_ids
 from .conversion_card import render_card
@@ -31,8 +32,10 @@ def write_converted_folder(
     metadata: Mapping[str, str],
     force: bool,
     progress: bool,
+    model_class: Any = None,
 ) -> Path:
-    """Check that `arrays` fill `PerceiverForMaskedLM(config)` exactly, then write the folder atomically.
+    """Check that `arrays` fill `model_class(config)` (default `PerceiverForMaskedLM`) exactly, then write the
+    folder atomically.
 
     Args:
         output_plan: the checked output folder (`perceiver_hf.output_folder.plan_output_folder`).
@@ -45,16 +48,18 @@ def write_converted_folder(
         card_fields: the template's fields other than those `render_card` fills from the model.
         metadata: safetensors header metadata (e.g. the source and its sha256).
         force, progress: as in the converters.
+        model_class: the model the folder holds (default `PerceiverForMaskedLM`).
 
     Raises:
         MappingError: missing, unexpected or mis-shaped arrays (all listed).
     """
     tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len)
-    config = mark_as_masked_lm(config)
+    model_class = model_class or PerceiverForMaskedLM
+    config = mark_as_masked_lm(config, model_class)
     config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
     rules = layout.rules(config.num_self_attention_layers_per_block)
-    check_rules(rules, shapes, expected_parameter_shapes(config), what)
+    check_rules(rules, shapes, expected_parameter_shapes(config, model_class), what)
     num_parameters = sum(math.prod(shape) for shape in shapes.values())
     card = render_card(card_template, config, num_parameters, output_plan.path, **card_fields)
     return write_model_folder(

@@ -1,4 +1,6 @@
-"""Convert transformers' own `PerceiverForMaskedLM` (model_type "perceiver", e.g. deepmind/language-perceiver).
+"""Convert transformers' own `PerceiverForMaskedLM` (model_type "perceiver", e.g. deepmind/language-perceiver),
+or its `PerceiverForSequenceClassification` (text preprocessor + classification decoder, chosen by config.json's
+`architectures`) into perceiver-hf's `PerceiverForSequenceClassification` (see `transformers_classification`).
 
 transformers' port computes with settings that differ from DeepMind's (exact-erf GELU; its MLM decoder
 hard-codes 8 heads and 256 q/k channels). Those settings are read from the loaded model itself, not assumed,
@@ -24,14 +26,17 @@ from torch import nn
 
 from ..core.layers import ACTIVATIONS
 from ..strict_loading import quiet_load_report
+from ..modeling_classification import PerceiverForSequenceClassification
+from ..modeling_perceiver import PerceiverForMaskedLM
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata, hub_repo_id, source_card_data
 from ..output_folder import plan_output_folder
-from .conversion_card import TRANSFORMERS_TEMPLATE
+from .conversion_card import SEQUENCE_CLASSIFIER, TRANSFORMERS_CLASSIFIER_TEMPLATE, TRANSFORMERS_TEMPLATE
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
 from .mapping import CheckpointLayout, ModuleTable, Param, ParamTable
 from .progress import logger
+from .transformers_classification import classification_layout, classifier_fields, classifier_settings
 from .transformers_source import (
     check_loaded_shapes,
     check_source_config,
@@ -78,13 +83,22 @@ TRANSFORMERS_LAYOUT = CheckpointLayout(
     self_attention_module=lambda index: f"perceiver.encoder.self_attends.{index}",
 )
 """Where transformers' `PerceiverForMaskedLM` keeps each part (its modeling_perceiver.py names)."""
+CLASSIFIER_LAYOUT = classification_layout(TRANSFORMERS_LAYOUT, SAME)
+"""Where transformers' `PerceiverForSequenceClassification` keeps each part."""
+MASKED_LM = "PerceiverForMaskedLM"
+
+
+def source_class_name(config: Any) -> str:
+    """The transformers class a source is loaded as: its sequence classifier if config.json's `architectures` says
+    so, else the masked language model."""
+    return SEQUENCE_CLASSIFIER if SEQUENCE_CLASSIFIER in (config.architectures or ()) else MASKED_LM
 
 
 def _load_source(source: str, revision: Optional[str]) -> nn.Module:
     """transformers' `PerceiverForMaskedLM` from a folder or Hub id, checked to be complete (see
     `transformers_source` for the checks of config.json and the weights files)."""
+    import transformers
     from safetensors import SafetensorError
-    from transformers import PerceiverForMaskedLM
 
     config = load_source_config(source, revision)
     if config.model_type != "perceiver":
@@ -95,9 +109,10 @@ def _load_source(source: str, revision: Optional[str]) -> nn.Module:
         )
     check_source_config(source, config)
     check_weight_files(source)
+    class_name = source_class_name(config)
     try:
         with quiet_load_report():
-            model, info = PerceiverForMaskedLM.from_pretrained(
+            model, info = getattr(transformers, class_name).from_pretrained(
                 source, revision=revision, dtype=torch.float32, output_loading_info=True, ignore_mismatched_sizes=True
             )
     except SafetensorError as error:
@@ -109,9 +124,9 @@ def _load_source(source: str, revision: Optional[str]) -> nn.Module:
     incomplete = {key: sorted(map(str, info.get(key) or ())) for key in ("missing_keys", "unexpected_keys")}
     if any(incomplete.values()):
         raise ConversionError(
-            f"{source!r} is not a complete PerceiverForMaskedLM checkpoint (architectures: {config.architectures}): "
+            f"{source!r} is not a complete {class_name} checkpoint (architectures: {config.architectures}): "
             f"missing {incomplete['missing_keys']}, unexpected {incomplete['unexpected_keys']}. Only transformers' "
-            "masked language model can be converted."
+            "masked language model and sequence classifier can be converted."
         )
     return model.eval()
 
@@ -127,19 +142,32 @@ def transformers_settings(model: nn.Module) -> dict[str, Any]:
     if len(eps) != 1:
         raise ConversionError(f"transformers' model mixes LayerNorm epsilons {sorted(eps)}; cannot convert it.")
     encoder_attention = model.perceiver.encoder.cross_attention.attention
-    decoder_attention = model.perceiver.decoder.decoding_cross_attention.attention
+    if isinstance(model, transformers_class(SEQUENCE_CLASSIFIER)):
+        decoder = classifier_settings(model)
+    else:
+        decoder_attention = model.perceiver.decoder.decoding_cross_attention.attention
+        decoder = dict(
+            decoder_num_cross_attention_heads=decoder_attention.self.num_heads,
+            decoder_cross_attention_residual=decoder_attention.use_query_residual,
+        )
     return dict(
         num_cross_attention_heads=encoder_attention.self.num_heads,
         num_self_attention_heads=config.num_self_attention_heads,
-        decoder_num_cross_attention_heads=decoder_attention.self.num_heads,
         num_self_attention_blocks=config.num_blocks,
         cross_attention_residual=encoder_attention.use_query_residual,
-        decoder_cross_attention_residual=decoder_attention.use_query_residual,
+        **decoder,
         hidden_act=config.hidden_act,
         layer_norm_eps=eps.pop(),
         initializer_range=config.initializer_range,
         tie_word_embeddings=True,  # its logits use the input embedding matrix
     )
+
+
+def transformers_class(name: str) -> type:
+    """transformers' class `name` (imported when asked: transformers' Perceiver module is large)."""
+    import transformers
+
+    return getattr(transformers, name)
 
 
 def torch_to_tensor(tensor: torch.Tensor, transpose: bool) -> torch.Tensor:
@@ -173,7 +201,8 @@ def _source_reference(source: str, revision: Optional[str]) -> str:
 
 
 def _card_fields(source: str, revision: Optional[str], config: Any, command: str) -> dict[str, str]:
-    """Fields of the `transformers-perceiver-conversion` card: metadata from the source's card, nothing assumed.
+    """Fields of the `transformers-perceiver-conversion` card (or its classifier variant): metadata from the
+    source's card, nothing assumed.
 
     license: the source card's (else "unknown"); base_model: the source if it is a Hub id; datasets and language:
     only what the source card declares.
@@ -186,6 +215,7 @@ def _card_fields(source: str, revision: Optional[str], config: Any, command: str
         else "unknown: the source has no model card declaring one; check the source's terms before sharing"
     )
     reference = _source_reference(source, revision)
+    classifier = SEQUENCE_CLASSIFIER in (config.architectures or ())
     return dict(
         metadata=hub_metadata(
             license=str(declared_license or UNKNOWN_LICENSE),
@@ -193,8 +223,10 @@ def _card_fields(source: str, revision: Optional[str], config: Any, command: str
             datasets=source_card.get("datasets"),
             base_model=hub_repo_id(source),
             language=source_card.get("language"),
+            pipeline_tag="text-classification" if classifier else "fill-mask",
         ),
-        title=f"Perceiver IO masked language model converted from `{source}`",
+        title=f"Perceiver IO {'sequence classifier' if classifier else 'masked language model'} converted from "
+        f"`{source}`",
         source_reference=reference,
         license_note=license_note,
         provenance=_provenance(reference, config),
@@ -203,12 +235,20 @@ def _card_fields(source: str, revision: Optional[str], config: Any, command: str
 
 
 def _provenance(reference: str, config: Any) -> str:
+    classifier = SEQUENCE_CLASSIFIER in (config.architectures or ())
+    heads = config.classifier_num_cross_attention_heads if classifier else config.decoder_num_cross_attention_heads
+    equal = (
+        "so this model's logits equal transformers' (padding is masked in the encoder by both)"
+        if classifier
+        else "so this model's logits equal transformers' at every non-padded position; at padded positions it "
+        "follows DeepMind's masking instead"
+    )
     return (
-        f"Converted from transformers' `PerceiverForMaskedLM` checkpoint in {reference}. The parameter values are "
+        f"Converted from transformers' `{SEQUENCE_CLASSIFIER if classifier else MASKED_LM}` checkpoint in "
+        f"{reference}. The parameter values are "
         "copied unchanged (float32). The settings transformers' model computes with were carried over "
         f"(hidden_act `{config.hidden_act}`, LayerNorm eps {config.layer_norm_eps:g}, "
-        f"{config.decoder_num_cross_attention_heads} decoder heads), so this model's logits equal transformers' at "
-        "every non-padded position; at padded positions it follows DeepMind's masking instead. Who trained the "
+        f"{heads} decoder heads), {equal}. Who trained the "
         "weights, on which data and under which terms is recorded in the source's model card, not here."
     )
 
@@ -229,10 +269,12 @@ def convert_transformers_checkpoint(
     progress: bool = True,
     command: Optional[str] = None,
 ) -> Path:
-    """Convert transformers' `PerceiverForMaskedLM` at `source` (folder or Hub id) into `output_dir`.
+    """Convert transformers' `PerceiverForMaskedLM` (or `PerceiverForSequenceClassification`, when config.json's
+    `architectures` names it) at `source` (folder or Hub id) into `output_dir`.
 
     Args:
-        source: a folder saved by transformers' `PerceiverForMaskedLM`, or a Hub id such as
+        source: a folder saved by transformers' `PerceiverForMaskedLM`/`PerceiverForSequenceClassification`, or a
+            Hub id such as
             "deepmind/language-perceiver" (downloaded, or read from the cache when offline).
         output_dir: a new or empty folder (or any folder, with `force`).
         revision: Hub branch, tag or commit.
@@ -246,24 +288,36 @@ def convert_transformers_checkpoint(
     source = str(source)
     check_source_location(source)
     output_plan = plan_output_folder(output_dir, force=force, inputs=[source])
-    logger.info("Loading transformers' PerceiverForMaskedLM from %s", source)
+    logger.info("Loading transformers' Perceiver from %s", source)
     model = _load_source(source, revision)
+    classifier = isinstance(model, transformers_class(SEQUENCE_CLASSIFIER))
+    layout = CLASSIFIER_LAYOUT if classifier else TRANSFORMERS_LAYOUT
     params = dict(model.state_dict())
     shapes = {name: tuple(tensor.shape) for name, tensor in params.items()}
-    config = infer_config(TRANSFORMERS_LAYOUT, shapes, transformers_settings(model))
+    settings = transformers_settings(model)
+    if classifier:
+        settings = {**classifier_fields(layout, shapes), **settings}
+    config = infer_config(layout, shapes, settings)
+    if classifier:
+        config.architectures = [SEQUENCE_CLASSIFIER]  # for the card; `write_converted_folder` records it too
     del model
     return write_converted_folder(
         output_plan,
-        layout=TRANSFORMERS_LAYOUT,
+        layout=layout,
         arrays=params,
         to_tensor=torch_to_tensor,
         config=config,
         what=f"transformers checkpoint {source!r}",
-        card_template=TRANSFORMERS_TEMPLATE,
+        card_template=TRANSFORMERS_CLASSIFIER_TEMPLATE if classifier else TRANSFORMERS_TEMPLATE,
         card_fields=_card_fields(
             source, revision, config, command or transformers_command(source, output_dir, revision, force)
         ),
         metadata={"source": source},
         force=force,
         progress=progress,
+        model_class=_perceiver_hf_class(classifier),
     )
+
+
+def _perceiver_hf_class(classifier: bool) -> type:
+    return PerceiverForSequenceClassification if classifier else PerceiverForMaskedLM

@@ -7,12 +7,14 @@ from .attention import (
     eager_attention_forward,
     sdpa_attention_forward,
 )
+from .classification import ClassificationOutputAdapter
 from .layers import MLP, CrossAttentionLayer, SelfAttentionBlock, SelfAttentionLayer, get_activation
 from .modules import EncoderOutput, PerceiverDecoder, PerceiverEncoder, PerceiverIO
 from .specs import AttentionSpec, DecoderSpec, EncoderSpec, decoder_spec, encoder_spec
 
 __all__ = [
     "AttentionSpec",
+    "ClassificationOutputAdapter",
     "CrossAttentionLayer",
     "DecoderSpec",
     "EncoderOutput",

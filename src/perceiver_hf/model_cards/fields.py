@@ -26,16 +26,28 @@ HUB_REPO_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 HUB_NAME = re.compile(r"[A-Za-z0-9][\w.-]*(/[\w.-]+)?")
 
 
-def architecture_summary(config: Any) -> str:
-    """One line naming the main dimensions of a `PerceiverConfig`."""
+def architecture_summary(config: Any, decoder: Optional[str] = None) -> str:
+    """One line naming the main dimensions of a `PerceiverConfig`; `decoder` describes a task decoder instead
+    of the masked-LM one (e.g. `classifier_summary(config)`)."""
+    decoder = decoder or (
+        f"decoder cross-attention ({config.decoder_num_cross_attention_heads} heads) with {config.max_seq_len} "
+        "learned queries -> logits tied to the embedding"
+    )
     blocks = "" if config.num_self_attention_blocks == 1 else f" applied {config.num_self_attention_blocks} times"
     return (
         f"{config.num_input_channels}-channel embeddings of a {config.vocab_size:,}-token vocabulary -> "
         f"cross-attention ({config.num_cross_attention_heads} heads) to {config.num_latents} latents x "
         f"{config.num_latent_channels} channels -> {config.num_self_attention_layers_per_block} self-attention "
-        f"layers ({config.num_self_attention_heads} heads){blocks} -> decoder cross-attention "
-        f"({config.decoder_num_cross_attention_heads} heads) with {config.max_seq_len} learned queries -> "
-        "logits tied to the embedding"
+        f"layers ({config.num_self_attention_heads} heads){blocks} -> {decoder}"
+    )
+
+
+def classifier_summary(config: Any) -> str:
+    """The sequence classification decoder of a `PerceiverConfig`, for `architecture_summary`."""
+    queries = config.classifier_num_queries
+    return (
+        f"decoder cross-attention ({config.classifier_num_cross_attention_heads} heads) from {queries} learned "
+        f"quer{'y' if queries == 1 else 'ies'} -> linear classifier over {config.num_labels} labels"
     )
 
 
@@ -60,18 +72,22 @@ def hub_metadata(
     language: Optional[Any] = None,
     model_name: Optional[str] = None,
     eval_results: Optional[Sequence[EvalResult]] = None,
+    pipeline_tag: str = "fill-mask",
 ) -> str:
-    """The YAML of a card's metadata (without the `---` lines) for a perceiver-hf fill-mask model.
+    """The YAML of a card's metadata (without the `---` lines) for a perceiver-hf model (fill-mask by default;
+    "text-classification" / "token-classification" for the task heads).
 
-    Always sets `library_name: transformers`, `pipeline_tag: fill-mask` and the package's tags (`BASE_TAGS`, then
+    Always sets `library_name: transformers`, `pipeline_tag` and the package's tags (`BASE_TAGS`, then
     `tags`); leaves out `datasets`, `base_model`, `language` and the `model-index` (`eval_results`, named
     `model_name`) when they are empty or None.
     """
+    # a task head is not a masked-LM model: its pipeline tag replaces the masked-LM tags
+    base_tags = BASE_TAGS if pipeline_tag == "fill-mask" else (*BASE_TAGS[:2], pipeline_tag)
     data = ModelCardData(
         license=license,
         library_name="transformers",
-        pipeline_tag="fill-mask",
-        tags=[*BASE_TAGS, *(tag for tag in tags if tag not in BASE_TAGS)],
+        pipeline_tag=pipeline_tag,
+        tags=[*base_tags, *(tag for tag in tags if tag not in base_tags)],
         datasets=list(datasets) if datasets else None,
         base_model=base_model,
         language=language or None,
@@ -104,6 +120,7 @@ __all__ = [
     "BASE_TAGS",
     "UNKNOWN_LICENSE",
     "architecture_summary",
+    "classifier_summary",
     "hub_metadata",
     "hub_repo_id",
     "source_card_data",

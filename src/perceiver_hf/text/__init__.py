@@ -1,6 +1,13 @@
 """Text adapters and text model builders for Perceiver IO."""
 
 from .adapters import TextInputAdapter, TiedTextOutputAdapter
+from .classification import (
+    ClassificationDecoderConfig,
+    TextClassifier,
+    TokenClassifier,
+    build_classification_decoder,
+    classification_decoder,
+)
 from .language import (
     MaskedLanguageModel,
     TextDecoderConfig,
@@ -10,6 +17,11 @@ from .language import (
 )
 
 __all__ = [
+    "ClassificationDecoderConfig",
+    "TextClassifier",
+    "TokenClassifier",
+    "build_classification_decoder",
+    "classification_decoder",
     "MaskedLanguageModel",
     "TextDecoderConfig",
     "TextEncoderConfig",

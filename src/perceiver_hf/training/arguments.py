@@ -26,8 +26,14 @@ from .presets import PRESETS
 DATA_FILE_TYPES = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv"}
 LINKED_CONFIG_FIELDS = ("vocab_size", "max_seq_len", "pad_token_id")
 """PerceiverConfig fields set by the training setup (tokenizer, data arguments), not by flags."""
-FINE_TUNING_CONFIG_FIELDS = ("dropout", "initializer_range", "hidden_act", "layer_norm_eps")
-"""Fields that may be changed when fine-tuning a pretrained model (the others change its architecture)."""
+FINE_TUNING_CONFIG_FIELDS = (
+    "dropout", "initializer_range", "hidden_act", "layer_norm_eps", "classifier_num_queries",
+    "classifier_num_query_channels", "classifier_num_cross_attention_heads", "classifier_num_cross_attention_qk_channels",
+    "classifier_num_cross_attention_v_channels", "classifier_cross_attention_widening_factor",
+    "classifier_cross_attention_residual",
+)  # fmt: skip
+"""Fields that may be changed when fine-tuning a pretrained model (the others change its architecture; the
+`classifier_*` fields shape the new head that `--task text-classification` adds to a masked-LM model)."""
 
 
 @dataclass
@@ -122,7 +128,9 @@ class DataArguments:
         default=5,
         metadata={"help": "Without a validation split or file, hold out this percentage of the training data."},
     )
-    text_column_name: str = field(default="text", metadata={"help": "Column holding the text (json, csv, Hub)."})
+    text_column_name: str = field(
+        default="text", metadata={"help": "Column holding the text (json, csv, Hub).", "aliases": ["--text_column"]}
+    )
     max_seq_len: Optional[int] = field(
         default=None,
         metadata={

@@ -19,6 +19,7 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 from .arguments import DataArguments, MaskingArguments, ModelArguments, PerceiverConfigArguments
+from .task_arguments import TaskArguments
 
 CONFIG_FILE_SUFFIXES = (".json", ".yaml", ".yml")
 
@@ -41,14 +42,16 @@ class TrainArguments:
     data: DataArguments
     masking: MaskingArguments
     training: TrainingArguments
+    task: TaskArguments = dataclasses.field(default_factory=TaskArguments)
 
 
 def build_parser(prog: str = "perceiver-hf train") -> HfArgumentParser:
     """The `HfArgumentParser` over all argument groups, with `TRAINING_DEFAULTS` applied."""
     parser = HfArgumentParser(
-        (ModelArguments, PerceiverConfigArguments, DataArguments, MaskingArguments, TrainingArguments),
+        (ModelArguments, PerceiverConfigArguments, DataArguments, MaskingArguments, TrainingArguments, TaskArguments),
         prog=prog,
-        description="Train or fine-tune a Perceiver IO masked language model with transformers' Trainer. "
+        description="Train or fine-tune a Perceiver IO masked language model (or, with --task, a sequence or token "
+        "classifier) with transformers' Trainer. "
         "Arguments can also come from one YAML/JSON file given first (flags after it override the file).",
     )
     parser.set_defaults(**TRAINING_DEFAULTS)
@@ -95,14 +98,16 @@ def parse_train_args(argv: Sequence[str], parser: Optional[HfArgumentParser] = N
                 "dashes, e.g. 'preset: tiny', 'train_file: data.txt', 'learning_rate: 1e-4'."
             )
         parser.set_defaults(**values)
-    model, config, data, masking, training = parser.parse_args_into_dataclasses(args=argv, look_for_args_file=False)
-    return TrainArguments(model=model, config=config, data=data, masking=masking, training=training)
+    model, config, data, masking, training, task = parser.parse_args_into_dataclasses(
+        args=argv, look_for_args_file=False
+    )
+    return TrainArguments(model=model, config=config, data=data, masking=masking, training=training, task=task)
 
 
 def arguments_to_dict(arguments: TrainArguments) -> dict[str, Any]:
     """The non-default arguments of every group except TrainingArguments (for logging and the run record)."""
     record: dict[str, Any] = {}
-    for group in (arguments.model, arguments.config, arguments.data, arguments.masking):
+    for group in (arguments.model, arguments.config, arguments.data, arguments.masking, arguments.task):
         for item in dataclasses.fields(group):
             value = getattr(group, item.name)
             if value != item.default:

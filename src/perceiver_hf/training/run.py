@@ -28,6 +28,7 @@ from ..output_folder import (
     plan_output_folder,
     refuse_inputs_inside,
 )
+from .classification_run import build_classification_trainer
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .file_checks import check_checkpoint_folder
@@ -211,7 +212,10 @@ def run_training(
     check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
     set_seed(training_args.seed)
-    trainer = build_trainer(arguments, callbacks, command)
+    if arguments.task.is_classification:
+        trainer = build_classification_trainer(arguments, _resolve_modes, callbacks, command)
+    else:
+        trainer = build_trainer(arguments, callbacks, command)
     if plan is not None and trainer.is_world_process_zero():
         claim_output_folder(plan)
 

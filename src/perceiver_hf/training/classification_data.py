@@ -1,0 +1,159 @@
+"""Data of the classification tasks: label names and ids, tokenized texts and per-token labels, clear errors.
+
+text-classification: a text column (strings) and a label column (one label per record: a name or an id).
+token-classification: a text column holding a list of words per record and a label column holding one label per
+word (the CoNLL layout of Hub datasets); the words are joined with spaces, every token of a word gets the word's
+label (a B-X word's later tokens I-X) and tokens between words -100.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional, Sequence
+
+from datasets import Dataset, DatasetDict
+from transformers import PreTrainedTokenizerBase
+
+from .classification_metrics import is_bio
+
+logger = logging.getLogger(__name__)
+IGNORED = -100
+
+
+def _values(dataset: Dataset, column: str, task: str) -> list[Any]:
+    values = dataset[column]
+    return [v for row in values for v in (row or [])] if task == "token-classification" else list(values)
+
+
+def check_label_column(raw: DatasetDict, column: str) -> None:
+    for split, dataset in raw.items():
+        if column not in dataset.column_names:
+            raise ValueError(
+                f"The {split} data has no label column {column!r}; its columns are {dataset.column_names}. Pass "
+                "--label_column with the column that holds the labels."
+            )
+
+
+def resolve_label_names(raw: DatasetDict, column: str, task: str, given: Optional[list[str]]) -> list[str]:
+    """The label names in id order: `given` (--label_list), else the sorted labels of the training data.
+
+    Raises ValueError for a label id outside the names, a label name not among them, and an evaluation label
+    that the training data never has.
+    """
+    check_label_column(raw, column)
+    train = _values(raw["train"], column, task) if "train" in raw else []
+    if given is None:
+        if any(isinstance(v, int) and not isinstance(v, bool) for v in train):
+            names = [str(i) for i in range(max(train) + 1)]
+        else:
+            names = sorted({str(v) for v in train})
+        if task == "token-classification" and is_bio(names):  # a word's later tokens are I-X, even if no word is
+            names = sorted({*names, *("I-" + name[2:] for name in names if name.startswith("B-"))})
+    else:
+        names = given
+    if given is None and "validation" in raw and "train" in raw:
+        unseen = sorted({str(v) for v in _values(raw["validation"], column, task)} - {str(v) for v in train})
+        if unseen:
+            raise ValueError(
+                f"The validation data has label(s) {unseen[:5]} that the training data never has; the model would "
+                "have no class for them. Add training records with them, or pass --label_list with every label."
+            )
+    for split, dataset in raw.items():
+        for value in _values(dataset, column, task):
+            _label_id(value, names, split)
+    return names
+
+
+def _label_id(value: Any, names: Sequence[str], split: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not 0 <= value < len(names):
+            raise ValueError(
+                f"The {split} data has label id {value}, outside [0, {len(names)}) of the {len(names)} labels; pass "
+                "--label_list with one name per label id."
+            )
+        return value
+    if str(value) not in names:
+        raise ValueError(
+            f"The {split} data has label {value!r}, which is not one of the labels {list(names)[:10]}; fix the data "
+            "or --label_list."
+        )
+    return list(names).index(str(value))
+
+
+def _token_labels(
+    words: Sequence[str], word_labels: Sequence[int], offsets: Sequence[tuple[int, int]], names: Sequence[str]
+) -> list[int]:
+    """One label per token from one per word (`offsets`: each token's character span in " ".join(words))."""
+    if len(words) != len(word_labels):
+        raise ValueError(f"A record has {len(words)} words but {len(word_labels)} labels; give one label per word.")
+    word_of_char: list[Optional[int]] = []
+    for index, word in enumerate(words):
+        word_of_char += [index] * len(word) + [None]
+    bio, seen, labels = is_bio(names), set(), []
+    for start, end in offsets:
+        word = word_of_char[start] if end > start and start < len(word_of_char) else None
+        if word is None:
+            labels.append(IGNORED)
+            continue
+        label = word_labels[word]
+        if word in seen and bio and names[label].startswith("B-"):
+            label = list(names).index("I-" + names[label][2:]) if "I-" + names[label][2:] in names else label
+        seen.add(word)
+        labels.append(label)
+    return labels
+
+
+def encode_split(
+    dataset: Dataset,
+    split: str,
+    tokenizer: PreTrainedTokenizerBase,
+    text_column: str,
+    label_column: str,
+    names: Sequence[str],
+    task: str,
+    max_seq_len: int,
+) -> Dataset:
+    """Tokenize `dataset` (truncated to `max_seq_len`, logging how many were) with `labels` for `task`."""
+    records, truncated = [], 0
+    for row in dataset:
+        text = row[text_column]
+        words = list(text or []) if task == "token-classification" else None
+        text = " ".join(words) if words is not None else (text if isinstance(text, str) else "")
+        encoded = tokenizer(text, return_offsets_mapping=words is not None, verbose=False)
+        ids = encoded["input_ids"]
+        truncated += len(ids) > max_seq_len
+        if words is None:
+            labels: Any = _label_id(row[label_column], names, split)
+        else:
+            word_labels = [_label_id(v, names, split) for v in row[label_column]]
+            labels = _token_labels(words, word_labels, encoded["offset_mapping"], names)[:max_seq_len]
+        records.append({"input_ids": ids[:max_seq_len], "attention_mask": [1] * min(len(ids), max_seq_len),
+                        "labels": labels})
+    if truncated:
+        logger.warning(
+            "%d of %d %s texts are longer than max_seq_len=%d tokens and were truncated (pass --max_seq_len up to the "
+            "model's max_seq_len to keep more).", truncated, len(records), split, max_seq_len,
+        )
+    return Dataset.from_list(records)
+
+
+def prepare_classification_datasets(
+    raw: DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    text_column: str,
+    label_column: str,
+    names: Sequence[str],
+    task: str,
+    max_seq_len: int,
+    limits: dict[str, Optional[int]],
+) -> DatasetDict:
+    """Every split encoded (`encode_split`), cut to `limits[split]` records when given."""
+    prepared = {}
+    for split, dataset in raw.items():
+        if limits.get(split) is not None:
+            dataset = dataset.select(range(min(limits[split], len(dataset))))
+        prepared[split] = encode_split(dataset, split, tokenizer, text_column, label_column, names, task, max_seq_len)
+    return DatasetDict(prepared)
+
+
+__all__ = ["check_label_column", "encode_split", "prepare_classification_datasets", "resolve_label_names"]
