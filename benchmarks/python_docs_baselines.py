@@ -181,10 +181,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("data_dir", type=Path, help="--output-dir (or --sample-dir) of prepare_python_docs_task.py")
     args = parser.parse_args(argv)
     torch.set_num_threads(min(2, torch.get_num_threads()))
-    results = {
-        "sequence": sequence_baselines(*(read_jsonl(args.data_dir / "sequence" / f"{s}.jsonl") for s in ("train", "heldout"))),
-        "token": token_baselines(*(read_jsonl(args.data_dir / "token" / f"{s}.jsonl") for s in ("train", "heldout"))),
+    splits = {
+        task: [read_jsonl(args.data_dir / task / f"{split}.jsonl") for split in ("train", "heldout")]
+        for task in ("sequence", "token")
     }
+    results = {"sequence": sequence_baselines(*splits["sequence"]), "token": token_baselines(*splits["token"])}
     print(json.dumps(results, indent=2))
     return 0
 

@@ -132,7 +132,13 @@ def finetune_token(
     }
 
 
+def shipped_copy() -> PerceiverModel:
+    """A fresh copy of the shipped `perceiver-bytes-small` encoder-decoder (its MLM head dropped)."""
+    return PerceiverModel.from_pretrained(pretrained_model_path())
+
+
 def tiny_from_scratch(seed: int) -> PerceiverModel:
+    """The `tiny` preset (128 positions) with random weights drawn from `seed`."""
     torch.manual_seed(seed)
     return PerceiverModel(tiny(max_seq_len=128))
 
@@ -156,7 +162,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             for seed in range(args.seeds)
         ],
         "shipped-finetune token": [
-            finetune_token(PerceiverModel.from_pretrained(pretrained_model_path()), seed, args.steps, 3e-4, token_train, token_heldout)
+            finetune_token(shipped_copy(), seed, args.steps, 3e-4, token_train, token_heldout)
             for seed in range(2)
         ],
         "probe perceiver-bytes-small": probe(shipped, train, heldout, labels),

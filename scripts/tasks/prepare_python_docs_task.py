@@ -234,7 +234,7 @@ def ensure_docs(source: Path, install: bool) -> None:
     if (source / "index.html").is_file():
         return
     if not install:
-        raise SystemExit(f"error: {source} has no index.html: pass --install (apt-get install python3-doc) or --source.")
+        raise SystemExit(f"error: {source} has no index.html: pass --install (apt-get install python3-doc) or --source")
     subprocess.run(["apt-get", "update"], check=True)
     subprocess.run(["apt-get", "install", "-y", "python3-doc"], check=True)
     if not (source / "index.html").is_file():

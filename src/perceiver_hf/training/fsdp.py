@@ -29,7 +29,9 @@ def fsdp_units_from_accelerate_config(path: str | Path) -> tuple[str, ...]:
     return tuple(name.strip() for name in str(names).split(","))
 
 
-def shard_model(model: torch.nn.Module, unit_classes: Sequence[str] = DEFAULT_UNITS, reshard_after_forward: bool = True) -> FSDPModule:
+def shard_model(
+    model: torch.nn.Module, unit_classes: Sequence[str] = DEFAULT_UNITS, reshard_after_forward: bool = True
+) -> FSDPModule:
     """Apply `fully_shard` to every module whose class is named in `unit_classes`, then to `model` (in place).
 
     Needs an initialised process group (gloo on CPU). Raises ValueError when no module matches, so a renamed
@@ -37,7 +39,8 @@ def shard_model(model: torch.nn.Module, unit_classes: Sequence[str] = DEFAULT_UN
     """
     units = [module for module in model.modules() if type(module).__name__ in unit_classes]
     if not units:
-        raise ValueError(f"No module of class {', '.join(unit_classes)} in {type(model).__name__}: fix the FSDP unit classes.")
+        names = ", ".join(unit_classes)
+        raise ValueError(f"No module of class {names} in {type(model).__name__}: fix the FSDP unit classes.")
     for unit in units:
         fully_shard(unit, reshard_after_forward=reshard_after_forward)
     return fully_shard(model, reshard_after_forward=reshard_after_forward)
