@@ -15,6 +15,7 @@ FIELD_HELP: dict[str, str] = {
     "vocab_size": 'number of token ids (262 for UTF-8 bytes + 6 special ids).',
     "max_seq_len": 'longest input; also the number of learned decoder queries.',
     "num_input_channels": 'width C of the token embedding (and of the decoder queries).',
+    "scale_input_embeddings": "multiply the token embedding by sqrt(num_input_channels) before adding the position encoding (the perceiver-io library's `TextInputAdapter`; DeepMind's model does not).",
     "num_latents": 'N, number of latent vectors.',
     "num_latent_channels": 'D, latent width.',
     "num_cross_attention_heads": 'heads of the encoder cross-attention.',

@@ -24,7 +24,9 @@ OPTIONAL_WIDTHS = (
     "num_self_attention_v_channels", "decoder_num_cross_attention_qk_channels",
     "decoder_num_cross_attention_v_channels",
 )  # fmt: skip
-BOOLS = ("cross_attention_residual", "decoder_cross_attention_residual", "tie_word_embeddings")
+BOOLS = (
+    "scale_input_embeddings", "cross_attention_residual", "decoder_cross_attention_residual", "tie_word_embeddings",
+)  # fmt: skip
 
 
 def _is_int(value: Any) -> bool:

@@ -51,6 +51,7 @@ class PerceiverConfig(PreTrainedConfig):
         vocab_size: int = 262,
         max_seq_len: int = 2048,
         num_input_channels: int = 768,
+        scale_input_embeddings: bool = False,
         num_latents: int = 256,
         num_latent_channels: int = 1280,
         num_cross_attention_heads: int = 8,
@@ -80,6 +81,7 @@ class PerceiverConfig(PreTrainedConfig):
         self.vocab_size = vocab_size
         self.max_seq_len = max_seq_len
         self.num_input_channels = num_input_channels
+        self.scale_input_embeddings = scale_input_embeddings
         self.num_latents = num_latents
         self.num_latent_channels = num_latent_channels
         self.num_cross_attention_heads = num_cross_attention_heads

@@ -182,7 +182,7 @@ class PerceiverModel(PerceiverPreTrainedModel):
         super().__init__(config)
         self.encoder: PerceiverEncoder = text_encoder(
             config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
-            encoder_spec_from_config(config),
+            encoder_spec_from_config(config), config.scale_input_embeddings,
         )
         self.decoder: PerceiverDecoder = text_decoder(
             config.max_seq_len, config.num_input_channels, decoder_spec_from_config(config)
