@@ -17,6 +17,8 @@ DEEPMIND_TEMPLATE = "deepmind-language-perceiver"
 """DeepMind's released Haiku checkpoint (its provenance, license and training data)."""
 TRANSFORMERS_TEMPLATE = "transformers-perceiver-conversion"
 """Any transformers `PerceiverForMaskedLM` checkpoint (metadata from the source, nothing assumed)."""
+PERCEIVER_IO_TEMPLATE = "perceiver-io-library-conversion"
+"""A model trained with the perceiver-io library (0.4): its settings and file, nothing assumed about its data."""
 
 
 def render_card(
@@ -42,4 +44,4 @@ def render_card(
     )
 
 
-__all__ = ["DEEPMIND_TEMPLATE", "TRANSFORMERS_TEMPLATE", "architecture_summary", "render_card"]
+__all__ = ["DEEPMIND_TEMPLATE", "PERCEIVER_IO_TEMPLATE", "TRANSFORMERS_TEMPLATE", "architecture_summary", "render_card"]

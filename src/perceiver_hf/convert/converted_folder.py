@@ -31,6 +31,7 @@ def write_converted_folder(
     metadata: Mapping[str, str],
     force: bool,
     progress: bool,
+    byte_tokenizer: bool = True,
 ) -> Path:
     """Check that `arrays` fill `PerceiverForMaskedLM(config)` exactly, then write the folder atomically.
 
@@ -45,13 +46,16 @@ def write_converted_folder(
         card_fields: the template's fields other than those `render_card` fills from the model.
         metadata: safetensors header metadata (e.g. the source and its sha256).
         force, progress: as in the converters.
+        byte_tokenizer: write the byte tokenizer (and its special ids into the config); False writes none (a
+            model with another vocabulary; its card says how to add the tokenizer).
 
     Raises:
         MappingError: missing, unexpected or mis-shaped arrays (all listed).
     """
-    tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len)
+    tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len) if byte_tokenizer else None
     config = mark_as_masked_lm(config)
-    config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
+    if tokenizer is not None:
+        config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
     rules = layout.rules(config.num_self_attention_layers_per_block)
     check_rules(rules, shapes, expected_parameter_shapes(config), what)
