@@ -66,6 +66,7 @@ def _max_error_at_valid_positions(library_model: torch.nn.Module, folder: Path, 
     with torch.no_grad():
         logits = model(input_ids=input_ids, attention_mask=(~pad_mask).long()).logits
     assert logits.shape == expected.shape
+    assert float(expected[~pad_mask].std()) > 0.1  # logits of a size where a wrong mapping would show
     return float((logits - expected).abs()[~pad_mask].max())
 
 

@@ -17,13 +17,18 @@ from helpers.perceiver_io_library import library_module
 
 
 def randomise(module: torch.nn.Module, seed: int) -> None:
-    """Fill every parameter with N(0, 0.2), LayerNorm scales with 1 + N(0, 0.2) (tied parameters stay tied)."""
+    """Fill every parameter with noise that keeps activations near unit size at any width and depth (so float32
+    rounding stays far below the tolerance): matrices [out, in] N(0, 1/in), biases N(0, 0.2^2), LayerNorm scales
+    1 + N(0, 0.2^2). Tied parameters stay tied."""
     generator = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for name, parameter in module.named_parameters():
-            noise = torch.randn(parameter.shape, generator=generator) * 0.2
-            is_scale = parameter.dim() == 1 and name.endswith("weight")
-            parameter.copy_(1.0 + noise if is_scale else noise)
+            noise = torch.randn(parameter.shape, generator=generator)
+            if parameter.dim() == 2:
+                parameter.copy_(noise / parameter.shape[1] ** 0.5)
+            else:
+                is_scale = name.endswith("weight")
+                parameter.copy_(1.0 + 0.2 * noise if is_scale else 0.2 * noise)
 
 
 def lit_language_model(
