@@ -60,6 +60,8 @@ def _inputs(vocab_size: int, batch: int = 3, length: int = 14, seed: int = 1) ->
 
 
 def _max_error_at_valid_positions(library_model: torch.nn.Module, folder: Path, vocab_size: int) -> float:
+    """Max |logits - the library's| at valid positions; padded positions (which the converted model decodes like
+    the library, `mask_padded_queries=False`) must agree too."""
     input_ids, pad_mask = _inputs(vocab_size)
     expected = library_logits(library_model, input_ids, pad_mask)  # [B, L, V]
     model = PerceiverForMaskedLM.from_pretrained(folder).eval()
@@ -67,7 +69,9 @@ def _max_error_at_valid_positions(library_model: torch.nn.Module, folder: Path, 
         logits = model(input_ids=input_ids, attention_mask=(~pad_mask).long()).logits
     assert logits.shape == expected.shape
     assert float(expected[~pad_mask].std()) > 0.1  # logits of a size where a wrong mapping would show
-    return float((logits - expected).abs()[~pad_mask].max())
+    error = (logits - expected).abs()  # [B, L, V]
+    assert float(error[pad_mask].max()) <= TOLERANCE, "padded positions differ"
+    return float(error[~pad_mask].max())
 
 
 @pytest.mark.parametrize("encoder, decoder", [(ENCODER, DECODER), BIGGER], ids=["small", "blocks-widths-widening"])
@@ -90,11 +94,13 @@ def test_the_library_semantics_matter(tmp_path: Path) -> None:
     input_ids, pad_mask = _inputs(ENCODER["vocab_size"])
     expected = library_logits(lit.model, input_ids, pad_mask)
     for field, deepmind_value in [("scale_input_embeddings", False), ("hidden_act", "gelu_pytorch_tanh"),
-                                  ("decoder_cross_attention_residual", False)]:
+                                  ("decoder_cross_attention_residual", False), ("mask_padded_queries", True)]:
         model = PerceiverForMaskedLM.from_pretrained(folder, **{field: deepmind_value}).eval()
         with torch.no_grad():
             logits = model(input_ids=input_ids, attention_mask=(~pad_mask).long()).logits
-        assert float((logits - expected).abs()[~pad_mask].max()) > 10 * TOLERANCE, field
+        # the query mask only changes padded positions; every other field changes the valid ones
+        positions = pad_mask if field == "mask_padded_queries" else ~pad_mask
+        assert float((logits - expected).abs()[positions].max()) > 10 * TOLERANCE, field
 
 
 def test_untied_output_adapter(tmp_path: Path) -> None:

@@ -34,6 +34,7 @@ FIELD_HELP: dict[str, str] = {
     "decoder_num_cross_attention_v_channels": 'value width of the decoder cross-attention (None: the q/k width).',
     "decoder_cross_attention_widening_factor": 'MLP widening of the decoder layer.',
     "decoder_cross_attention_residual": "add the decoder queries back after attention (DeepMind's MLM decoder does not).",
+    "mask_padded_queries": "a padded position's decoder query gets attention output 0, as in DeepMind's model; False decodes padded positions like any other (the perceiver-io library). Valid positions are the same either way.",
     "dropout": 'dropout on attention probabilities and residual branches.',
     "hidden_act": 'MLP activation; DeepMind uses the tanh-approximate GELU (`"gelu_pytorch_tanh"` = `"gelu_new"` = `"gelu_tanh"`); `"gelu"` is the exact erf GELU.',
     "layer_norm_eps": "LayerNorm epsilon (Haiku's default).",

@@ -25,7 +25,8 @@ OPTIONAL_WIDTHS = (
     "decoder_num_cross_attention_v_channels",
 )  # fmt: skip
 BOOLS = (
-    "scale_input_embeddings", "cross_attention_residual", "decoder_cross_attention_residual", "tie_word_embeddings",
+    "scale_input_embeddings", "cross_attention_residual", "decoder_cross_attention_residual", "mask_padded_queries",
+    "tie_word_embeddings",
 )  # fmt: skip
 
 

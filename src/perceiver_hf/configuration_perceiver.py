@@ -70,6 +70,7 @@ class PerceiverConfig(PreTrainedConfig):
         decoder_num_cross_attention_v_channels: Optional[int] = 768,
         decoder_cross_attention_widening_factor: int = 1,
         decoder_cross_attention_residual: bool = False,
+        mask_padded_queries: bool = True,
         dropout: float = 0.0,
         hidden_act: str = "gelu_pytorch_tanh",
         layer_norm_eps: float = 1e-5,
@@ -100,6 +101,7 @@ class PerceiverConfig(PreTrainedConfig):
         self.decoder_num_cross_attention_v_channels = decoder_num_cross_attention_v_channels
         self.decoder_cross_attention_widening_factor = decoder_cross_attention_widening_factor
         self.decoder_cross_attention_residual = decoder_cross_attention_residual
+        self.mask_padded_queries = mask_padded_queries
         self.dropout = dropout
         self.hidden_act = hidden_act
         self.layer_norm_eps = layer_norm_eps

@@ -7,6 +7,7 @@ The library's semantics become ordinary config fields (docs/perceiver-io.md list
     MLP activation nn.GELU() (exact erf)           hidden_act="gelu"
     decoder cross-attention adds its query back    decoder_cross_attention_residual=True
     encoder cross-attention q/k width unset = D    num_cross_attention_qk_channels=D (DeepMind: C)
+    padded positions' decoder queries decoded      mask_padded_queries=False
 
 LayerNorm eps (1e-5), the q/k scaling 1/sqrt(q/k channels per head), pre-norm residual layers and dropout
 placement are the same in both.
@@ -56,7 +57,7 @@ DECODER_FIELDS: dict[str, str] = {
 encoder's, and are checked)."""
 LIBRARY_SEMANTICS: dict[str, Any] = dict(
     scale_input_embeddings=True, hidden_act="gelu", cross_attention_residual=True,
-    decoder_cross_attention_residual=True, layer_norm_eps=1e-5,
+    decoder_cross_attention_residual=True, mask_padded_queries=False, layer_norm_eps=1e-5,
 )  # fmt: skip
 """The PerceiverConfig fields that make a perceiver-hf model compute what the library computes."""
 
