@@ -138,6 +138,46 @@ def test_export_back_loads_into_the_library(tmp_path: Path) -> None:
     assert float(error[~pad_mask].max()) <= TOLERANCE
 
 
+LIBRARY_ONLY = ("num_cross_attention_layers", "first_cross_attention_layer_shared", "first_self_attention_block_shared",
+                "freeze", "num_output_query_channels")  # fmt: skip
+"""Library options perceiver-hf's text API does not have (the converter checks their values)."""
+
+
+def _text_api_logits(settings: dict, folder: Path, input_ids: torch.Tensor, pad_mask: torch.Tensor) -> torch.Tensor:
+    """perceiver-hf's own text API (`MaskedLanguageModel(TextEncoderConfig, TextDecoderConfig)`) built from the
+    library's settings plus the library's semantics, with the converted folder's weights -> logits [B, L, V]."""
+    from safetensors.torch import load_file
+
+    from perceiver_hf.text.language import MaskedLanguageModel, TextDecoderConfig, TextEncoderConfig
+
+    encoder = {k: v for k, v in settings["encoder"].items() if k not in LIBRARY_ONLY}
+    decoder = {k: v for k, v in settings["decoder"].items() if k not in LIBRARY_ONLY}
+    # the one default that differs: the library's unset encoder cross-attention q/k width is D, ours C
+    encoder["num_cross_attention_qk_channels"] = encoder.get("num_cross_attention_qk_channels") or settings["num_latent_channels"]
+    model = MaskedLanguageModel(
+        TextEncoderConfig(**encoder, scale_input_embeddings=True, activation="gelu"),
+        TextDecoderConfig(**decoder, cross_attention_residual=True, activation="gelu"),
+        settings["num_latents"], settings["num_latent_channels"],
+    ).eval()  # fmt: skip
+    weights = load_file(folder / "model.safetensors")
+    state = {"model." + name.removeprefix("perceiver."): value for name, value in weights.items() if name != "lm_head.bias"}
+    state["model.decoder.output_adapter.bias"] = weights["lm_head.bias"]
+    state["model.decoder.output_adapter.weight"] = weights["perceiver.encoder.input_adapter.text_embedding.weight"]
+    model.load_state_dict(state, strict=True)
+    with torch.no_grad():
+        return model(input_ids, (~pad_mask).long())
+
+
+def test_the_text_api_with_the_library_semantics_computes_the_same(tmp_path: Path) -> None:
+    """The route config -> specs -> modules of the text API (not only PerceiverConfig) expresses the library."""
+    lit = lit_language_model(ENCODER, DECODER, **SIZES, seed=13)
+    folder = convert_perceiver_io_checkpoint(save_lightning_checkpoint(lit, tmp_path / "t.ckpt"), tmp_path / "out", progress=False)
+    input_ids, pad_mask = _inputs(ENCODER["vocab_size"])
+    settings = {"encoder": ENCODER, "decoder": DECODER, **SIZES}
+    error = (_text_api_logits(settings, folder, input_ids, pad_mask) - library_logits(lit.model, input_ids, pad_mask)).abs()
+    assert float(error[~pad_mask].max()) <= TOLERANCE
+
+
 # ---- the two examples of the library's page, built by the library itself (Perceiver IO Base, 223M parameters)
 
 def _seed_block(section: str) -> str:
@@ -168,6 +208,11 @@ def test_seed_examples_convert_to_the_library_logits(tmp_path: Path) -> None:
     checkpoint = save_lightning_checkpoint(lit_model, tmp_path / "lit.ckpt")
     lit_folder = convert_perceiver_io_checkpoint(checkpoint, tmp_path / "lit", progress=False)
     assert _max_error_at_valid_positions(lit_model.model, lit_folder, 32000) <= TOLERANCE
+    # and the example's configs through perceiver-hf's own TextEncoderConfig/TextDecoderConfig API
+    input_ids, pad_mask = _inputs(32000)
+    ours = _text_api_logits(settings, lit_folder, input_ids, pad_mask)
+    error = (ours - library_logits(lit_model.model, input_ids, pad_mask)).abs()
+    assert float(error[~pad_mask].max()) <= TOLERANCE
 
 
 # ---- bad input: one clear message naming what was found and what is supported
