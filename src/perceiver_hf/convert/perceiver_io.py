@@ -6,6 +6,10 @@
 
 The library's semantics are ordinary `PerceiverConfig` fields (`perceiver_io_config`); the converted folder is
 an ordinary perceiver-hf model. `export_perceiver_io_state_dict` runs the same rules backwards.
+
+A `LitTextClassifier` shares everything up to the decoder: its checkpoint is recognised (and refused, naming it)
+in `perceiver_io_checkpoint`; converting it needs only its head's rules (`1.output_adapter.linear` and the
+`ClassificationDecoderConfig` fields) and the classification model as the target of `write_converted_folder`.
 """
 
 from __future__ import annotations
