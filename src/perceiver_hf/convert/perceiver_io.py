@@ -65,7 +65,9 @@ def library_tensors_to_ours(
     return tensors
 
 
-def perceiver_io_command(source: Union[str, Path], output_dir: Union[str, Path], settings: Optional[Union[str, Path]], force: bool) -> str:
+def perceiver_io_command(
+    source: Union[str, Path], output_dir: Union[str, Path], settings: Optional[Union[str, Path]], force: bool
+) -> str:
     """The `perceiver-hf convert perceiver-io` command line equivalent to these arguments."""
     args = ["perceiver-hf", "convert", "perceiver-io", str(source), str(output_dir)]
     args += ["--config", str(settings)] if settings else []
@@ -78,6 +80,26 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _card_fields(
+    source: Path, digest: str, settings: dict[str, Any], settings_json: Optional[Union[str, Path]], command: str
+) -> dict[str, Any]:
+    """The fields of the `perceiver-io-library-conversion` card: the source file and settings, nothing assumed."""
+    read_as = "Lightning checkpoint" if settings_json is None else f"checkpoint with settings from {Path(settings_json).name}"
+    return dict(
+        metadata=hub_metadata(license=UNKNOWN_LICENSE, tags=["perceiver-io"]),
+        title=f"Perceiver IO masked language model converted from {LIBRARY} ({source.name})",
+        license_note=f"{UNKNOWN_LICENSE}: that of the training run that made `{source.name}` (the library itself is "
+        "Apache-2.0; its license does not cover trained weights)",
+        provenance=f"Converted from `{source.name}` ({source.stat().st_size:,} bytes, sha256 `{digest}`), a {LIBRARY} "
+        f"{read_as}. The values are copied unchanged as float32; only names change (and output queries past the "
+        "encoder's max_seq_len, which the library never decodes, are left out).",
+        source_name=source.name,
+        source_sha256=digest,
+        library_settings=json.dumps(settings, sort_keys=True),
+        command=command,
+    )
 
 
 def convert_perceiver_io_checkpoint(
@@ -119,19 +141,8 @@ def convert_perceiver_io_checkpoint(
         config=config,
         what=what,
         card_template=PERCEIVER_IO_TEMPLATE,
-        card_fields=dict(
-            metadata=hub_metadata(license=UNKNOWN_LICENSE, tags=["perceiver-io"]),
-            title=f"Perceiver IO masked language model converted from {LIBRARY} ({source.name})",
-            license_note=f"{UNKNOWN_LICENSE}: that of the training run that made `{source.name}` (the library itself is "
-            "Apache-2.0; its license does not cover trained weights)",
-            provenance=f"Converted from `{source.name}` ({source.stat().st_size:,} bytes, sha256 `{digest}`), a "
-            f"{LIBRARY} {'Lightning checkpoint' if settings_json is None else 'state dict with settings from ' + Path(settings_json).name}. "
-            "The values are copied unchanged as float32; only names change (and output queries past the "
-            "encoder's max_seq_len, which the library never decodes, are left out).",
-            source_name=source.name,
-            source_sha256=digest,
-            library_settings=json.dumps(settings, sort_keys=True),
-            command=command or perceiver_io_command(source, output_dir, settings_json, force),
+        card_fields=_card_fields(
+            source, digest, settings, settings_json, command or perceiver_io_command(source, output_dir, settings_json, force)
         ),
         metadata={"source": source.name, "source_sha256": digest, "source_library": LIBRARY},
         force=force,
@@ -161,6 +172,9 @@ def export_perceiver_io_state_dict(model: Any) -> tuple[dict[str, torch.Tensor],
 
 def _library_copy_names(theirs: dict[str, torch.Tensor]) -> list[str]:
     """The names the library's shared-module copies have (`cross_attn_n`, `self_attn_n`, the tied projection)."""
-    names = [name.replace("0.cross_attn_1.", "0.cross_attn_n.", 1).replace("0.self_attn_1.", "0.self_attn_n.", 1)
-             for name in theirs if name.startswith(("0.cross_attn_1.", "0.self_attn_1."))]
+    names = [
+        name.replace("0.cross_attn_1.", "0.cross_attn_n.", 1).replace("0.self_attn_1.", "0.self_attn_n.", 1)
+        for name in theirs
+        if name.startswith(("0.cross_attn_1.", "0.self_attn_1."))
+    ]
     return names + ["1.output_adapter.proj.weight"]

@@ -36,7 +36,9 @@ def perceiver_io_layout(tied: bool) -> CheckpointLayout:
     untied `TextOutputAdapter`, whose `linear` becomes our untied `lm_head`)."""
     head = "1.output_adapter.proj" if tied else "1.output_adapter.linear"
     single: ModuleTable = {
-        "perceiver.encoder.input_adapter.text_embedding": ("0.input_adapter.text_embedding", (Param("weight", "weight"),)),
+        "perceiver.encoder.input_adapter.text_embedding": (
+            "0.input_adapter.text_embedding", (Param("weight", "weight"),)
+        ),
         "perceiver.encoder.input_adapter": ("0.input_adapter", (Param("pos_encoding", "pos_encoding"),)),
         "perceiver.encoder.latent_provider": ("0", (Param("query", "latent"),)),
         "perceiver.decoder.output_query_provider": ("1.output_adapter", (Param("query", "_output_query"),)),
@@ -45,8 +47,12 @@ def perceiver_io_layout(tied: bool) -> CheckpointLayout:
     return CheckpointLayout(
         separator=".",
         single_arrays=single,
-        cross_attention_layers={"perceiver.encoder.cross_attention": "0.cross_attn_1", "perceiver.decoder.cross_attention": "1.cross_attn"},
-        cross_attention_layer={"q_norm": ("0.module.q_norm", SAME), "kv_norm": ("0.module.kv_norm", SAME), **_PROJECTIONS, **_MLP},
+        cross_attention_layers={
+            "perceiver.encoder.cross_attention": "0.cross_attn_1", "perceiver.decoder.cross_attention": "1.cross_attn"
+        },
+        cross_attention_layer={
+            "q_norm": ("0.module.q_norm", SAME), "kv_norm": ("0.module.kv_norm", SAME), **_PROJECTIONS, **_MLP
+        },
         self_attention_layer={"norm": ("0.module.norm", SAME), **_PROJECTIONS, **_MLP},
         self_attention_module=lambda index: f"0.self_attn_1.{index}",
     )
