@@ -276,3 +276,16 @@ def test_unshared_blocks_are_refused(tmp_path: Path) -> None:
     torch.save({"state_dict": lit.state_dict(), "hyper_parameters": dict(lit.hparams)}, tmp_path / "x.ckpt")
     with pytest.raises(ConversionError, match="first_self_attention_block_shared=False"):
         convert_perceiver_io_checkpoint(tmp_path / "x.ckpt", tmp_path / "out", progress=False)
+
+
+def test_a_missing_library_fails_with_the_install_command() -> None:
+    """The reference is never silently absent: an unimportable library module raises (a test error, not a skip)."""
+    with pytest.raises(RuntimeError, match=r"pip install --no-deps perceiver-io==0\.4\.0"):
+        library_module("perceiver.model.no_such_module")
+
+
+def test_export_refuses_a_model_the_library_cannot_compute() -> None:
+    from conftest import make_tiny_model
+
+    with pytest.raises(ConversionError, match="scale_input_embeddings"):
+        export_perceiver_io_state_dict(make_tiny_model(seed=1))  # DeepMind's semantics
