@@ -5,6 +5,10 @@ from setuptools import find_packages, setup
 
 HERE = Path(__file__).parent
 ONNX_EXTRA = ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.2"]
+# The perceiver-io library (the reference of tests/test_convert_perceiver_io.py) needs einops 0.4.1 and fairscale;
+# perceiver-io==0.4.0 itself pins an old torch and Lightning, so the Makefile's test target installs it with
+# --no-deps (pip extras cannot say that): PERCEIVER_IO_REFERENCE there.
+PERCEIVER_IO_REFERENCE = ["einops==0.4.1", "fairscale==0.4.13"]
 
 setup(
     name="perceiver-hf",
@@ -34,7 +38,7 @@ setup(
         "training": ["datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
         # `perceiver-hf export onnx`: torch.onnx's dynamo exporter needs onnxscript; validation needs onnxruntime
         "onnx": ONNX_EXTRA,
-        "test": ["pytest>=8", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA],
+        "test": ["pytest>=8", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA, *PERCEIVER_IO_REFERENCE],
     },
     entry_points={"console_scripts": ["perceiver-hf=perceiver_hf_launcher:main"]},
     classifiers=[

@@ -29,6 +29,7 @@ WITHOUT_EVALUATION = {
     "deepmind-language-perceiver": "the converter's card has no evaluation figures yet",
     "transformers-perceiver-conversion": "a conversion evaluates nothing; the source's card has the figures",
     "transformers-perceiver-classifier-conversion": "a conversion evaluates nothing; the source's card has the figures",
+    "perceiver-io-library-conversion": "a conversion evaluates nothing; the library's training run has the figures",
 }
 
 SAMPLE_VALUES = {

@@ -27,8 +27,8 @@ OPTIONAL_WIDTHS = (
     "classifier_num_cross_attention_qk_channels", "classifier_num_cross_attention_v_channels",
 )  # fmt: skip
 BOOLS = (
-    "cross_attention_residual", "decoder_cross_attention_residual", "tie_word_embeddings",
-    "classifier_cross_attention_residual",
+    "scale_input_embeddings", "cross_attention_residual", "decoder_cross_attention_residual", "mask_padded_queries",
+    "tie_word_embeddings", "classifier_cross_attention_residual",
 )  # fmt: skip
 
 

@@ -51,6 +51,7 @@ class PerceiverConfig(PreTrainedConfig):
         vocab_size: int = 262,
         max_seq_len: int = 2048,
         num_input_channels: int = 768,
+        scale_input_embeddings: bool = False,
         num_latents: int = 256,
         num_latent_channels: int = 1280,
         num_cross_attention_heads: int = 8,
@@ -69,6 +70,7 @@ class PerceiverConfig(PreTrainedConfig):
         decoder_num_cross_attention_v_channels: Optional[int] = 768,
         decoder_cross_attention_widening_factor: int = 1,
         decoder_cross_attention_residual: bool = False,
+        mask_padded_queries: bool = True,
         dropout: float = 0.0,
         hidden_act: str = "gelu_pytorch_tanh",
         layer_norm_eps: float = 1e-5,
@@ -87,6 +89,7 @@ class PerceiverConfig(PreTrainedConfig):
         self.vocab_size = vocab_size
         self.max_seq_len = max_seq_len
         self.num_input_channels = num_input_channels
+        self.scale_input_embeddings = scale_input_embeddings
         self.num_latents = num_latents
         self.num_latent_channels = num_latent_channels
         self.num_cross_attention_heads = num_cross_attention_heads
@@ -105,6 +108,7 @@ class PerceiverConfig(PreTrainedConfig):
         self.decoder_num_cross_attention_v_channels = decoder_num_cross_attention_v_channels
         self.decoder_cross_attention_widening_factor = decoder_cross_attention_widening_factor
         self.decoder_cross_attention_residual = decoder_cross_attention_residual
+        self.mask_padded_queries = mask_padded_queries
         self.dropout = dropout
         self.hidden_act = hidden_act
         self.layer_norm_eps = layer_norm_eps

@@ -185,7 +185,7 @@ class PerceiverModel(PerceiverPreTrainedModel):
         super().__init__(config)
         self.encoder: PerceiverEncoder = text_encoder(
             config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
-            encoder_spec_from_config(config),
+            encoder_spec_from_config(config), config.scale_input_embeddings,
         )
         self.decoder: PerceiverDecoder = text_decoder(
             config.max_seq_len, config.num_input_channels, decoder_spec_from_config(config)
@@ -212,7 +212,8 @@ class PerceiverModel(PerceiverPreTrainedModel):
 
         Args:
             input_ids: token ids [B, L], L <= `config.max_seq_len`.
-            attention_mask: [B, L], 1 for real tokens, 0 for padding (masks encoder keys and decoder queries).
+            attention_mask: [B, L], 1 for real tokens, 0 for padding (masks encoder keys, and decoder queries
+                unless `config.mask_padded_queries` is False).
             output_positions: long [B, K], positions to decode; -1 marks an unused slot (its output is ignored).
             output_attentions: return attention probabilities (runs the eager attention path).
             output_hidden_states: return the latents [B, N, D] after the cross-attention and after every
@@ -235,8 +236,9 @@ class PerceiverModel(PerceiverPreTrainedModel):
             return_weights=output_attentions,
             attention=attention,
         )
-        query_mask = attention_mask
-        if output_positions is not None and attention_mask is not None:
+        # DeepMind: a padded position's decoder query gets attention output 0; the perceiver-io library decodes it
+        query_mask = attention_mask if self.config.mask_padded_queries else None
+        if output_positions is not None and query_mask is not None:
             query_mask = attention_mask.gather(1, output_positions.clamp(min=0))  # [B, K]
         decoded, decoder_weights = self.decoder(
             encoded.last_hidden_state,

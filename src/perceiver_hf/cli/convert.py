@@ -2,6 +2,7 @@
 
     perceiver-hf convert haiku PICKLE OUTPUT_DIR [--config-overrides key=value,...] [--force] [--quiet]
     perceiver-hf convert transformers SOURCE OUTPUT_DIR [--revision REV] [--force] [--quiet]
+    perceiver-hf convert perceiver-io SOURCE OUTPUT_DIR [--config SETTINGS.json] [--force] [--quiet]
 
 Errors (missing or corrupt file, refused pickle globals, mismatched weights, non-empty OUTPUT_DIR) are printed
 as one message and exit with status 1; nothing is left behind in OUTPUT_DIR.
@@ -16,6 +17,9 @@ from typing import Any, Callable, Optional, Sequence
 
 HAIKU_HELP = "DeepMind's Haiku pickle (e.g. language_perceiver_io_bytes.pickle; no JAX or Haiku needed)"
 TRANSFORMERS_HELP = "transformers' own PerceiverForMaskedLM (model_type 'perceiver'), e.g. deepmind/language-perceiver"
+PERCEIVER_IO_HELP = (
+    "a perceiver-io library (0.4) masked language model: a LitLanguageModel .ckpt, or a state dict with --config"
+)
 
 
 def _add_common_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +52,20 @@ def add_transformers_arguments(parser: argparse.ArgumentParser) -> None:
     parser.set_defaults(func=run_transformers)
 
 
+def add_perceiver_io_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `convert perceiver-io`."""
+    parser.add_argument("source", metavar="SOURCE", help="a Lightning .ckpt or a torch.save'd state dict")
+    _add_common_arguments(parser)
+    parser.add_argument(
+        "--config",
+        default=None,
+        metavar="SETTINGS.json",
+        help='the model settings, {"encoder": {TextEncoderConfig fields}, "decoder": {TextDecoderConfig fields}, '
+        '"num_latents": N, "num_latent_channels": D}; required with a state dict (a .ckpt carries them)',
+    )
+    parser.set_defaults(func=run_perceiver_io)
+
+
 def add_parser(subparsers: Any) -> None:
     """Add `convert` and its `haiku` / `transformers` subcommands to the `perceiver-hf` parser."""
     parser = subparsers.add_parser(
@@ -60,6 +78,9 @@ def add_parser(subparsers: Any) -> None:
     add_haiku_arguments(formats.add_parser("haiku", help=HAIKU_HELP, description=HAIKU_HELP))
     add_transformers_arguments(
         formats.add_parser("transformers", help=TRANSFORMERS_HELP, description=TRANSFORMERS_HELP)
+    )
+    add_perceiver_io_arguments(
+        formats.add_parser("perceiver-io", help=PERCEIVER_IO_HELP, description=PERCEIVER_IO_HELP)
     )
 
 
@@ -105,6 +126,16 @@ def run_transformers(args: argparse.Namespace) -> int:
 
     def convert(output_dir: str, **options: Any) -> Any:
         return convert_transformers_checkpoint(args.source, output_dir, revision=args.revision, **options)
+
+    return _run(args, convert)
+
+
+def run_perceiver_io(args: argparse.Namespace) -> int:
+    """`perceiver-hf convert perceiver-io`."""
+    from ..convert import convert_perceiver_io_checkpoint
+
+    def convert(output_dir: str, **options: Any) -> Any:
+        return convert_perceiver_io_checkpoint(args.source, output_dir, settings_json=args.config, **options)
 
     return _run(args, convert)
 

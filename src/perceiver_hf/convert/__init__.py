@@ -3,6 +3,8 @@
 - `convert_haiku_checkpoint`: DeepMind's Haiku pickle (`language_perceiver_io_bytes.pickle`), read with a
   restricted unpickler (no JAX or Haiku needed, no code from the file runs).
 - `convert_transformers_checkpoint`: transformers' own `PerceiverForMaskedLM` (model_type "perceiver").
+- `convert_perceiver_io_checkpoint`: the perceiver-io library's (0.4) `LitLanguageModel` checkpoint or state dict,
+  read with `torch.load(weights_only=True)` and an allow-list; `export_perceiver_io_state_dict` goes back.
 
 Both map names through declarative tables (`haiku_mapping.HAIKU_LAYOUT`, `from_transformers.TRANSFORMERS_LAYOUT`),
 infer the configuration from the weights, check that every source array fills exactly one parameter of the
@@ -14,6 +16,7 @@ from .errors import ConversionError, MappingError, OutputDirError, UnsafePickleE
 from .from_transformers import convert_transformers_checkpoint
 from .haiku import convert_haiku_checkpoint, load_haiku_params
 from .haiku_config import DEEPMIND_DEFAULTS, infer_haiku_config
+from .perceiver_io import convert_perceiver_io_checkpoint, export_perceiver_io_state_dict
 from .safe_pickle import RestrictedUnpickler, load_pickle
 
 __all__ = [
@@ -24,7 +27,9 @@ __all__ = [
     "RestrictedUnpickler",
     "UnsafePickleError",
     "convert_haiku_checkpoint",
+    "convert_perceiver_io_checkpoint",
     "convert_transformers_checkpoint",
+    "export_perceiver_io_state_dict",
     "infer_haiku_config",
     "load_haiku_params",
     "load_pickle",

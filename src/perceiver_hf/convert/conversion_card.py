@@ -20,6 +20,8 @@ TRANSFORMERS_TEMPLATE = "transformers-perceiver-conversion"
 TRANSFORMERS_CLASSIFIER_TEMPLATE = "transformers-perceiver-classifier-conversion"
 """Any transformers `PerceiverForSequenceClassification` checkpoint."""
 SEQUENCE_CLASSIFIER = "PerceiverForSequenceClassification"
+PERCEIVER_IO_TEMPLATE = "perceiver-io-library-conversion"
+"""A model trained with the perceiver-io library (0.4): its settings and file, nothing assumed about its data."""
 
 
 def render_card(
@@ -47,4 +49,12 @@ def render_card(
     )
 
 
-__all__ = ["DEEPMIND_TEMPLATE", "TRANSFORMERS_CLASSIFIER_TEMPLATE", "TRANSFORMERS_TEMPLATE", "architecture_summary", "render_card"]
+__all__ = [
+    "DEEPMIND_TEMPLATE",
+    "PERCEIVER_IO_TEMPLATE",
+    "SEQUENCE_CLASSIFIER",
+    "TRANSFORMERS_CLASSIFIER_TEMPLATE",
+    "TRANSFORMERS_TEMPLATE",
+    "architecture_summary",
+    "render_card",
+]

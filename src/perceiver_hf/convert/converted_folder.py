@@ -33,6 +33,7 @@ def write_converted_folder(
     force: bool,
     progress: bool,
     model_class: Any = None,
+    byte_tokenizer: bool = True,
 ) -> Path:
     """Check that `arrays` fill `model_class(config)` (default `PerceiverForMaskedLM`) exactly, then write the
     folder atomically.
@@ -49,14 +50,17 @@ def write_converted_folder(
         metadata: safetensors header metadata (e.g. the source and its sha256).
         force, progress: as in the converters.
         model_class: the model the folder holds (default `PerceiverForMaskedLM`).
+        byte_tokenizer: write the byte tokenizer (and its special ids into the config); False writes none (a
+            model with another vocabulary; its card says how to add the tokenizer).
 
     Raises:
         MappingError: missing, unexpected or mis-shaped arrays (all listed).
     """
-    tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len)
+    tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len) if byte_tokenizer else None
     model_class = model_class or PerceiverForMaskedLM
     config = mark_as_masked_lm(config, model_class)
-    config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
+    if tokenizer is not None:
+        config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
     rules = layout.rules(config.num_self_attention_layers_per_block)
     check_rules(rules, shapes, expected_parameter_shapes(config, model_class), what)

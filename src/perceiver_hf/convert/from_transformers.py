@@ -34,7 +34,7 @@ from .conversion_card import SEQUENCE_CLASSIFIER, TRANSFORMERS_CLASSIFIER_TEMPLA
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
-from .mapping import CheckpointLayout, ModuleTable, Param, ParamTable
+from .mapping import SAME, CheckpointLayout, ModuleTable, Param, ParamTable
 from .progress import logger
 from .transformers_classification import classification_layout, classifier_fields, classifier_settings
 from .transformers_source import (
@@ -45,7 +45,6 @@ from .transformers_source import (
     load_source_config,
 )
 
-SAME: ParamTable = (Param("weight", "weight"), Param("bias", "bias"))
 
 ATTENTION_AND_MLP: ModuleTable = {
     "attention.q_proj": ("attention.self.query", SAME),

@@ -38,6 +38,9 @@ class Param:
 ParamTable = tuple[Param, ...]
 ModuleTable = Mapping[str, tuple[str, ParamTable]]
 
+SAME: ParamTable = (Param("weight", "weight"), Param("bias", "bias"))
+"""A PyTorch Linear or LayerNorm stored as PyTorch stores it."""
+
 
 @dataclass(frozen=True)
 class Rule:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import torch
@@ -11,19 +12,26 @@ from ..core.adapters import InputAdapter, OutputAdapter
 
 
 class TextInputAdapter(InputAdapter):
-    """Token embedding plus a learned position encoding (no sqrt(d) scaling, as in DeepMind's model).
+    """Token embedding (times sqrt(C) if `scale_embeddings`) plus a learned position encoding.
 
     Args:
         vocab_size: number of token ids.
         max_seq_len: longest input the position encoding covers.
         num_input_channels: embedding width C.
         init_scale: std of the position encoding's initialisation.
+        scale_embeddings: multiply the token embedding by sqrt(C) before adding the position encoding, as the
+            perceiver-io library's `TextInputAdapter` does; DeepMind's model does not (the default).
     """
 
-    def __init__(self, vocab_size: int, max_seq_len: int, num_input_channels: int, init_scale: float = 0.02) -> None:
+    def __init__(
+        self, vocab_size: int, max_seq_len: int, num_input_channels: int, init_scale: float = 0.02,
+        scale_embeddings: bool = False,
+    ) -> None:
         super().__init__(num_input_channels)
         self.vocab_size = vocab_size
         self.max_seq_len = max_seq_len
+        self.scale_embeddings = scale_embeddings
+        self.embedding_scale = math.sqrt(num_input_channels) if scale_embeddings else 1.0
         self.text_embedding = nn.Embedding(vocab_size, num_input_channels)
         self.pos_encoding = nn.Parameter(torch.empty(max_seq_len, num_input_channels))
         with torch.no_grad():
@@ -37,7 +45,10 @@ class TextInputAdapter(InputAdapter):
                 f"Input has {seq_len} tokens but this model handles at most max_seq_len={self.max_seq_len}; "
                 f"truncate the input (e.g. tokenizer(..., truncation=True, max_length={self.max_seq_len}))."
             )
-        return self.text_embedding(x) + self.pos_encoding[:seq_len]  # [B, L, C]
+        embedded = self.text_embedding(x)  # [B, L, C]
+        if self.scale_embeddings:
+            embedded = embedded * self.embedding_scale
+        return embedded + self.pos_encoding[:seq_len]  # [B, L, C]
 
 
 class TiedTextOutputAdapter(OutputAdapter):

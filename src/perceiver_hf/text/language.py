@@ -48,6 +48,7 @@ class TextEncoderConfig:
     vocab_size: int = 262
     max_seq_len: int = 2048
     num_input_channels: int = 768
+    scale_input_embeddings: bool = False  # perceiver-io's TextInputAdapter: True (token embedding * sqrt(C))
     num_cross_attention_heads: int = 8
     num_cross_attention_qk_channels: Optional[int] = None
     num_cross_attention_v_channels: Optional[int] = None
@@ -83,7 +84,7 @@ class TextDecoderConfig:
     init_scale: float = DEFAULT_INIT_SCALE
 
 
-_TEXT_FIELDS = ("vocab_size", "max_seq_len", "num_input_channels")  # the adapters' fields, not the spec's
+_TEXT_FIELDS = ("vocab_size", "max_seq_len", "num_input_channels", "scale_input_embeddings")  # the adapters' fields, not the spec's
 
 
 def _spec_options(config: TextEncoderConfig | TextDecoderConfig) -> dict[str, Any]:
@@ -91,10 +92,13 @@ def _spec_options(config: TextEncoderConfig | TextDecoderConfig) -> dict[str, An
 
 
 def text_encoder(
-    vocab_size: int, max_seq_len: int, num_input_channels: int, init_scale: float, spec: EncoderSpec
+    vocab_size: int, max_seq_len: int, num_input_channels: int, init_scale: float, spec: EncoderSpec,
+    scale_input_embeddings: bool = False,
 ) -> PerceiverEncoder:
-    """A `PerceiverEncoder` as `spec` describes, reading text through a `TextInputAdapter` of the given sizes."""
-    return PerceiverEncoder(TextInputAdapter(vocab_size, max_seq_len, num_input_channels, init_scale), spec=spec)
+    """A `PerceiverEncoder` as `spec` describes, reading text through a `TextInputAdapter` of the given sizes
+    (token embeddings times sqrt(num_input_channels) if `scale_input_embeddings`)."""
+    adapter = TextInputAdapter(vocab_size, max_seq_len, num_input_channels, init_scale, scale_input_embeddings)
+    return PerceiverEncoder(adapter, spec=spec)
 
 
 def text_decoder(
@@ -108,7 +112,10 @@ def text_decoder(
 def build_text_encoder(config: TextEncoderConfig, num_latents: int, num_latent_channels: int) -> PerceiverEncoder:
     """A `PerceiverEncoder` with a `TextInputAdapter`, as `config` describes."""
     spec = encoder_spec(num_latents, num_latent_channels, **_spec_options(config))
-    return text_encoder(config.vocab_size, config.max_seq_len, config.num_input_channels, config.init_scale, spec)
+    return text_encoder(
+        config.vocab_size, config.max_seq_len, config.num_input_channels, config.init_scale, spec,
+        config.scale_input_embeddings,
+    )
 
 
 def build_text_decoder(

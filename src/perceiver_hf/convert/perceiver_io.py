@@ -1,0 +1,180 @@
+"""Convert a perceiver-io library (0.4) masked language model into a perceiver-hf folder, and back.
+
+    .ckpt (LitLanguageModel) or state dict + settings JSON --torch.load(weights_only, allow-list)-->
+    tensors + TextEncoderConfig/TextDecoderConfig values --library_config--> PerceiverConfig
+    --perceiver_io_layout rules, coverage + shape check--> OUTPUT_DIR (atomic; `write_converted_folder`)
+
+The library's semantics are ordinary `PerceiverConfig` fields (`perceiver_io_config`); the converted folder is
+an ordinary perceiver-hf model. `export_perceiver_io_state_dict` runs the same rules backwards.
+
+A `LitTextClassifier` shares everything up to the decoder: its checkpoint is recognised (and refused, naming it)
+in `perceiver_io_checkpoint`; converting it needs only its head's rules (`1.output_adapter.linear` and the
+`ClassificationDecoderConfig` fields) and the classification model as the target of `write_converted_folder`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shlex
+from pathlib import Path
+from typing import Any, Optional, Union
+
+import torch
+
+from ..configuration_perceiver import PerceiverConfig
+from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata
+from ..output_folder import plan_output_folder
+from .conversion_card import PERCEIVER_IO_TEMPLATE
+from .converted_folder import write_converted_folder
+from .errors import ConversionError
+from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
+from .perceiver_io_config import library_config, library_hyper_parameters
+from .perceiver_io_mapping import EMBEDDING, OUTPUT_QUERY, perceiver_io_layout, shared_copies
+
+LIBRARY = "perceiver-io 0.4"
+
+
+def _drop_shared_copies(tensors: dict[str, torch.Tensor], tied: bool, what: str) -> None:
+    """Remove the library's second registrations of shared modules, after checking they equal the original."""
+    for copy, original in shared_copies(list(tensors), tied).items():
+        if original in tensors and not torch.equal(tensors[copy], tensors[original]):
+            raise ConversionError(
+                f"{what}: {copy} differs from {original}; the library shares these weights unless the model was "
+                "built with first_self_attention_block_shared=False or several cross-attention layers, which "
+                "perceiver-hf models do not have."
+            )
+        del tensors[copy]
+
+
+def library_tensors_to_ours(
+    tensors: dict[str, torch.Tensor], config: PerceiverConfig, what: str
+) -> dict[str, torch.Tensor]:
+    """Normalise the library's state dict for the layout rules: shared copies dropped, the decoder's output
+    queries beyond `max_seq_len` (never decoded: the library keeps the first L outputs) cut off."""
+    if EMBEDDING not in tensors:
+        found = sorted(tensors)[:6]
+        raise ConversionError(
+            f"{what} has no {EMBEDDING} (its keys start {found}); this does not look like a {LIBRARY} text "
+            f"model (a later library version names its weights differently). Supported: {SUPPORTED}."
+        )
+    _drop_shared_copies(tensors, config.tie_word_embeddings, what)
+    queries = tensors.get(OUTPUT_QUERY)
+    if queries is not None and queries.shape[0] > config.max_seq_len:
+        tensors[OUTPUT_QUERY] = queries[: config.max_seq_len]
+    return tensors
+
+
+def perceiver_io_command(
+    source: Union[str, Path], output_dir: Union[str, Path], settings: Optional[Union[str, Path]], force: bool
+) -> str:
+    """The `perceiver-hf convert perceiver-io` command line equivalent to these arguments."""
+    args = ["perceiver-hf", "convert", "perceiver-io", str(source), str(output_dir)]
+    args += ["--config", str(settings)] if settings else []
+    return shlex.join(args + (["--force"] if force else []))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _card_fields(
+    source: Path, digest: str, settings: dict[str, Any], settings_json: Optional[Union[str, Path]], command: str
+) -> dict[str, Any]:
+    """The fields of the `perceiver-io-library-conversion` card: the source file and settings, nothing assumed."""
+    read_as = "Lightning checkpoint" if settings_json is None else f"checkpoint with settings from {Path(settings_json).name}"
+    return dict(
+        metadata=hub_metadata(license=UNKNOWN_LICENSE, tags=["perceiver-io"]),
+        title=f"Perceiver IO masked language model converted from {LIBRARY} ({source.name})",
+        license_note=f"{UNKNOWN_LICENSE}: that of the training run that made `{source.name}` (the library itself is "
+        "Apache-2.0; its license does not cover trained weights)",
+        provenance=f"Converted from `{source.name}` ({source.stat().st_size:,} bytes, sha256 `{digest}`), a {LIBRARY} "
+        f"{read_as}. The values are copied unchanged as float32; only names change (and output queries past the "
+        "encoder's max_seq_len, which the library never decodes, are left out).",
+        source_name=source.name,
+        source_sha256=digest,
+        library_settings=json.dumps(settings, sort_keys=True),
+        command=command,
+    )
+
+
+def convert_perceiver_io_checkpoint(
+    source: Union[str, Path],
+    output_dir: Union[str, Path],
+    *,
+    settings_json: Optional[Union[str, Path]] = None,
+    force: bool = False,
+    progress: bool = True,
+    command: Optional[str] = None,
+) -> Path:
+    """Convert a perceiver-io 0.4 masked LM (`LitLanguageModel` .ckpt, or a state dict + `settings_json`).
+
+    Args:
+        source: the Lightning checkpoint, or a `torch.save`d `LanguageModel` / `PerceiverIO` state dict.
+        output_dir: a new or empty folder (or a previous perceiver-hf output, with `force`).
+        settings_json: {"encoder": TextEncoderConfig fields, "decoder": TextDecoderConfig fields, "num_latents",
+            "num_latent_channels"}; required for a state dict, overrides a checkpoint's hyper_parameters.
+        force, progress, command: as in `convert_haiku_checkpoint`.
+
+    Raises:
+        ConversionError: unreadable file, refused pickle global, unsupported model kind or settings.
+        MappingError: missing, unexpected or mis-shaped weights (all listed).
+        OutputDirError: `output_dir` is not writable under the output-folder rules.
+    """
+    source = Path(source)
+    inputs = [source] + ([Path(settings_json)] if settings_json else [])
+    output_plan = plan_output_folder(output_dir, force=force, inputs=inputs)
+    tensors, settings = read_checkpoint(source, Path(settings_json) if settings_json else None)
+    config = library_config(settings)
+    what = f"{LIBRARY} checkpoint {str(source)!r}"
+    tensors = library_tensors_to_ours(tensors, config, what)
+    digest = _sha256(source)
+    return write_converted_folder(
+        output_plan,
+        layout=perceiver_io_layout(config.tie_word_embeddings),
+        arrays=tensors,
+        to_tensor=lambda tensor, transpose: tensor.t().contiguous() if transpose else tensor.contiguous(),
+        config=config,
+        what=what,
+        card_template=PERCEIVER_IO_TEMPLATE,
+        card_fields=_card_fields(
+            source, digest, settings, settings_json, command or perceiver_io_command(source, output_dir, settings_json, force)
+        ),
+        metadata={"source": source.name, "source_sha256": digest, "source_library": LIBRARY},
+        force=force,
+        progress=progress,
+        byte_tokenizer=False,
+    )
+
+
+def export_perceiver_io_state_dict(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """(state dict, settings) that the library's `LanguageModel(PerceiverConfig(TextEncoderConfig(**settings
+    ["encoder"]), TextDecoderConfig(**settings["decoder"]), num_latents, num_latent_channels))` loads with
+    `load_state_dict` (keys without Lightning's "model." prefix; the shared copies included).
+
+    Args:
+        model: a `PerceiverForMaskedLM` with the library's semantics (e.g. one converted from the library).
+    """
+    config = model.config
+    settings = library_hyper_parameters(config)
+    ours = model.state_dict()
+    layout = perceiver_io_layout(config.tie_word_embeddings)
+    theirs = {rule.source: ours[rule.target].t() if rule.transpose else ours[rule.target]
+              for rule in layout.rules(config.num_self_attention_layers_per_block)}
+    for copy, original in shared_copies(_library_copy_names(theirs), config.tie_word_embeddings).items():
+        theirs[copy] = theirs[original]
+    return {name: tensor.detach().clone() for name, tensor in theirs.items()}, settings
+
+
+def _library_copy_names(theirs: dict[str, torch.Tensor]) -> list[str]:
+    """The names the library's shared-module copies have (`cross_attn_n`, `self_attn_n`, the tied projection)."""
+    names = [
+        name.replace("0.cross_attn_1.", "0.cross_attn_n.", 1).replace("0.self_attn_1.", "0.self_attn_n.", 1)
+        for name in theirs
+        if name.startswith(("0.cross_attn_1.", "0.self_attn_1."))
+    ]
+    return names + ["1.output_adapter.proj.weight"]

@@ -1,0 +1,148 @@
+"""The `PerceiverConfig` of a perceiver-io library (0.4) text model, from its `TextEncoderConfig` /
+`TextDecoderConfig` values (a Lightning checkpoint's `hyper_parameters`, or the JSON given with a state dict).
+
+The library's semantics become ordinary config fields (docs/perceiver-io.md lists them):
+
+    token embedding * sqrt(C)                      scale_input_embeddings=True
+    MLP activation nn.GELU() (exact erf)           hidden_act="gelu"
+    decoder cross-attention adds its query back    decoder_cross_attention_residual=True
+    encoder cross-attention q/k width unset = D    num_cross_attention_qk_channels=D (DeepMind: C)
+    padded positions' decoder queries decoded      mask_padded_queries=False
+
+LayerNorm eps (1e-5), the q/k scaling 1/sqrt(q/k channels per head), pre-norm residual layers and dropout
+placement are the same in both.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from ..configuration_perceiver import PerceiverConfig
+from .errors import ConversionError
+
+ENCODER_DEFAULTS: dict[str, Any] = dict(
+    num_cross_attention_heads=8, num_cross_attention_qk_channels=None, num_cross_attention_v_channels=None,
+    num_cross_attention_layers=1, first_cross_attention_layer_shared=False, cross_attention_widening_factor=1,
+    num_self_attention_heads=8, num_self_attention_qk_channels=None, num_self_attention_v_channels=None,
+    num_self_attention_layers_per_block=8, num_self_attention_blocks=1, first_self_attention_block_shared=True,
+    self_attention_widening_factor=1, dropout=0.0, init_scale=0.02, freeze=False,
+    vocab_size=10003, max_seq_len=256, num_input_channels=64,
+)  # fmt: skip
+"""perceiver-io 0.4's `TextEncoderConfig` defaults (a JSON may leave fields out, as the library's CLI does)."""
+DECODER_DEFAULTS: dict[str, Any] = dict(
+    num_cross_attention_heads=8, num_cross_attention_qk_channels=None, num_cross_attention_v_channels=None,
+    cross_attention_widening_factor=1, dropout=0.0, init_scale=0.02, freeze=False,
+    num_output_query_channels=None, vocab_size=10003, max_seq_len=512,
+)  # fmt: skip
+"""perceiver-io 0.4's `TextDecoderConfig` defaults."""
+MODEL_KEYS = ("encoder", "decoder", "num_latents", "num_latent_channels")
+
+_SHARED_FIELDS = {"dropout": "dropout", "initializer_range": "init_scale"}
+ENCODER_FIELDS: dict[str, str] = {
+    **{name: name for name in (
+        "vocab_size", "max_seq_len", "num_input_channels", "num_cross_attention_heads", "cross_attention_widening_factor",
+        "num_self_attention_heads", "num_self_attention_qk_channels", "num_self_attention_v_channels",
+        "num_self_attention_layers_per_block", "num_self_attention_blocks", "self_attention_widening_factor",
+    )},
+    **_SHARED_FIELDS,
+}  # fmt: skip
+"""PerceiverConfig field <- TextEncoderConfig field, where the value carries over unchanged (both ways)."""
+DECODER_FIELDS: dict[str, str] = {
+    **{f"decoder_{name}": name for name in (
+        "num_cross_attention_heads", "num_cross_attention_qk_channels", "num_cross_attention_v_channels",
+        "cross_attention_widening_factor",
+    )},
+}  # fmt: skip
+"""PerceiverConfig field <- TextDecoderConfig field (vocab_size, max_seq_len, dropout and init_scale must equal the
+encoder's, and are checked)."""
+LIBRARY_SEMANTICS: dict[str, Any] = dict(
+    scale_input_embeddings=True, hidden_act="gelu", cross_attention_residual=True,
+    decoder_cross_attention_residual=True, mask_padded_queries=False, layer_norm_eps=1e-5,
+)  # fmt: skip
+"""The PerceiverConfig fields that make a perceiver-hf model compute what the library computes."""
+
+
+def _complete(values: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
+    unknown = sorted(set(values) - set(defaults))
+    if unknown:
+        raise ConversionError(
+            f"The {what} has field(s) {unknown} that perceiver-io 0.4's text configs do not have; this converter "
+            f"supports perceiver-io 0.4 text models ({what} fields: {sorted(defaults)})."
+        )
+    return {**defaults, **values}
+
+
+def _refuse_unless(condition: bool, found: str) -> None:
+    if not condition:
+        raise ConversionError(f"This perceiver-io model has {found}, which perceiver-hf models do not have; "
+                              "supported: one encoder cross-attention layer and self-attention blocks that share "
+                              "their weights (the library's defaults).")
+
+
+def library_config(hyper_parameters: Mapping[str, Any]) -> PerceiverConfig:
+    """The `PerceiverConfig` computing what the library's `LanguageModel(hyper_parameters)` computes.
+
+    Args:
+        hyper_parameters: {"encoder": TextEncoderConfig fields, "decoder": TextDecoderConfig fields,
+            "num_latents": N, "num_latent_channels": D} (dataclass fields as a mapping).
+    """
+    missing = [key for key in MODEL_KEYS if key not in hyper_parameters]
+    if missing:
+        raise ConversionError(f"The model settings lack {missing}; expected {list(MODEL_KEYS)} "
+                              "(a Lightning checkpoint's hyper_parameters, or the JSON given with a state dict).")
+    encoder = _complete(hyper_parameters["encoder"], ENCODER_DEFAULTS, "encoder config")
+    decoder = _complete(hyper_parameters["decoder"], DECODER_DEFAULTS, "decoder config")
+    latent_channels = hyper_parameters["num_latent_channels"]
+    _refuse_unless(encoder["num_cross_attention_layers"] == 1,
+                   f"num_cross_attention_layers={encoder['num_cross_attention_layers']}")
+    _refuse_unless(encoder["first_self_attention_block_shared"] or encoder["num_self_attention_blocks"] == 1,
+                   "first_self_attention_block_shared=False")
+    if decoder["vocab_size"] != encoder["vocab_size"]:
+        raise ConversionError(f"Encoder and decoder vocab_size differ ({encoder['vocab_size']} vs "
+                              f"{decoder['vocab_size']}); a masked LM needs one vocabulary.")
+    if decoder["max_seq_len"] < encoder["max_seq_len"]:
+        raise ConversionError(
+            f"The decoder has {decoder['max_seq_len']} output queries but the encoder reads up to "
+            f"{encoder['max_seq_len']} tokens; perceiver-hf decodes every input position, so it needs at least as "
+            "many queries as positions."
+        )
+    query_channels = decoder["num_output_query_channels"] or encoder["num_input_channels"]
+    if query_channels != encoder["num_input_channels"]:
+        raise ConversionError(
+            f"The decoder's num_output_query_channels ({query_channels}) differs from the encoder's "
+            f"num_input_channels ({encoder['num_input_channels']}); perceiver-hf's decoder queries are as wide as "
+            "the token embedding. Supported: num_output_query_channels None (tied) or equal to num_input_channels."
+        )
+    if decoder["dropout"] != encoder["dropout"]:
+        raise ConversionError(f"Encoder dropout {encoder['dropout']} and decoder dropout {decoder['dropout']} "
+                              "differ; PerceiverConfig has one dropout. Set both to the same value in the JSON.")
+    cross_qk = encoder["num_cross_attention_qk_channels"] or latent_channels  # the library's unset width: the query's
+    return PerceiverConfig(
+        **{ours: encoder[theirs] for ours, theirs in ENCODER_FIELDS.items()},
+        **{ours: decoder[theirs] for ours, theirs in DECODER_FIELDS.items()},
+        **LIBRARY_SEMANTICS,
+        num_latents=hyper_parameters["num_latents"],
+        num_latent_channels=latent_channels,
+        num_cross_attention_qk_channels=cross_qk,
+        num_cross_attention_v_channels=encoder["num_cross_attention_v_channels"] or cross_qk,
+        tie_word_embeddings=decoder["num_output_query_channels"] is None,
+        pad_token_id=None,
+    )
+
+
+def library_hyper_parameters(config: PerceiverConfig) -> dict[str, Any]:
+    """The library's {"encoder", "decoder", "num_latents", "num_latent_channels"} for `config` (the way back)."""
+    differing = {name: getattr(config, name) for name, value in LIBRARY_SEMANTICS.items() if getattr(config, name) != value}
+    if differing:
+        raise ConversionError(
+            f"Only a model with the perceiver-io library's semantics ({LIBRARY_SEMANTICS}) can be exported to it; "
+            f"this one has {differing}, which the library cannot compute."
+        )
+    encoder = {theirs: getattr(config, ours) for ours, theirs in ENCODER_FIELDS.items()}
+    encoder["num_cross_attention_qk_channels"] = config.num_cross_attention_qk_channels or config.num_input_channels
+    encoder["num_cross_attention_v_channels"] = config.num_cross_attention_v_channels
+    decoder = {theirs: getattr(config, ours) for ours, theirs in DECODER_FIELDS.items()}
+    decoder.update({name: encoder[name] for name in ("vocab_size", "max_seq_len", *_SHARED_FIELDS.values())})
+    decoder["num_output_query_channels"] = None if config.tie_word_embeddings else config.num_input_channels
+    return {"encoder": encoder, "decoder": decoder, "num_latents": config.num_latents,
+            "num_latent_channels": config.num_latent_channels}
