@@ -132,6 +132,11 @@ def test_differing_dropout_and_labels_are_refused(tmp_path: Path) -> None:
     weights, settings_path = save_state_dict_and_settings(lit.model, settings, tmp_path)
     with pytest.raises(ConversionError, match=r"id2label has indices \[0, 5\]"):
         convert_perceiver_io_checkpoint(weights, tmp_path / "out2", settings_json=settings_path, progress=False)
+    # a masked-LM decoder field in a classifier's settings is named, with the fields there are
+    settings_path.write_text(json.dumps({"encoder": ENCODER, "decoder": dict(num_classes=3, vocab_size=262), **SIZES}))
+    with pytest.raises(ConversionError, match=r"field\(s\) \['vocab_size'\].*num_output_query_channels"):
+        convert_perceiver_io_checkpoint(weights, tmp_path / "out3", settings_json=settings_path, progress=False)
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
 
 
 def test_the_library_is_the_reference() -> None:
