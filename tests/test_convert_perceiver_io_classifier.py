@@ -142,3 +142,22 @@ def test_differing_dropout_and_labels_are_refused(tmp_path: Path) -> None:
 def test_the_library_is_the_reference() -> None:
     """The classifier under test is the library's own class (not a stand-in)."""
     assert library_module("perceiver.model.text.classifier").TextClassifier.__module__ == "perceiver.model.text.classifier"
+
+
+def test_a_classifier_started_from_a_converted_masked_lm_keeps_its_encoder(tmp_path: Path) -> None:
+    """`PerceiverForSequenceClassification.from_pretrained(<converted masked LM>, num_labels=k)` encodes as the
+    masked LM does (the library's `scale_input_embeddings` reaches the classifier's encoder too)."""
+    from helpers.perceiver_io_models import lit_language_model
+
+    from perceiver_hf import PerceiverForMaskedLM
+
+    lit = lit_language_model(ENCODER, dict(vocab_size=262, max_seq_len=20, num_cross_attention_heads=2), **SIZES, seed=6)
+    folder = convert_perceiver_io_checkpoint(save_lightning_checkpoint(lit, tmp_path / "m.ckpt"), tmp_path / "mlm", progress=False)
+    input_ids, pad_mask = _inputs()
+    classifier = PerceiverForSequenceClassification.from_pretrained(folder, num_labels=3).eval()
+    masked_lm = PerceiverForMaskedLM.from_pretrained(folder).eval()
+    with torch.no_grad():
+        expected = lit.model.encoder(input_ids, pad_mask)  # [B, N, D], the library's latents
+        for model in (classifier, masked_lm):
+            latents = model.perceiver.encoder(input_ids, (~pad_mask).long()).last_hidden_state
+            assert float((latents - expected).abs().max()) <= TOLERANCE, type(model).__name__
