@@ -161,3 +161,32 @@ def test_a_classifier_started_from_a_converted_masked_lm_keeps_its_encoder(tmp_p
         for model in (classifier, masked_lm):
             latents = model.perceiver.encoder(input_ids, (~pad_mask).long()).last_hidden_state
             assert float((latents - expected).abs().max()) <= TOLERANCE, type(model).__name__
+
+
+def test_export_back_loads_into_the_library_text_classifier(tmp_path: Path) -> None:
+    from perceiver_hf.convert import export_perceiver_io_state_dict
+
+    lit = lit_text_classifier(ENCODER, DECODERS["widths-widening"], **SIZES, seed=7)
+    folder = convert_perceiver_io_checkpoint(save_lightning_checkpoint(lit, tmp_path / "b.ckpt"), tmp_path / "out", progress=False)
+    state_dict, settings = export_perceiver_io_state_dict(PerceiverForSequenceClassification.from_pretrained(folder))
+    library = library_module("perceiver.model.text.classifier")
+    rebuilt = library.TextClassifier(library.PerceiverConfig(
+        encoder=library.TextEncoderConfig(**settings["encoder"]),
+        decoder=library.ClassificationDecoderConfig(**settings["decoder"]),
+        num_latents=settings["num_latents"], num_latent_channels=settings["num_latent_channels"],
+    )).eval()  # fmt: skip
+    rebuilt.load_state_dict(state_dict, strict=True)
+    input_ids, pad_mask = _inputs()
+    with torch.no_grad():
+        error = (rebuilt(input_ids, pad_mask) - lit.model(input_ids, pad_mask)).abs()
+    assert float(error.max()) <= TOLERANCE
+
+
+def test_export_refuses_a_classifier_the_library_cannot_compute(tmp_path: Path) -> None:
+    from perceiver_hf.convert import export_perceiver_io_state_dict
+
+    lit = lit_text_classifier(ENCODER, DECODERS["widths-widening"], **SIZES, seed=8)
+    folder = convert_perceiver_io_checkpoint(save_lightning_checkpoint(lit, tmp_path / "r.ckpt"), tmp_path / "out", progress=False)
+    model = PerceiverForSequenceClassification.from_pretrained(folder, classifier_num_queries=2, ignore_mismatched_sizes=True)
+    with pytest.raises(ConversionError, match="classifier_num_queries=2"):
+        export_perceiver_io_state_dict(model)

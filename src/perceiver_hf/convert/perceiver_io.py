@@ -28,7 +28,7 @@ from ..output_folder import plan_output_folder
 from .conversion_card import PERCEIVER_IO_CLASSIFIER_TEMPLATE, PERCEIVER_IO_TEMPLATE
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
-from .perceiver_io_classifier import classifier_config, classifier_layout, is_text_classifier
+from .perceiver_io_classifier import classifier_config, classifier_hyper_parameters, classifier_layout, is_text_classifier
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
 from .perceiver_io_mapping import EMBEDDING, OUTPUT_QUERY, perceiver_io_layout, shared_copies
@@ -167,27 +167,31 @@ def convert_perceiver_io_checkpoint(
 def export_perceiver_io_state_dict(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state dict, settings) that the library's `LanguageModel(PerceiverConfig(TextEncoderConfig(**settings
     ["encoder"]), TextDecoderConfig(**settings["decoder"]), num_latents, num_latent_channels))` loads with
-    `load_state_dict` (keys without Lightning's "model." prefix; the shared copies included).
+    `load_state_dict` (keys without Lightning's "model." prefix; the shared copies included); for a
+    `PerceiverForSequenceClassification`, the library's `TextClassifier` with a `ClassificationDecoderConfig`.
 
     Args:
-        model: a `PerceiverForMaskedLM` with the library's semantics (e.g. one converted from the library).
+        model: a `PerceiverForMaskedLM` or `PerceiverForSequenceClassification` with the library's semantics (e.g.
+            one converted from the library).
     """
     config = model.config
-    settings = library_hyper_parameters(config)
+    classifier = isinstance(model, PerceiverForSequenceClassification)
+    settings = classifier_hyper_parameters(config) if classifier else library_hyper_parameters(config)
+    tied = config.tie_word_embeddings and not classifier
     ours = model.state_dict()
-    layout = perceiver_io_layout(config.tie_word_embeddings)
+    layout = classifier_layout() if classifier else perceiver_io_layout(tied)
     theirs = {rule.source: ours[rule.target].t() if rule.transpose else ours[rule.target]
               for rule in layout.rules(config.num_self_attention_layers_per_block)}
-    for copy, original in shared_copies(_library_copy_names(theirs), config.tie_word_embeddings).items():
+    for copy, original in shared_copies(_library_copy_names(theirs, tied), tied).items():
         theirs[copy] = theirs[original]
     return {name: tensor.detach().clone() for name, tensor in theirs.items()}, settings
 
 
-def _library_copy_names(theirs: dict[str, torch.Tensor]) -> list[str]:
+def _library_copy_names(theirs: dict[str, torch.Tensor], tied: bool) -> list[str]:
     """The names the library's shared-module copies have (`cross_attn_n`, `self_attn_n`, the tied projection)."""
     names = [
         name.replace("0.cross_attn_1.", "0.cross_attn_n.", 1).replace("0.self_attn_1.", "0.self_attn_n.", 1)
         for name in theirs
         if name.startswith(("0.cross_attn_1.", "0.self_attn_1."))
     ]
-    return names + ["1.output_adapter.proj.weight"]
+    return names + (["1.output_adapter.proj.weight"] if tied else [])

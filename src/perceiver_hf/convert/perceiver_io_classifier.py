@@ -13,6 +13,7 @@ Differences from perceiver-hf's `PerceiverForSequenceClassification`, each a fie
     query residual on, decoder heads default 8 (ours 1)  -> classifier_cross_attention_residual, _heads
     one dropout for encoder and decoder  -> refused when they differ
 The encoder is the masked LM's (`perceiver_io_config.encoder_fields`); `init_scale` only affects initialisation.
+`classifier_hyper_parameters` is the way back (with `classifier_layout`, in `export_perceiver_io_state_dict`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any, Mapping
 from ..configuration_perceiver import PerceiverConfig
 from .errors import ConversionError
 from .mapping import SAME, CheckpointLayout, Param
-from .perceiver_io_config import check_same_dropout, complete, encoder_fields
+from .perceiver_io_config import check_same_dropout, complete, encoder_fields, library_hyper_parameters
 from .perceiver_io_mapping import perceiver_io_layout
 
 CLASSIFIER_DEFAULTS: dict[str, Any] = dict(
@@ -34,6 +35,7 @@ CLASSIFIER_DEFAULTS: dict[str, Any] = dict(
 """perceiver-io 0.4's `ClassificationDecoderConfig` defaults."""
 CLASSIFIER_KEY = "num_classes"
 """The field only a `ClassificationDecoderConfig` has (how a settings JSON says "text classifier")."""
+LIBRARY_CLASSIFIER = "perceiver-io 0.4's TextClassifier"
 
 
 def is_text_classifier(settings: Mapping[str, Any]) -> bool:
@@ -95,4 +97,29 @@ def classifier_layout() -> CheckpointLayout:
     return replace(masked_lm, single_arrays=arrays, cross_attention_layers=layers)
 
 
-__all__ = ["classifier_config", "classifier_layout", "is_text_classifier"]
+def classifier_hyper_parameters(config: PerceiverConfig) -> dict[str, Any]:
+    """The library's {"encoder", "decoder": ClassificationDecoderConfig fields, "num_latents",
+    "num_latent_channels"} for a sequence classifier's `config` (the way back)."""
+    if config.classifier_num_queries != 1 or not config.classifier_cross_attention_residual:
+        raise ConversionError(
+            f"Only a classifier with one query and the query residual can be exported to {LIBRARY_CLASSIFIER}; this "
+            f"one has classifier_num_queries={config.classifier_num_queries}, "
+            f"classifier_cross_attention_residual={config.classifier_cross_attention_residual}."
+        )
+    settings = library_hyper_parameters(config)
+    query_channels = config.classifier_num_query_channels or config.num_latent_channels
+    qk_channels = config.classifier_num_cross_attention_qk_channels or query_channels
+    settings["decoder"] = dict(
+        num_classes=config.num_labels,
+        num_output_queries=1,
+        num_output_query_channels=query_channels,
+        num_cross_attention_heads=config.classifier_num_cross_attention_heads,
+        num_cross_attention_qk_channels=qk_channels,
+        num_cross_attention_v_channels=config.classifier_num_cross_attention_v_channels or qk_channels,
+        cross_attention_widening_factor=config.classifier_cross_attention_widening_factor,
+        dropout=config.dropout,
+        init_scale=config.initializer_range,
+    )
+    return settings
+
+__all__ = ["classifier_config", "classifier_hyper_parameters", "classifier_layout", "is_text_classifier"]
