@@ -228,15 +228,6 @@ def test_image_classifier_is_refused_naming_it(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
-def test_text_classifier_is_refused_naming_it(tmp_path: Path) -> None:
-    core = library_module("perceiver.model.core")
-    language = library_module("perceiver.model.text.language")
-    hyper = {"encoder": language.TextEncoderConfig(), "decoder": core.ClassificationDecoderConfig(), **SIZES}
-    torch.save({"state_dict": {}, "hyper_parameters": hyper}, tmp_path / "clf.ckpt")
-    with pytest.raises(ConversionError, match="text classifier"):
-        convert_perceiver_io_checkpoint(tmp_path / "clf.ckpt", tmp_path / "out", progress=False)
-
-
 def test_code_in_the_checkpoint_is_never_run(tmp_path: Path) -> None:
     from helpers.conversion import RunsOnLoad
 

@@ -30,6 +30,7 @@ WITHOUT_EVALUATION = {
     "transformers-perceiver-conversion": "a conversion evaluates nothing; the source's card has the figures",
     "transformers-perceiver-classifier-conversion": "a conversion evaluates nothing; the source's card has the figures",
     "perceiver-io-library-conversion": "a conversion evaluates nothing; the library's training run has the figures",
+    "perceiver-io-library-classifier-conversion": "a conversion evaluates nothing; the library's training run has the figures",
 }
 
 SAMPLE_VALUES = {

@@ -66,7 +66,7 @@ class PerceiverTextEncoder(nn.Module):
         super().__init__()
         self.encoder: PerceiverEncoder = text_encoder(
             config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
-            encoder_spec_from_config(config),
+            encoder_spec_from_config(config), config.scale_input_embeddings,
         )
 
 

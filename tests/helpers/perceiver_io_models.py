@@ -31,17 +31,37 @@ def randomise(module: torch.nn.Module, seed: int) -> None:
                 parameter.copy_(1.0 + 0.2 * noise if is_scale else 0.2 * noise)
 
 
-def lit_language_model(
-    encoder: dict[str, Any], decoder: dict[str, Any], num_latents: int, num_latent_channels: int, seed: int = 0
+def _lit_model(
+    module: str, names: tuple[str, str], encoder: dict[str, Any], decoder: dict[str, Any], num_latents: int,
+    num_latent_channels: int, seed: int,
 ) -> Any:
-    """The library's `LitLanguageModel(TextEncoderConfig(**encoder), TextDecoderConfig(**decoder), ...)`, random."""
-    language = library_module("perceiver.model.text.language")
-    model = language.LitLanguageModel(
-        language.TextEncoderConfig(**encoder), language.TextDecoderConfig(**decoder),
+    """The library's Lightning model `names[0]` of `module`, with `TextEncoderConfig(**encoder)` and
+    `names[1](**decoder)`, every parameter random."""
+    library = library_module(module)
+    lit_class, decoder_class = (getattr(library, name) for name in names)
+    model = lit_class(
+        library.TextEncoderConfig(**encoder), decoder_class(**decoder),
         num_latents=num_latents, num_latent_channels=num_latent_channels,
     )  # fmt: skip
     randomise(model, seed)
     return model.eval()
+
+
+def lit_language_model(
+    encoder: dict[str, Any], decoder: dict[str, Any], num_latents: int, num_latent_channels: int, seed: int = 0
+) -> Any:
+    """The library's `LitLanguageModel(TextEncoderConfig(**encoder), TextDecoderConfig(**decoder), ...)`, random."""
+    names = ("LitLanguageModel", "TextDecoderConfig")
+    return _lit_model("perceiver.model.text.language", names, encoder, decoder, num_latents, num_latent_channels, seed)
+
+
+def lit_text_classifier(
+    encoder: dict[str, Any], decoder: dict[str, Any], num_latents: int, num_latent_channels: int, seed: int = 0
+) -> Any:
+    """The library's `LitTextClassifier(TextEncoderConfig(**encoder), ClassificationDecoderConfig(**decoder),
+    ...)`, random."""
+    names = ("LitTextClassifier", "ClassificationDecoderConfig")
+    return _lit_model("perceiver.model.text.classifier", names, encoder, decoder, num_latents, num_latent_channels, seed)
 
 
 def save_lightning_checkpoint(lit_model: Any, path: Path, extra: Optional[dict[str, Any]] = None) -> Path:

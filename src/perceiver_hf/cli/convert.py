@@ -18,7 +18,8 @@ from typing import Any, Callable, Optional, Sequence
 HAIKU_HELP = "DeepMind's Haiku pickle (e.g. language_perceiver_io_bytes.pickle; no JAX or Haiku needed)"
 TRANSFORMERS_HELP = "transformers' own PerceiverForMaskedLM (model_type 'perceiver'), e.g. deepmind/language-perceiver"
 PERCEIVER_IO_HELP = (
-    "a perceiver-io library (0.4) masked language model: a LitLanguageModel .ckpt, or a state dict with --config"
+    "a perceiver-io library (0.4) masked language model or text classifier: a LitLanguageModel / LitTextClassifier "
+    ".ckpt, or a state dict with --config"
 )
 
 
@@ -60,8 +61,8 @@ def add_perceiver_io_arguments(parser: argparse.ArgumentParser) -> None:
         "--config",
         default=None,
         metavar="SETTINGS.json",
-        help='the model settings, {"encoder": {TextEncoderConfig fields}, "decoder": {TextDecoderConfig fields}, '
-        '"num_latents": N, "num_latent_channels": D}; required with a state dict (a .ckpt carries them)',
+        help='the model settings, {"encoder": {TextEncoderConfig fields}, "decoder": {TextDecoderConfig or '
+        'ClassificationDecoderConfig fields, the latter with an optional "id2label"}, "num_latents": N, "num_latent_channels": D}; required with a state dict (a .ckpt carries them)',
     )
     parser.set_defaults(func=run_perceiver_io)
 

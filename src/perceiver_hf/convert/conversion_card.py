@@ -22,6 +22,8 @@ TRANSFORMERS_CLASSIFIER_TEMPLATE = "transformers-perceiver-classifier-conversion
 SEQUENCE_CLASSIFIER = "PerceiverForSequenceClassification"
 PERCEIVER_IO_TEMPLATE = "perceiver-io-library-conversion"
 """A model trained with the perceiver-io library (0.4): its settings and file, nothing assumed about its data."""
+PERCEIVER_IO_CLASSIFIER_TEMPLATE = "perceiver-io-library-classifier-conversion"
+"""A text classifier trained with the perceiver-io library (0.4)."""
 
 
 def render_card(
@@ -51,6 +53,7 @@ def render_card(
 
 __all__ = [
     "DEEPMIND_TEMPLATE",
+    "PERCEIVER_IO_CLASSIFIER_TEMPLATE",
     "PERCEIVER_IO_TEMPLATE",
     "SEQUENCE_CLASSIFIER",
     "TRANSFORMERS_CLASSIFIER_TEMPLATE",

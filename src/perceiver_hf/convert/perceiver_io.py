@@ -7,9 +7,8 @@
 The library's semantics are ordinary `PerceiverConfig` fields (`perceiver_io_config`); the converted folder is
 an ordinary perceiver-hf model. `export_perceiver_io_state_dict` runs the same rules backwards.
 
-A `LitTextClassifier` shares everything up to the decoder: its checkpoint is recognised (and refused, naming it)
-in `perceiver_io_checkpoint`; converting it needs only its head's rules (`1.output_adapter.linear` and the
-`ClassificationDecoderConfig` fields) and the classification model as the target of `write_converted_folder`.
+A `LitTextClassifier` (a `ClassificationDecoderConfig` decoder) becomes a `PerceiverForSequenceClassification`
+folder: the same encoder, its head's rules and fields in `perceiver_io_classifier`.
 """
 
 from __future__ import annotations
@@ -23,11 +22,13 @@ from typing import Any, Optional, Union
 import torch
 
 from ..configuration_perceiver import PerceiverConfig
+from ..modeling_classification import PerceiverForSequenceClassification
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata
 from ..output_folder import plan_output_folder
-from .conversion_card import PERCEIVER_IO_TEMPLATE
+from .conversion_card import PERCEIVER_IO_CLASSIFIER_TEMPLATE, PERCEIVER_IO_TEMPLATE
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
+from .perceiver_io_classifier import classifier_config, classifier_hyper_parameters, classifier_layout, is_text_classifier
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
 from .perceiver_io_mapping import EMBEDDING, OUTPUT_QUERY, perceiver_io_layout, shared_copies
@@ -83,17 +84,24 @@ def _sha256(path: Path) -> str:
 
 
 def _card_fields(
-    source: Path, digest: str, settings: dict[str, Any], settings_json: Optional[Union[str, Path]], command: str
+    source: Path,
+    digest: str,
+    settings: dict[str, Any],
+    settings_json: Optional[Union[str, Path]],
+    command: str,
+    kind: str,
+    pipeline_tag: str,
 ) -> dict[str, Any]:
-    """The fields of the `perceiver-io-library-conversion` card: the source file and settings, nothing assumed."""
+    """The fields of the `perceiver-io-library-conversion` card (or of its classifier variant, `kind` naming the
+    model): the source file and settings, nothing assumed."""
     read_as = "Lightning checkpoint" if settings_json is None else f"checkpoint with settings from {Path(settings_json).name}"
     return dict(
-        metadata=hub_metadata(license=UNKNOWN_LICENSE, tags=["perceiver-io"]),
-        title=f"Perceiver IO masked language model converted from {LIBRARY} ({source.name})",
+        metadata=hub_metadata(license=UNKNOWN_LICENSE, tags=["perceiver-io"], pipeline_tag=pipeline_tag),
+        title=f"Perceiver IO {kind} converted from {LIBRARY} ({source.name})",
         license_note=f"{UNKNOWN_LICENSE}: that of the training run that made `{source.name}` (the library itself is "
         "Apache-2.0; its license does not cover trained weights)",
         provenance=f"Converted from `{source.name}` ({source.stat().st_size:,} bytes, sha256 `{digest}`), a {LIBRARY} "
-        f"{read_as}. The values are copied unchanged as float32; only names change (and output queries past the "
+        f"{read_as}. The values are copied unchanged as float32; only names change (and a masked LM's output queries past the "
         "encoder's max_seq_len, which the library never decodes, are left out).",
         source_name=source.name,
         source_sha256=digest,
@@ -111,12 +119,14 @@ def convert_perceiver_io_checkpoint(
     progress: bool = True,
     command: Optional[str] = None,
 ) -> Path:
-    """Convert a perceiver-io 0.4 masked LM (`LitLanguageModel` .ckpt, or a state dict + `settings_json`).
+    """Convert a perceiver-io 0.4 masked LM or text classifier (`LitLanguageModel` / `LitTextClassifier` .ckpt, or a
+    state dict + `settings_json`).
 
     Args:
         source: the Lightning checkpoint, or a `torch.save`d `LanguageModel` / `PerceiverIO` state dict.
         output_dir: a new or empty folder (or a previous perceiver-hf output, with `force`).
-        settings_json: {"encoder": TextEncoderConfig fields, "decoder": TextDecoderConfig fields, "num_latents",
+        settings_json: {"encoder": TextEncoderConfig fields, "decoder": TextDecoderConfig or ClassificationDecoderConfig
+            fields (the latter may add "id2label"), "num_latents",
             "num_latent_channels"}; required for a state dict, overrides a checkpoint's hyper_parameters.
         force, progress, command: as in `convert_haiku_checkpoint`.
 
@@ -129,52 +139,59 @@ def convert_perceiver_io_checkpoint(
     inputs = [source] + ([Path(settings_json)] if settings_json else [])
     output_plan = plan_output_folder(output_dir, force=force, inputs=inputs)
     tensors, settings = read_checkpoint(source, Path(settings_json) if settings_json else None)
-    config = library_config(settings)
+    classifier = is_text_classifier(settings)
+    config = classifier_config(settings) if classifier else library_config(settings)
     what = f"{LIBRARY} checkpoint {str(source)!r}"
     tensors = library_tensors_to_ours(tensors, config, what)
     digest = _sha256(source)
     return write_converted_folder(
         output_plan,
-        layout=perceiver_io_layout(config.tie_word_embeddings),
+        layout=classifier_layout() if classifier else perceiver_io_layout(config.tie_word_embeddings),
         arrays=tensors,
         to_tensor=lambda tensor, transpose: tensor.t().contiguous() if transpose else tensor.contiguous(),
         config=config,
         what=what,
-        card_template=PERCEIVER_IO_TEMPLATE,
+        card_template=PERCEIVER_IO_CLASSIFIER_TEMPLATE if classifier else PERCEIVER_IO_TEMPLATE,
         card_fields=_card_fields(
-            source, digest, settings, settings_json, command or perceiver_io_command(source, output_dir, settings_json, force)
+            source, digest, settings, settings_json, command or perceiver_io_command(source, output_dir, settings_json, force),
+            *(("text classifier", "text-classification") if classifier else ("masked language model", "fill-mask")),
         ),
         metadata={"source": source.name, "source_sha256": digest, "source_library": LIBRARY},
         force=force,
         progress=progress,
         byte_tokenizer=False,
+        model_class=PerceiverForSequenceClassification if classifier else None,
     )
 
 
 def export_perceiver_io_state_dict(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state dict, settings) that the library's `LanguageModel(PerceiverConfig(TextEncoderConfig(**settings
     ["encoder"]), TextDecoderConfig(**settings["decoder"]), num_latents, num_latent_channels))` loads with
-    `load_state_dict` (keys without Lightning's "model." prefix; the shared copies included).
+    `load_state_dict` (keys without Lightning's "model." prefix; the shared copies included); for a
+    `PerceiverForSequenceClassification`, the library's `TextClassifier` with a `ClassificationDecoderConfig`.
 
     Args:
-        model: a `PerceiverForMaskedLM` with the library's semantics (e.g. one converted from the library).
+        model: a `PerceiverForMaskedLM` or `PerceiverForSequenceClassification` with the library's semantics (e.g.
+            one converted from the library).
     """
     config = model.config
-    settings = library_hyper_parameters(config)
+    classifier = isinstance(model, PerceiverForSequenceClassification)
+    settings = classifier_hyper_parameters(config) if classifier else library_hyper_parameters(config)
+    tied = config.tie_word_embeddings and not classifier
     ours = model.state_dict()
-    layout = perceiver_io_layout(config.tie_word_embeddings)
+    layout = classifier_layout() if classifier else perceiver_io_layout(tied)
     theirs = {rule.source: ours[rule.target].t() if rule.transpose else ours[rule.target]
               for rule in layout.rules(config.num_self_attention_layers_per_block)}
-    for copy, original in shared_copies(_library_copy_names(theirs), config.tie_word_embeddings).items():
+    for copy, original in shared_copies(_library_copy_names(theirs, tied), tied).items():
         theirs[copy] = theirs[original]
     return {name: tensor.detach().clone() for name, tensor in theirs.items()}, settings
 
 
-def _library_copy_names(theirs: dict[str, torch.Tensor]) -> list[str]:
+def _library_copy_names(theirs: dict[str, torch.Tensor], tied: bool) -> list[str]:
     """The names the library's shared-module copies have (`cross_attn_n`, `self_attn_n`, the tied projection)."""
     names = [
         name.replace("0.cross_attn_1.", "0.cross_attn_n.", 1).replace("0.self_attn_1.", "0.self_attn_n.", 1)
         for name in theirs
         if name.startswith(("0.cross_attn_1.", "0.self_attn_1."))
     ]
-    return names + ["1.output_adapter.proj.weight"]
+    return names + (["1.output_adapter.proj.weight"] if tied else [])

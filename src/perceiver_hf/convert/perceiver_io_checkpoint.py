@@ -35,7 +35,8 @@ UNSUPPORTED_KINDS = {
     r"^perceiver\.model\.text\.clm": "a causal language model (perceiver.model.text.clm, perceiver-io >= 0.8)",
     r"^perceiver\.model\.audio\.": "an audio model (perceiver.model.audio)",
 }
-SUPPORTED = "perceiver-io 0.4 text models: LitLanguageModel checkpoints or LanguageModel/PerceiverIO state dicts"
+SUPPORTED = ("perceiver-io 0.4 text models: LitLanguageModel / LitTextClassifier checkpoints or LanguageModel / "
+             "TextClassifier state dicts")
 
 
 class LibraryObject:
@@ -96,16 +97,6 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _kind_of(hyper_parameters: Mapping[str, Any]) -> None:
-    """Refuse a text classifier (not on this branch yet) with a message naming what was found."""
-    decoder = hyper_parameters.get("decoder")
-    if isinstance(decoder, LibraryObject) and decoder.library_name.endswith("ClassificationDecoderConfig"):
-        raise ConversionError(
-            "This is a perceiver-io text classifier (LitTextClassifier, ClassificationDecoderConfig); this "
-            f"converter handles the masked language model (LitLanguageModel). Supported: {SUPPORTED}."
-        )
-
-
 def read_checkpoint(path: Path, settings_json: Optional[Path] = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """(state dict without the Lightning "model." prefix, settings) of a `.ckpt` or of a state dict + JSON.
 
@@ -120,7 +111,6 @@ def read_checkpoint(path: Path, settings_json: Optional[Path] = None) -> tuple[d
         if not isinstance(hyper_parameters, Mapping):
             raise ConversionError(f"{path} is a Lightning checkpoint without hyper_parameters; pass the model settings "
                                   "as JSON with --config and the state dict alone.")
-        _kind_of(hyper_parameters)
         settings = _plain(hyper_parameters) if settings_json is None else read_settings(settings_json)
         state_dict = loaded["state_dict"]
     else:

@@ -62,7 +62,7 @@ LIBRARY_SEMANTICS: dict[str, Any] = dict(
 """The PerceiverConfig fields that make a perceiver-hf model compute what the library computes."""
 
 
-def _complete(values: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
+def complete(values: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
     unknown = sorted(set(values) - set(defaults))
     if unknown:
         raise ConversionError(
@@ -79,6 +79,39 @@ def _refuse_unless(condition: bool, found: str) -> None:
                               "their weights (the library's defaults).")
 
 
+def encoder_fields(hyper_parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the `PerceiverConfig` fields of the library's text encoder and latents, its completed `TextEncoderConfig`
+    values): shared by the masked LM and the text classifier, whose encoders are the same `TextEncoder`."""
+    missing = [key for key in MODEL_KEYS if key not in hyper_parameters]
+    if missing:
+        raise ConversionError(f"The model settings lack {missing}; expected {list(MODEL_KEYS)} "
+                              "(a Lightning checkpoint's hyper_parameters, or the JSON given with a state dict).")
+    encoder = complete(hyper_parameters["encoder"], ENCODER_DEFAULTS, "encoder config")
+    latent_channels = hyper_parameters["num_latent_channels"]
+    _refuse_unless(encoder["num_cross_attention_layers"] == 1,
+                   f"num_cross_attention_layers={encoder['num_cross_attention_layers']}")
+    _refuse_unless(encoder["first_self_attention_block_shared"] or encoder["num_self_attention_blocks"] == 1,
+                   "first_self_attention_block_shared=False")
+    cross_qk = encoder["num_cross_attention_qk_channels"] or latent_channels  # the library's unset width: the query's
+    fields = dict(
+        **{ours: encoder[theirs] for ours, theirs in ENCODER_FIELDS.items()},
+        **LIBRARY_SEMANTICS,
+        num_latents=hyper_parameters["num_latents"],
+        num_latent_channels=latent_channels,
+        num_cross_attention_qk_channels=cross_qk,
+        num_cross_attention_v_channels=encoder["num_cross_attention_v_channels"] or cross_qk,
+        pad_token_id=None,
+    )
+    return fields, encoder
+
+
+def check_same_dropout(encoder: Mapping[str, Any], decoder: Mapping[str, Any]) -> None:
+    """Refuse an encoder and a decoder dropout that differ (`PerceiverConfig` has one dropout)."""
+    if decoder["dropout"] != encoder["dropout"]:
+        raise ConversionError(f"Encoder dropout {encoder['dropout']} and decoder dropout {decoder['dropout']} "
+                              "differ; PerceiverConfig has one dropout. Set both to the same value in the JSON.")
+
+
 def library_config(hyper_parameters: Mapping[str, Any]) -> PerceiverConfig:
     """The `PerceiverConfig` computing what the library's `LanguageModel(hyper_parameters)` computes.
 
@@ -86,17 +119,8 @@ def library_config(hyper_parameters: Mapping[str, Any]) -> PerceiverConfig:
         hyper_parameters: {"encoder": TextEncoderConfig fields, "decoder": TextDecoderConfig fields,
             "num_latents": N, "num_latent_channels": D} (dataclass fields as a mapping).
     """
-    missing = [key for key in MODEL_KEYS if key not in hyper_parameters]
-    if missing:
-        raise ConversionError(f"The model settings lack {missing}; expected {list(MODEL_KEYS)} "
-                              "(a Lightning checkpoint's hyper_parameters, or the JSON given with a state dict).")
-    encoder = _complete(hyper_parameters["encoder"], ENCODER_DEFAULTS, "encoder config")
-    decoder = _complete(hyper_parameters["decoder"], DECODER_DEFAULTS, "decoder config")
-    latent_channels = hyper_parameters["num_latent_channels"]
-    _refuse_unless(encoder["num_cross_attention_layers"] == 1,
-                   f"num_cross_attention_layers={encoder['num_cross_attention_layers']}")
-    _refuse_unless(encoder["first_self_attention_block_shared"] or encoder["num_self_attention_blocks"] == 1,
-                   "first_self_attention_block_shared=False")
+    fields, encoder = encoder_fields(hyper_parameters)
+    decoder = complete(hyper_parameters["decoder"], DECODER_DEFAULTS, "decoder config")
     if decoder["vocab_size"] != encoder["vocab_size"]:
         raise ConversionError(f"Encoder and decoder vocab_size differ ({encoder['vocab_size']} vs "
                               f"{decoder['vocab_size']}); a masked LM needs one vocabulary.")
@@ -113,20 +137,11 @@ def library_config(hyper_parameters: Mapping[str, Any]) -> PerceiverConfig:
             f"num_input_channels ({encoder['num_input_channels']}); perceiver-hf's decoder queries are as wide as "
             "the token embedding. Supported: num_output_query_channels None (tied) or equal to num_input_channels."
         )
-    if decoder["dropout"] != encoder["dropout"]:
-        raise ConversionError(f"Encoder dropout {encoder['dropout']} and decoder dropout {decoder['dropout']} "
-                              "differ; PerceiverConfig has one dropout. Set both to the same value in the JSON.")
-    cross_qk = encoder["num_cross_attention_qk_channels"] or latent_channels  # the library's unset width: the query's
+    check_same_dropout(encoder, decoder)
     return PerceiverConfig(
-        **{ours: encoder[theirs] for ours, theirs in ENCODER_FIELDS.items()},
+        **fields,
         **{ours: decoder[theirs] for ours, theirs in DECODER_FIELDS.items()},
-        **LIBRARY_SEMANTICS,
-        num_latents=hyper_parameters["num_latents"],
-        num_latent_channels=latent_channels,
-        num_cross_attention_qk_channels=cross_qk,
-        num_cross_attention_v_channels=encoder["num_cross_attention_v_channels"] or cross_qk,
         tie_word_embeddings=decoder["num_output_query_channels"] is None,
-        pad_token_id=None,
     )
 
 
