@@ -34,7 +34,7 @@ from .conversion_card import SEQUENCE_CLASSIFIER, TRANSFORMERS_CLASSIFIER_TEMPLA
 from .config_inference import infer_config
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
-from .mapping import SAME, CheckpointLayout, ModuleTable, Param, ParamTable
+from .mapping import SAME, CheckpointLayout, ModuleTable, Param
 from .progress import logger
 from .transformers_classification import classification_layout, classifier_fields, classifier_settings
 from .transformers_source import (

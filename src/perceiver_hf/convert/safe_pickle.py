@@ -31,7 +31,7 @@ from typing import Any, BinaryIO, Optional, Union
 
 from .errors import ConversionError, UnsafePickleError
 from .object_graph import MAX_NESTING, resolve_arrays
-from .pickle_standins import ADMITTED_NAMES, MAX_PICKLE_BYTES_ENV, LoadLimits, admitted_globals, default_max_bytes
+from .pickle_standins import MAX_PICKLE_BYTES_ENV, LoadLimits, admitted_globals, default_max_bytes
 from .progress import ReadProgress
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import logging
-from pathlib import Path
 from typing import Callable, Optional, Sequence
 
 from datasets import DatasetDict
@@ -25,15 +24,15 @@ from transformers import (
 )
 
 from ..model_cards import render_model_card
-from ..model_cards.fields import architecture_summary, classifier_summary, hub_metadata, hub_repo_id, source_card_data
+from ..model_cards.fields import architecture_summary, classifier_summary, hub_metadata, hub_repo_id
 from ..modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
 from .classification_data import prepare_classification_datasets, resolve_label_names
 from .classification_metrics import classification_metrics
 from .data import load_raw_datasets
-from .training_card import ModelCardTrainer, _latest_evaluation, data_name, license_fields
+from .training_card import ModelCardTrainer, _latest_evaluation, data_name, run_card_basics
 from .model_setup import load_tokenizer, resolve_model_setup
 from .parsing import TrainArguments
-from .run_command import RunCommand, command_fields, model_path
+from .run_command import RunCommand, model_path
 
 logger = logging.getLogger(__name__)
 
@@ -113,13 +112,8 @@ CLASSIFIER_CARD_TEMPLATE = "perceiver-classifier-trained"
 def render_classifier_card(trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand] = None) -> str:
     """README.md of a classifier run: task, labels, data, metrics, the command, usage."""
     model, model_args, task = trainer.model, arguments.model, arguments.task.task
-    base_card = (
-        source_card_data(model_args.model_name_or_path, model_args.model_revision, model_args.cache_dir)
-        if model_args.model_name_or_path else {}
-    )  # fmt: skip
-    license, license_note = license_fields(arguments, base_card)
-    name = Path(model_path(trainer)).name
-    command_text, _ = command_fields(trainer, arguments, command)
+    basics = run_card_basics(trainer, arguments, command)
+    license, license_note, name, command_text = basics.license, basics.license_note, basics.name, basics.command_text
     evaluation = _latest_evaluation(trainer) or {}
     metrics = "\n".join(
         f"| {key.removeprefix('eval_')} | {value:.4f} |" for key, value in evaluation.items()

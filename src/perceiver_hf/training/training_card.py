@@ -15,6 +15,7 @@ before uploading, so the Hub gets this card instead of transformers' auto-genera
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
@@ -229,17 +230,37 @@ def license_fields(arguments: TrainArguments, base_card: dict[str, Any]) -> tupl
 # --- the card ---------------------------------------------------------------------------------------------------
 
 
-def render_training_card(trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand] = None) -> str:
-    """The `perceiver-trained` model card of the run `trainer` has done with `arguments`."""
-    model, model_args = trainer.model, arguments.model
-    max_seq_len = arguments.data.max_seq_len or model.config.max_seq_len
+@dataclass(frozen=True)
+class RunCardBasics:
+    """What every card of a `perceiver-hf train` run states: the base model's card, license, name and command."""
+
+    base_card: dict[str, Any]  # the base model's card data ({} when training from scratch)
+    license: str
+    license_note: str
+    name: str  # the output folder's name
+    command_text: str
+    config_text: str
+
+
+def run_card_basics(trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand]) -> RunCardBasics:
+    """The `RunCardBasics` of the run `trainer` has done with `arguments` (MLM and classifier cards alike)."""
+    model_args = arguments.model
     base_card = (
         source_card_data(model_args.model_name_or_path, model_args.model_revision, model_args.cache_dir)
         if model_args.model_name_or_path else {}
     )  # fmt: skip
     license, license_note = license_fields(arguments, base_card)
-    name = Path(model_path(trainer)).name
     command_text, config_text = command_fields(trainer, arguments, command)
+    return RunCardBasics(base_card, license, license_note, Path(model_path(trainer)).name, command_text, config_text)
+
+
+def render_training_card(trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand] = None) -> str:
+    """The `perceiver-trained` model card of the run `trainer` has done with `arguments`."""
+    model, model_args = trainer.model, arguments.model
+    max_seq_len = arguments.data.max_seq_len or model.config.max_seq_len
+    basics = run_card_basics(trainer, arguments, command)
+    base_card, license, license_note, name = basics.base_card, basics.license, basics.license_note, basics.name
+    command_text, config_text = basics.command_text, basics.config_text
     is_bytes = isinstance(trainer.processing_class, PerceiverByteTokenizer)
     hub_dataset = hub_repo_id(arguments.data.dataset_name, namespace_required=False)  # not a local folder
     return render_model_card(
@@ -290,4 +311,4 @@ class ModelCardTrainer(Trainer):
         path.write_text(self.render_card(self), encoding="utf-8")
 
 
-__all__ = ["MODEL_CARD_NAME", "ModelCardTrainer", "TEMPLATE", "render_training_card"]
+__all__ = ["MODEL_CARD_NAME", "ModelCardTrainer", "RunCardBasics", "TEMPLATE", "render_training_card", "run_card_basics"]
