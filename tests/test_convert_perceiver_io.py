@@ -261,12 +261,50 @@ def test_other_key_names_are_refused(tmp_path: Path) -> None:
         convert_perceiver_io_checkpoint(tmp_path / "v.ckpt", tmp_path / "out", progress=False)
 
 
-def test_unshared_blocks_are_refused(tmp_path: Path) -> None:
-    lit = lit_language_model(dict(ENCODER, num_self_attention_blocks=2, first_self_attention_block_shared=False),
-                             DECODER, **SIZES, seed=12)  # fmt: skip
-    torch.save({"state_dict": lit.state_dict(), "hyper_parameters": dict(lit.hparams)}, tmp_path / "x.ckpt")
-    with pytest.raises(ConversionError, match="first_self_attention_block_shared=False"):
-        convert_perceiver_io_checkpoint(tmp_path / "x.ckpt", tmp_path / "out", progress=False)
+ENCODER_OPTIONS = {
+    "two-unshared-cross-unshared-blocks": dict(num_self_attention_blocks=3, num_cross_attention_layers=2,
+                                               first_cross_attention_layer_shared=False,
+                                               first_self_attention_block_shared=False),
+    "three-shared-cross": dict(num_self_attention_blocks=3, num_cross_attention_layers=3,
+                               first_cross_attention_layer_shared=True),
+    "unshared-blocks-only": dict(num_self_attention_blocks=2, first_self_attention_block_shared=False),
+}  # fmt: skip
+"""The library's encoder options for repeated cross-attention and unshared first weights."""
+
+
+@pytest.mark.parametrize("options", list(ENCODER_OPTIONS.values()), ids=list(ENCODER_OPTIONS))
+def test_repeated_cross_attention_and_unshared_blocks_convert(tmp_path: Path, options: dict) -> None:
+    """The library's repeated / unshared encoder modules become perceiver-hf's: logits equal, and the converted
+    model has exactly as many parameters as the library's (its shared modules counted once)."""
+    lit = lit_language_model(dict(ENCODER, **options), DECODER, **SIZES, seed=12)
+    folder = convert_perceiver_io_checkpoint(save_lightning_checkpoint(lit, tmp_path / "x.ckpt"), tmp_path / "out", progress=False)
+    assert _max_error_at_valid_positions(lit.model, folder, ENCODER["vocab_size"]) <= TOLERANCE
+    config = json.loads((folder / "config.json").read_text())
+    assert {name: config[name] for name in options} == options
+    model = PerceiverForMaskedLM.from_pretrained(folder)
+    ours = sum(parameter.numel() for parameter in model.perceiver.encoder.parameters())
+    theirs = sum(parameter.numel() for parameter in lit.model.encoder.parameters())  # parameters() counts a shared one once
+    assert ours == theirs
+
+
+def test_unshared_settings_for_a_shared_checkpoint_are_refused(tmp_path: Path) -> None:
+    """Settings that say "unshared" for weights the checkpoint shares leave arrays missing: all named."""
+    lit = lit_language_model(dict(ENCODER, num_self_attention_blocks=2), DECODER, **SIZES, seed=13)
+    settings = {"encoder": dict(ENCODER, num_self_attention_blocks=2, first_self_attention_block_shared=False),
+                "decoder": DECODER, **SIZES}  # fmt: skip
+    state = {name: value for name, value in lit.model.state_dict().items() if not name.startswith("0.self_attn_n.")}
+    weights, settings_path = save_state_dict_and_settings(lit.model, settings, tmp_path)
+    torch.save(state, weights)
+    with pytest.raises(MappingError, match=r"later_self_attention\.layers\.0.*<- 0\.self_attn_n\.0"):
+        convert_perceiver_io_checkpoint(weights, tmp_path / "out", settings_json=settings_path, progress=False)
+
+
+def test_more_cross_attention_layers_than_blocks_are_refused(tmp_path: Path) -> None:
+    lit = lit_language_model(ENCODER, DECODER, **SIZES, seed=14)
+    settings = {"encoder": dict(ENCODER, num_cross_attention_layers=2), "decoder": DECODER, **SIZES}
+    weights, settings_path = save_state_dict_and_settings(lit.model, settings, tmp_path)
+    with pytest.raises(ConversionError, match=r"1 <= num_cross_attention_layers <= num_self_attention_blocks"):
+        convert_perceiver_io_checkpoint(weights, tmp_path / "out", settings_json=settings_path, progress=False)
 
 
 def test_a_missing_library_fails_with_the_install_command() -> None:

@@ -19,6 +19,7 @@ POSITIVE_INTS = (
     "num_self_attention_layers_per_block", "num_self_attention_blocks", "self_attention_widening_factor",
     "decoder_num_cross_attention_heads", "decoder_cross_attention_widening_factor",
     "classifier_num_queries", "classifier_num_cross_attention_heads", "classifier_cross_attention_widening_factor",
+    "num_cross_attention_layers",
 )  # fmt: skip
 OPTIONAL_WIDTHS = (
     "num_cross_attention_qk_channels", "num_cross_attention_v_channels", "num_self_attention_qk_channels",
@@ -28,7 +29,8 @@ OPTIONAL_WIDTHS = (
 )  # fmt: skip
 BOOLS = (
     "scale_input_embeddings", "cross_attention_residual", "decoder_cross_attention_residual", "mask_padded_queries",
-    "tie_word_embeddings", "classifier_cross_attention_residual",
+    "tie_word_embeddings", "classifier_cross_attention_residual", "first_cross_attention_layer_shared",
+    "first_self_attention_block_shared",
 )  # fmt: skip
 
 
@@ -64,6 +66,10 @@ def check_config_fields(config: Any, activations: Iterable[str]) -> None:
         raise _fail("layer_norm_eps", config.layer_norm_eps, "a positive number (DeepMind: 1e-5)")
     if not _is_number(config.initializer_range) or not config.initializer_range > 0:
         raise _fail("initializer_range", config.initializer_range, "a positive number (default 0.02)")
+    if config.num_cross_attention_layers > config.num_self_attention_blocks:
+        raise _fail("num_cross_attention_layers", config.num_cross_attention_layers,
+                    f"at most num_self_attention_blocks ({config.num_self_attention_blocks}): each cross-attention "
+                    "precedes a block application")
     names = sorted(activations)
     if not isinstance(config.hidden_act, str) or config.hidden_act not in names:
         raise _fail("hidden_act", config.hidden_act, f"one of {names}")
@@ -94,7 +100,10 @@ def estimated_num_parameters(config: Any) -> int:
         config.decoder_cross_attention_widening_factor,
     )  # fmt: skip
     embeddings = config.vocab_size * c + length * c + config.num_latents * d + length * c + config.vocab_size
-    return embeddings + encoder + config.num_self_attention_layers_per_block * layer + decoder
+    unshared_cross = config.num_cross_attention_layers > 1 and not config.first_cross_attention_layer_shared
+    unshared_blocks = config.num_self_attention_blocks > 1 and not config.first_self_attention_block_shared
+    blocks = config.num_self_attention_layers_per_block * layer * (2 if unshared_blocks else 1)
+    return embeddings + encoder * (2 if unshared_cross else 1) + blocks + decoder
 
 
 def _machine_memory_bytes() -> int:

@@ -33,7 +33,8 @@ class PerceiverConfig(PreTrainedConfig):
       (`last_hidden_state`, [B, K, C]) is `num_input_channels` wide.
     - `num_attention_heads` -> `num_self_attention_heads`: the heads of the latent self-attention layers.
     - `num_hidden_layers` -> `num_self_attention_layers_per_block`: self-attention layers in the latent block
-      (the block is applied `num_self_attention_blocks` times with shared weights; 1 for DeepMind's models).
+      (the block is applied `num_self_attention_blocks` times, with shared weights unless
+      `first_self_attention_block_shared` is False; 1 for DeepMind's models).
     - `max_position_embeddings` -> `max_seq_len`: the longest input (the tokenizer saved with a model carries
       it as `model_max_length`).
     """
@@ -65,6 +66,9 @@ class PerceiverConfig(PreTrainedConfig):
         num_self_attention_layers_per_block: int = 26,
         num_self_attention_blocks: int = 1,
         self_attention_widening_factor: int = 1,
+        num_cross_attention_layers: int = 1,
+        first_cross_attention_layer_shared: bool = False,
+        first_self_attention_block_shared: bool = True,
         decoder_num_cross_attention_heads: int = 8,
         decoder_num_cross_attention_qk_channels: Optional[int] = 256,
         decoder_num_cross_attention_v_channels: Optional[int] = 768,
@@ -103,6 +107,9 @@ class PerceiverConfig(PreTrainedConfig):
         self.num_self_attention_layers_per_block = num_self_attention_layers_per_block
         self.num_self_attention_blocks = num_self_attention_blocks
         self.self_attention_widening_factor = self_attention_widening_factor
+        self.num_cross_attention_layers = num_cross_attention_layers
+        self.first_cross_attention_layer_shared = first_cross_attention_layer_shared
+        self.first_self_attention_block_shared = first_self_attention_block_shared
         self.decoder_num_cross_attention_heads = decoder_num_cross_attention_heads
         self.decoder_num_cross_attention_qk_channels = decoder_num_cross_attention_qk_channels
         self.decoder_num_cross_attention_v_channels = decoder_num_cross_attention_v_channels

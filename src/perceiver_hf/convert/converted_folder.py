@@ -62,7 +62,7 @@ def write_converted_folder(
     if tokenizer is not None:
         config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}
-    rules = layout.rules(config.num_self_attention_layers_per_block)
+    rules = layout.rules_for(config)
     check_rules(rules, shapes, expected_parameter_shapes(config, model_class), what)
     num_parameters = sum(math.prod(shape) for shape in shapes.values())
     card = render_card(card_template, config, num_parameters, output_plan.path, **card_fields)

@@ -14,7 +14,7 @@ one at a time, dropping each source array as soon as it is converted so memory s
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, Optional, Sequence
 
 import torch
 
@@ -24,6 +24,10 @@ Shape = tuple[int, ...]
 
 SELF_ATTENTION_LAYER_PREFIX = "perceiver.encoder.self_attention.layers."
 """Our key prefix of encoder self-attention layer i is this + str(i)."""
+LATER_CROSS_ATTENTION = "perceiver.encoder.later_cross_attention"
+"""Our module of the 2nd..n-th encoder cross-attentions, when unshared (`first_cross_attention_layer_shared=False`)."""
+LATER_SELF_ATTENTION_LAYER_PREFIX = "perceiver.encoder.later_self_attention.layers."
+"""Our key prefix of layer i of the later self-attention block, when unshared (`first_self_attention_block_shared=False`)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,9 @@ class CheckpointLayout:
         cross_attention_layer: the inside of a cross-attention layer.
         self_attention_layer: the inside of an encoder self-attention layer.
         self_attention_module: layer index -> the source's module of that self-attention layer.
+        later_cross_attention: the source's module of the later cross-attentions' own layer, if the format has one.
+        later_self_attention_module: layer index -> the source's module of that layer of the later block's own
+            weights, if the format has them.
     """
 
     separator: str
@@ -91,16 +98,44 @@ class CheckpointLayout:
     cross_attention_layer: ModuleTable
     self_attention_layer: ModuleTable
     self_attention_module: Callable[[int], str]
+    later_cross_attention: Optional[str] = None
+    later_self_attention_module: Optional[Callable[[int], str]] = None
 
-    def rules(self, num_layers: int) -> list[Rule]:
-        """Every (our key <- source key) pair of a model with `num_layers` encoder self-attention layers."""
+    def rules(self, num_layers: int, later_cross_attention: bool = False, later_self_attention: bool = False) -> list[Rule]:
+        """Every (our key <- source key) pair of a model with `num_layers` encoder self-attention layers (and the
+        later cross-attention's / self-attention block's own weights, if asked for)."""
         rules = expand("", "", self.single_arrays, self.separator)
         for ours, theirs in self.cross_attention_layers.items():
             rules += expand(ours, theirs, self.cross_attention_layer, self.separator)
         for index in range(num_layers):
             ours = f"{SELF_ATTENTION_LAYER_PREFIX}{index}"
             rules += expand(ours, self.self_attention_module(index), self.self_attention_layer, self.separator)
+        if later_cross_attention:
+            source = self._later("first_cross_attention_layer_shared", self.later_cross_attention)
+            rules += expand(LATER_CROSS_ATTENTION, source, self.cross_attention_layer, self.separator)
+        if later_self_attention:
+            module = self._later("first_self_attention_block_shared", self.later_self_attention_module)
+            for index in range(num_layers):
+                ours = f"{LATER_SELF_ATTENTION_LAYER_PREFIX}{index}"
+                rules += expand(ours, module(index), self.self_attention_layer, self.separator)
         return rules
+
+    def rules_for(self, config: Any) -> list[Rule]:
+        """The rules of a model built from `config` (a `PerceiverConfig`): its layers and unshared modules."""
+        return self.rules(
+            config.num_self_attention_layers_per_block,
+            later_cross_attention=config.num_cross_attention_layers > 1 and not config.first_cross_attention_layer_shared,
+            later_self_attention=config.num_self_attention_blocks > 1 and not config.first_self_attention_block_shared,
+        )
+
+    @staticmethod
+    def _later(option: str, source: Any) -> Any:
+        if source is None:
+            raise MappingError(
+                f"The configuration asks for {option}=False (a second set of encoder weights), which this checkpoint "
+                f"format does not have; set {option}=True (e.g. with --config-overrides)."
+            )
+        return source
 
     def count_self_attention_layers(self, names: Iterable[str]) -> int:
         """Number of encoder self-attention layers the source `names` imply: the highest layer index + 1.

@@ -36,14 +36,14 @@ from .perceiver_io_mapping import EMBEDDING, OUTPUT_QUERY, perceiver_io_layout, 
 LIBRARY = "perceiver-io 0.4"
 
 
-def _drop_shared_copies(tensors: dict[str, torch.Tensor], tied: bool, what: str) -> None:
+def _drop_shared_copies(tensors: dict[str, torch.Tensor], tied: bool, config: PerceiverConfig, what: str) -> None:
     """Remove the library's second registrations of shared modules, after checking they equal the original."""
-    for copy, original in shared_copies(list(tensors), tied).items():
+    for copy, original in shared_copies(list(tensors), tied, config).items():
         if original in tensors and not torch.equal(tensors[copy], tensors[original]):
             raise ConversionError(
-                f"{what}: {copy} differs from {original}; the library shares these weights unless the model was "
-                "built with first_self_attention_block_shared=False or several cross-attention layers, which "
-                "perceiver-hf models do not have."
+                f"{what}: {copy} differs from {original}, but the settings say these weights are shared "
+                "(first_cross_attention_layer_shared / first_self_attention_block_shared, or a single layer or "
+                "block); check that the settings are the ones the checkpoint was trained with."
             )
         del tensors[copy]
 
@@ -59,7 +59,7 @@ def library_tensors_to_ours(
             f"{what} has no {EMBEDDING} (its keys start {found}); this does not look like a {LIBRARY} text "
             f"model (a later library version names its weights differently). Supported: {SUPPORTED}."
         )
-    _drop_shared_copies(tensors, config.tie_word_embeddings, what)
+    _drop_shared_copies(tensors, config.tie_word_embeddings, config, what)
     queries = tensors.get(OUTPUT_QUERY)
     if queries is not None and queries.shape[0] > config.max_seq_len:
         tensors[OUTPUT_QUERY] = queries[: config.max_seq_len]
@@ -181,8 +181,8 @@ def export_perceiver_io_state_dict(model: Any) -> tuple[dict[str, torch.Tensor],
     ours = model.state_dict()
     layout = classifier_layout() if classifier else perceiver_io_layout(tied)
     theirs = {rule.source: ours[rule.target].t() if rule.transpose else ours[rule.target]
-              for rule in layout.rules(config.num_self_attention_layers_per_block)}
-    for copy, original in shared_copies(_library_copy_names(theirs, tied), tied).items():
+              for rule in layout.rules_for(config)}
+    for copy, original in shared_copies(_library_copy_names(theirs, tied), tied, config).items():
         theirs[copy] = theirs[original]
     return {name: tensor.detach().clone() for name, tensor in theirs.items()}, settings
 

@@ -43,6 +43,7 @@ ENCODER_FIELDS: dict[str, str] = {
         "vocab_size", "max_seq_len", "num_input_channels", "num_cross_attention_heads", "cross_attention_widening_factor",
         "num_self_attention_heads", "num_self_attention_qk_channels", "num_self_attention_v_channels",
         "num_self_attention_layers_per_block", "num_self_attention_blocks", "self_attention_widening_factor",
+        "num_cross_attention_layers", "first_cross_attention_layer_shared", "first_self_attention_block_shared",
     )},
     **_SHARED_FIELDS,
 }  # fmt: skip
@@ -72,13 +73,6 @@ def complete(values: Mapping[str, Any], defaults: Mapping[str, Any], what: str) 
     return {**defaults, **values}
 
 
-def _refuse_unless(condition: bool, found: str) -> None:
-    if not condition:
-        raise ConversionError(f"This perceiver-io model has {found}, which perceiver-hf models do not have; "
-                              "supported: one encoder cross-attention layer and self-attention blocks that share "
-                              "their weights (the library's defaults).")
-
-
 def encoder_fields(hyper_parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the `PerceiverConfig` fields of the library's text encoder and latents, its completed `TextEncoderConfig`
     values): shared by the masked LM and the text classifier, whose encoders are the same `TextEncoder`."""
@@ -88,10 +82,12 @@ def encoder_fields(hyper_parameters: Mapping[str, Any]) -> tuple[dict[str, Any],
                               "(a Lightning checkpoint's hyper_parameters, or the JSON given with a state dict).")
     encoder = complete(hyper_parameters["encoder"], ENCODER_DEFAULTS, "encoder config")
     latent_channels = hyper_parameters["num_latent_channels"]
-    _refuse_unless(encoder["num_cross_attention_layers"] == 1,
-                   f"num_cross_attention_layers={encoder['num_cross_attention_layers']}")
-    _refuse_unless(encoder["first_self_attention_block_shared"] or encoder["num_self_attention_blocks"] == 1,
-                   "first_self_attention_block_shared=False")
+    if not 1 <= encoder["num_cross_attention_layers"] <= encoder["num_self_attention_blocks"]:
+        raise ConversionError(
+            f"The encoder config has num_cross_attention_layers={encoder['num_cross_attention_layers']} and "
+            f"num_self_attention_blocks={encoder['num_self_attention_blocks']}; the library (and perceiver-hf) needs "
+            "1 <= num_cross_attention_layers <= num_self_attention_blocks."
+        )
     cross_qk = encoder["num_cross_attention_qk_channels"] or latent_channels  # the library's unset width: the query's
     fields = dict(
         **{ours: encoder[theirs] for ours, theirs in ENCODER_FIELDS.items()},

@@ -8,13 +8,21 @@ A `LanguageModel` is `PerceiverIO(encoder, decoder)`, an `nn.Sequential`, so its
     1.cross_attn.{0.module, 1.module}                          decoder cross-attention (also Residual-wrapped)
     1.output_adapter._output_query [O, C], .proj.{weight, bias} (tied) or .linear.{weight, bias} (untied)
 
-The library registers shared modules twice (`cross_attn_n` is `cross_attn_1`, `self_attn_n` is `self_attn_1`,
-the tied `proj.weight` is the embedding): `shared_copies` names those copies, which must equal their original.
-A Lightning checkpoint prefixes every key with "model.".
+    0.cross_attn_n, 0.self_attn_n.{i}                          the later cross-attentions / block applications
+
+The library registers `cross_attn_n` and `self_attn_n` always: with `first_cross_attention_layer_shared` (or a
+single cross-attention layer) `cross_attn_1` is `cross_attn_n`, with `first_self_attention_block_shared` (or a
+single block) `self_attn_1` is `self_attn_n`, and the tied `proj.weight` is the embedding. `shared_copies` names
+those second registrations, which must equal their original; unshared, `cross_attn_n` / `self_attn_n` are
+perceiver-hf's `later_cross_attention` / `later_self_attention`. A Lightning checkpoint prefixes every key with
+"model.".
 """
 
 from __future__ import annotations
 
+from typing import Any
+
+from ..modeling_perceiver import encoder_spec_from_config
 from .mapping import SAME, CheckpointLayout, ModuleTable, Param
 
 LIGHTNING_PREFIX = "model."
@@ -55,15 +63,23 @@ def perceiver_io_layout(tied: bool) -> CheckpointLayout:
         },
         self_attention_layer={"norm": ("0.module.norm", SAME), **_PROJECTIONS, **_MLP},
         self_attention_module=lambda index: f"0.self_attn_1.{index}",
+        later_cross_attention="0.cross_attn_n",
+        later_self_attention_module=lambda index: f"0.self_attn_n.{index}",
     )
 
 
-def shared_copies(names: list[str], tied: bool) -> dict[str, str]:
-    """Copy key -> original key, for the library's second registrations of shared modules among `names`."""
+def shared_copies(names: list[str], tied: bool, config: Any) -> dict[str, str]:
+    """Copy key -> original key, for the library's second registrations of shared modules among `names` (those
+    `config`, a `PerceiverConfig`, shares)."""
+    spec = encoder_spec_from_config(config)
+    shared = tuple(
+        prefix for prefix, unshared in (("0.cross_attn_n.", spec.has_later_cross_attention),
+                                        ("0.self_attn_n.", spec.has_later_self_attention)) if not unshared
+    )  # fmt: skip
     copies = {
         name: name.replace("0.cross_attn_n.", "0.cross_attn_1.", 1).replace("0.self_attn_n.", "0.self_attn_1.", 1)
         for name in names
-        if name.startswith(("0.cross_attn_n.", "0.self_attn_n."))
+        if name.startswith(shared)
     }
     if tied and "1.output_adapter.proj.weight" in names:
         copies["1.output_adapter.proj.weight"] = EMBEDDING

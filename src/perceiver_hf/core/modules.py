@@ -4,6 +4,7 @@ Data flow (B batch, M inputs, N latents, O outputs):
 
     inputs --InputAdapter--> [B, M, C] --cross-attention--> latents [B, N, D]
            --(self-attention block) x num_self_attention_blocks--> [B, N, D]
+           (the first num_cross_attention_layers block applications each start with a cross-attention)
     output queries [B, O, F] --cross-attention to latents--> [B, O, F] --OutputAdapter--> task outputs
 """
 
@@ -29,9 +30,9 @@ class EncoderOutput:
 
     Attributes:
         last_hidden_state: latents after the last self-attention layer [B, N, D].
-        hidden_states: latents after the cross-attention and after every self-attention layer, if requested.
+        hidden_states: latents after every applied cross-attention and self-attention layer, in order, if requested.
         self_attentions: self-attention probabilities [B, H, N, N] per applied layer, if requested.
-        cross_attentions: cross-attention probabilities [B, H, N, M], if requested.
+        cross_attentions: cross-attention probabilities [B, H, N, M] per applied cross-attention, if requested.
     """
 
     last_hidden_state: torch.Tensor
@@ -69,6 +70,18 @@ def _spec_or_options(spec: Any, options: dict[str, Any], build: Callable[[], Any
     return spec
 
 
+def _check_schedule(spec: EncoderSpec) -> None:
+    """Refuse block counts the encoder cannot apply, naming the fix."""
+    if spec.num_self_attention_blocks < 1:
+        raise ValueError(f"num_self_attention_blocks must be >= 1, got {spec.num_self_attention_blocks}.")
+    if not 1 <= spec.num_cross_attention_layers <= spec.num_self_attention_blocks:
+        raise ValueError(
+            f"num_cross_attention_layers must be between 1 and num_self_attention_blocks "
+            f"({spec.num_self_attention_blocks}), got {spec.num_cross_attention_layers}: each cross-attention "
+            "precedes a block application."
+        )
+
+
 class PerceiverEncoder(_Checkpointable):
     """Cross-attends a learned latent array to the adapted input, then refines it with self-attention.
 
@@ -96,20 +109,38 @@ class PerceiverEncoder(_Checkpointable):
         super().__init__()
         spec = _spec_or_options(spec, options, lambda: encoder_spec(num_latents, num_latent_channels, **options),
                                 "PerceiverEncoder", num_latents, num_latent_channels)
-        if spec.num_self_attention_blocks < 1:
-            raise ValueError(f"num_self_attention_blocks must be >= 1, got {spec.num_self_attention_blocks}.")
+        _check_schedule(spec)
         self.spec = spec
         self.input_adapter = input_adapter
         self.num_self_attention_blocks = spec.num_self_attention_blocks
+        self.num_cross_attention_layers = spec.num_cross_attention_layers
         self.latent_provider = TrainableQueryProvider(spec.num_latents, spec.num_latent_channels, spec.init_scale)
         num_input_channels = input_adapter.num_input_channels
-        # unset q/k width: the input (key/value) width, as DeepMind's CrossAttention
-        self.cross_attention = CrossAttentionLayer(
-            spec.cross_attention, spec.num_latent_channels, num_input_channels, default_qk_channels=num_input_channels
-        )
-        self.self_attention = SelfAttentionBlock(
-            spec.self_attention, spec.num_latent_channels, spec.num_self_attention_layers_per_block
-        )
+
+        def cross_attention() -> CrossAttentionLayer:
+            # unset q/k width: the input (key/value) width, as DeepMind's CrossAttention
+            return CrossAttentionLayer(
+                spec.cross_attention, spec.num_latent_channels, num_input_channels, default_qk_channels=num_input_channels
+            )
+
+        def self_attention() -> SelfAttentionBlock:
+            return SelfAttentionBlock(spec.self_attention, spec.num_latent_channels, spec.num_self_attention_layers_per_block)
+
+        self.cross_attention = cross_attention()
+        self.self_attention = self_attention()
+        # the weights of the 2nd..n-th applications, when not shared with the first (the library's cross_attn_n,
+        # self_attn_n); absent otherwise, so a shared model's state dict has no extra keys
+        self.later_cross_attention = cross_attention() if spec.has_later_cross_attention else None
+        self.later_self_attention = self_attention() if spec.has_later_self_attention else None
+
+    def schedule(self) -> list[tuple[Optional[CrossAttentionLayer], SelfAttentionBlock]]:
+        """(cross-attention or None, self-attention block) per block application, in order."""
+        later_cross = self.cross_attention if self.later_cross_attention is None else self.later_cross_attention
+        later_self = self.self_attention if self.later_self_attention is None else self.later_self_attention
+        steps: list[tuple[Optional[CrossAttentionLayer], SelfAttentionBlock]] = [(self.cross_attention, self.self_attention)]
+        for index in range(1, self.num_self_attention_blocks):
+            steps.append((later_cross if index < self.num_cross_attention_layers else None, later_self))
+        return steps
 
     @property
     def latent(self) -> nn.Parameter:
@@ -133,14 +164,14 @@ class PerceiverEncoder(_Checkpointable):
         x_in = self.input_adapter(x)  # [B, M, C]
         key_mask = None if input_mask is None else input_mask.bool()
         latents = self.latent_provider(x_in.shape[0])  # [B, N, D]
-        latents, cross_weights = self._run(
-            self.cross_attention, latents, x_in, key_mask, None, return_weights, attention
-        )
-
-        hidden_states = [latents]
-        self_weights = []
-        for _ in range(self.num_self_attention_blocks):
-            for layer in self.self_attention.layers:
+        hidden_states: list[torch.Tensor] = []
+        self_weights, cross_weights = [], []
+        for cross_attention, block in self.schedule():
+            if cross_attention is not None:
+                latents, weights = self._run(cross_attention, latents, x_in, key_mask, None, return_weights, attention)
+                hidden_states.append(latents)
+                cross_weights.append(weights)
+            for layer in block.layers:
                 latents, weights = self._run(layer, latents, return_weights, attention)  # [B, N, D]
                 hidden_states.append(latents)
                 self_weights.append(weights)
@@ -148,7 +179,7 @@ class PerceiverEncoder(_Checkpointable):
             last_hidden_state=latents,
             hidden_states=tuple(hidden_states) if return_hidden_states else None,
             self_attentions=tuple(self_weights) if return_weights else None,
-            cross_attentions=(cross_weights,) if return_weights else None,
+            cross_attentions=tuple(cross_weights) if return_weights else None,
         )
 
 

@@ -69,8 +69,18 @@ class EncoderSpec:
         cross_attention: the input cross-attention layer.
         self_attention: each latent self-attention layer.
         num_self_attention_layers_per_block: layers in the self-attention block.
-        num_self_attention_blocks: how often the block is applied; the applications share weights.
+        num_self_attention_blocks: how often the block is applied.
+        num_cross_attention_layers: how many of the blocks are preceded by a cross-attention to the input (the
+            first always is); at most `num_self_attention_blocks`.
+        first_cross_attention_layer_shared: the first cross-attention shares its weights with the later ones;
+            False gives the later ones (together) their own layer.
+        first_self_attention_block_shared: the first block application shares its weights with the later ones;
+            False gives the later applications (together) their own block.
         init_scale: std of the latent array's initialisation.
+
+    With several blocks the encoder computes, as the perceiver-io library does (block i = 0, 1, ...):
+    cross-attention (i < num_cross_attention_layers), then the self-attention block; application 0 uses the
+    first weights, every later one the second set if unshared, else the first.
     """
 
     num_latents: int
@@ -79,7 +89,20 @@ class EncoderSpec:
     self_attention: AttentionSpec = AttentionSpec()
     num_self_attention_layers_per_block: int = 6
     num_self_attention_blocks: int = 1
+    num_cross_attention_layers: int = 1
+    first_cross_attention_layer_shared: bool = False
+    first_self_attention_block_shared: bool = True
     init_scale: float = DEFAULT_INIT_SCALE
+
+    @property
+    def has_later_cross_attention(self) -> bool:
+        """Whether the 2nd..n-th cross-attentions have their own weights."""
+        return self.num_cross_attention_layers > 1 and not self.first_cross_attention_layer_shared
+
+    @property
+    def has_later_self_attention(self) -> bool:
+        """Whether the 2nd..n-th self-attention block applications have their own weights."""
+        return self.num_self_attention_blocks > 1 and not self.first_self_attention_block_shared
 
 
 @dataclass(frozen=True)
@@ -107,7 +130,10 @@ _ATTENTION_OPTIONS = {
     "residual": "{}_residual",
 }
 _SHARED_OPTIONS = ("dropout", "activation", "layer_norm_eps")  # same name in the spec and the flat options
-_ENCODER_OPTIONS = ("num_self_attention_layers_per_block", "num_self_attention_blocks", "init_scale")
+_ENCODER_OPTIONS = (
+    "num_self_attention_layers_per_block", "num_self_attention_blocks", "num_cross_attention_layers",
+    "first_cross_attention_layer_shared", "first_self_attention_block_shared", "init_scale",
+)  # fmt: skip
 
 
 def _attention_option_names(kind: str) -> dict[str, str]:

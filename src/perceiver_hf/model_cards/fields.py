@@ -34,6 +34,11 @@ def architecture_summary(config: Any, decoder: Optional[str] = None) -> str:
         "learned queries -> logits tied to the embedding"
     )
     blocks = "" if config.num_self_attention_blocks == 1 else f" applied {config.num_self_attention_blocks} times"
+    if config.num_self_attention_blocks > 1 and not config.first_self_attention_block_shared:
+        blocks += " (the first with its own weights)"
+    if config.num_cross_attention_layers > 1:
+        shared = "shared" if config.first_cross_attention_layer_shared else "the first with its own weights"
+        blocks += f", {config.num_cross_attention_layers} of them after a cross-attention to the input ({shared})"
     return (
         f"{config.num_input_channels}-channel embeddings of a {config.vocab_size:,}-token vocabulary -> "
         f"cross-attention ({config.num_cross_attention_heads} heads) to {config.num_latents} latents x "

@@ -60,6 +60,9 @@ class TextEncoderConfig:
     num_self_attention_layers_per_block: int = 6
     num_self_attention_blocks: int = 1
     self_attention_widening_factor: int = 1
+    num_cross_attention_layers: int = 1
+    first_cross_attention_layer_shared: bool = False
+    first_self_attention_block_shared: bool = True
     dropout: float = 0.0
     activation: str = DEFAULT_ACTIVATION
     layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS

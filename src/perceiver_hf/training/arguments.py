@@ -83,6 +83,13 @@ class ModelArguments:
             "Default: the license in the base model's card when fine-tuning, else 'unknown'."
         },
     )
+    freeze_encoder: bool = field(
+        default=False,
+        metadata={
+            "help": "Train only the decoder (the task head): the encoder's weights, embedding included, stay as "
+            "loaded (the perceiver-io library's decoder-only fine-tuning)."
+        },
+    )
     force: bool = field(
         default=False,
         metadata={

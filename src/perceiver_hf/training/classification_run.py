@@ -30,6 +30,7 @@ from .classification_data import prepare_classification_datasets, resolve_label_
 from .classification_metrics import classification_metrics
 from .data import load_raw_datasets
 from .training_card import ModelCardTrainer, _latest_evaluation, data_name, run_card_basics
+from .freezing import freeze_encoder
 from .model_setup import load_tokenizer, resolve_model_setup
 from .parsing import TrainArguments
 from .run_command import RunCommand, model_path
@@ -89,6 +90,8 @@ def build_classification_trainer(
         if setup.pretrained
         else head(config)
     )
+    if model_args.freeze_encoder:
+        freeze_encoder(model)
     collator = (DataCollatorWithPadding if task.task == "text-classification" else DataCollatorForTokenClassification)(
         tokenizer
     )

@@ -34,6 +34,7 @@ from .data import load_raw_datasets, prepare_datasets
 from .file_checks import check_checkpoint_folder
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .training_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
+from .freezing import freeze_encoder
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
 from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve
@@ -178,6 +179,8 @@ def build_trainer(
         )
     set_seed(training_args.seed)  # the same initial weights whatever happened before
     model = build_model(model_args, setup)
+    if model_args.freeze_encoder:
+        freeze_encoder(model)
     logger.info(
         "%s parameters; %d process(es), global batch %d",
         f"{model.num_parameters():,}",
