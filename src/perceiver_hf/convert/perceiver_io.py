@@ -14,7 +14,6 @@ folder: the same encoder, its head's rules and fields in `perceiver_io_classifie
 from __future__ import annotations
 
 import hashlib
-import json
 import shlex
 from pathlib import Path
 from typing import Any, Optional, Union
@@ -23,11 +22,11 @@ import torch
 
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_classification import PerceiverForSequenceClassification
-from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata
 from ..output_folder import plan_output_folder
 from .conversion_card import PERCEIVER_IO_CLASSIFIER_TEMPLATE, PERCEIVER_IO_TEMPLATE
 from .converted_folder import write_converted_folder
 from .errors import ConversionError
+from .perceiver_io_card import LibrarySource, library_card_fields
 from .perceiver_io_classifier import classifier_config, classifier_hyper_parameters, classifier_layout, is_text_classifier
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
@@ -83,33 +82,6 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _card_fields(
-    source: Path,
-    digest: str,
-    settings: dict[str, Any],
-    settings_json: Optional[Union[str, Path]],
-    command: str,
-    kind: str,
-    pipeline_tag: str,
-) -> dict[str, Any]:
-    """The fields of the `perceiver-io-library-conversion` card (or of its classifier variant, `kind` naming the
-    model): the source file and settings, nothing assumed."""
-    read_as = "Lightning checkpoint" if settings_json is None else f"checkpoint with settings from {Path(settings_json).name}"
-    return dict(
-        metadata=hub_metadata(license=UNKNOWN_LICENSE, tags=["perceiver-io"], pipeline_tag=pipeline_tag),
-        title=f"Perceiver IO {kind} converted from {LIBRARY} ({source.name})",
-        license_note=f"{UNKNOWN_LICENSE}: that of the training run that made `{source.name}` (the library itself is "
-        "Apache-2.0; its license does not cover trained weights)",
-        provenance=f"Converted from `{source.name}` ({source.stat().st_size:,} bytes, sha256 `{digest}`), a {LIBRARY} "
-        f"{read_as}. The values are copied unchanged as float32; only names change (and a masked LM's output queries past the "
-        "encoder's max_seq_len, which the library never decodes, are left out).",
-        source_name=source.name,
-        source_sha256=digest,
-        library_settings=json.dumps(settings, sort_keys=True),
-        command=command,
-    )
-
-
 def convert_perceiver_io_checkpoint(
     source: Union[str, Path],
     output_dir: Union[str, Path],
@@ -144,6 +116,14 @@ def convert_perceiver_io_checkpoint(
     what = f"{LIBRARY} checkpoint {str(source)!r}"
     tensors = library_tensors_to_ours(tensors, config, what)
     digest = _sha256(source)
+    library_source = LibrarySource(
+        name=source.name, size=source.stat().st_size, sha256=digest, version=LIBRARY,
+        library=f"the perceiver-io library (0.4, `{'LitTextClassifier' if classifier else 'LitLanguageModel'}`)",
+        read_as=f"{LIBRARY} " + ("Lightning checkpoint" if settings_json is None
+                                 else f"checkpoint with settings from {Path(settings_json).name}"),
+        read_note="reads the checkpoint with `torch.load(weights_only=True)` and an allow-list",
+        settings=settings,
+    )  # fmt: skip
     return write_converted_folder(
         output_plan,
         layout=classifier_layout() if classifier else perceiver_io_layout(config.tie_word_embeddings),
@@ -152,9 +132,9 @@ def convert_perceiver_io_checkpoint(
         config=config,
         what=what,
         card_template=PERCEIVER_IO_CLASSIFIER_TEMPLATE if classifier else PERCEIVER_IO_TEMPLATE,
-        card_fields=_card_fields(
-            source, digest, settings, settings_json, command or perceiver_io_command(source, output_dir, settings_json, force),
-            *(("text classifier", "text-classification") if classifier else ("masked language model", "fill-mask")),
+        card_fields=library_card_fields(
+            library_source, config, classifier=classifier, byte_tokenizer=False, model_path=Path(output_dir).name,
+            command=command or perceiver_io_command(source, output_dir, settings_json, force),
         ),
         metadata={"source": source.name, "source_sha256": digest, "source_library": LIBRARY},
         force=force,

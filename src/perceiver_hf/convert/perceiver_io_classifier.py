@@ -24,14 +24,11 @@ from typing import Any, Mapping
 from ..configuration_perceiver import PerceiverConfig
 from .errors import ConversionError
 from .mapping import SAME, CheckpointLayout, Param
-from .perceiver_io_config import check_same_dropout, complete, encoder_fields, library_hyper_parameters
+from .perceiver_io_config import check_same_dropout, complete, decoder_residual, encoder_fields, library_hyper_parameters
+from .perceiver_io_versions import V0_4, LibraryVersion
 from .perceiver_io_mapping import perceiver_io_layout
 
-CLASSIFIER_DEFAULTS: dict[str, Any] = dict(
-    num_cross_attention_heads=8, num_cross_attention_qk_channels=None, num_cross_attention_v_channels=None,
-    cross_attention_widening_factor=1, dropout=0.0, init_scale=0.02, freeze=False,
-    num_output_queries=1, num_output_query_channels=256, num_classes=100,
-)  # fmt: skip
+CLASSIFIER_DEFAULTS = V0_4.classifier
 """perceiver-io 0.4's `ClassificationDecoderConfig` defaults."""
 CLASSIFIER_KEY = "num_classes"
 """The field only a `ClassificationDecoderConfig` has (how a settings JSON says "text classifier")."""
@@ -44,18 +41,21 @@ def is_text_classifier(settings: Mapping[str, Any]) -> bool:
     return isinstance(decoder, Mapping) and CLASSIFIER_KEY in decoder
 
 
-def classifier_config(settings: Mapping[str, Any], id2label: Mapping[Any, str] | None = None) -> PerceiverConfig:
+def classifier_config(
+    settings: Mapping[str, Any], id2label: Mapping[Any, str] | None = None, version: LibraryVersion = V0_4
+) -> PerceiverConfig:
     """The `PerceiverConfig` of a `PerceiverForSequenceClassification` computing the library's `TextClassifier`.
 
     Args:
         settings: {"encoder": TextEncoderConfig fields, "decoder": ClassificationDecoderConfig fields,
             "num_latents": N, "num_latent_channels": D}; the decoder may also hold "id2label" (JSON only).
         id2label: label names, class index -> name (default LABEL_i).
+        version: the library version whose fields and semantics these are.
     """
-    fields, encoder = encoder_fields(settings)
+    fields, encoder = encoder_fields(settings, version)
     decoder_values = dict(settings["decoder"])
     id2label = id2label or decoder_values.pop("id2label", None)
-    decoder = complete(decoder_values, CLASSIFIER_DEFAULTS, "classifier decoder config")
+    decoder = complete(decoder_values, version.classifier, "classifier decoder config", version)
     if decoder["num_output_queries"] != 1:
         raise ConversionError(
             f"This text classifier has num_output_queries={decoder['num_output_queries']}: the library then returns "
@@ -78,7 +78,8 @@ def classifier_config(settings: Mapping[str, Any], id2label: Mapping[Any, str] |
         classifier_num_cross_attention_qk_channels=qk_channels,
         classifier_num_cross_attention_v_channels=decoder["num_cross_attention_v_channels"] or qk_channels,
         classifier_cross_attention_widening_factor=decoder["cross_attention_widening_factor"],
-        classifier_cross_attention_residual=True,
+        **{"classifier_cross_attention_residual": True,
+           **decoder_residual(decoder, "classifier_cross_attention_residual")},
         # no masked-LM decoder: its widths stay unset rather than defaults that describe nothing
         decoder_num_cross_attention_qk_channels=None,
         decoder_num_cross_attention_v_channels=None,

@@ -1,11 +1,12 @@
-"""The `PerceiverConfig` of a perceiver-io library (0.4) text model, from its `TextEncoderConfig` /
-`TextDecoderConfig` values (a Lightning checkpoint's `hyper_parameters`, or the JSON given with a state dict).
+"""The `PerceiverConfig` of a perceiver-io library text model, from its `TextEncoderConfig` / `TextDecoderConfig`
+values (0.4: a Lightning checkpoint's `hyper_parameters` or the JSON given with a state dict; 0.9-0.11: config.json's
+`model_config`; `perceiver_io_versions` holds what differs between them).
 
 The library's semantics become ordinary config fields (docs/perceiver-io.md lists them):
 
-    token embedding * sqrt(C)                      scale_input_embeddings=True
+    token embedding * sqrt(C) (0.4 only)           scale_input_embeddings=True
     MLP activation nn.GELU() (exact erf)           hidden_act="gelu"
-    decoder cross-attention adds its query back    decoder_cross_attention_residual=True
+    decoder cross-attention adds its query back    decoder_cross_attention_residual=True (0.9+: the config's)
     encoder cross-attention q/k width unset = D    num_cross_attention_qk_channels=D (DeepMind: C)
     padded positions' decoder queries decoded      mask_padded_queries=False
 
@@ -19,23 +20,13 @@ from typing import Any, Mapping
 
 from ..configuration_perceiver import PerceiverConfig
 from .errors import ConversionError
+from .perceiver_io_versions import V0_4, LibraryVersion
 
-ENCODER_DEFAULTS: dict[str, Any] = dict(
-    num_cross_attention_heads=8, num_cross_attention_qk_channels=None, num_cross_attention_v_channels=None,
-    num_cross_attention_layers=1, first_cross_attention_layer_shared=False, cross_attention_widening_factor=1,
-    num_self_attention_heads=8, num_self_attention_qk_channels=None, num_self_attention_v_channels=None,
-    num_self_attention_layers_per_block=8, num_self_attention_blocks=1, first_self_attention_block_shared=True,
-    self_attention_widening_factor=1, dropout=0.0, init_scale=0.02, freeze=False,
-    vocab_size=10003, max_seq_len=256, num_input_channels=64,
-)  # fmt: skip
+ENCODER_DEFAULTS = V0_4.encoder
 """perceiver-io 0.4's `TextEncoderConfig` defaults (a JSON may leave fields out, as the library's CLI does)."""
-DECODER_DEFAULTS: dict[str, Any] = dict(
-    num_cross_attention_heads=8, num_cross_attention_qk_channels=None, num_cross_attention_v_channels=None,
-    cross_attention_widening_factor=1, dropout=0.0, init_scale=0.02, freeze=False,
-    num_output_query_channels=None, vocab_size=10003, max_seq_len=512,
-)  # fmt: skip
+DECODER_DEFAULTS = V0_4.decoder
 """perceiver-io 0.4's `TextDecoderConfig` defaults."""
-MODEL_KEYS = ("encoder", "decoder", "num_latents", "num_latent_channels")
+MODEL_KEYS = V0_4.model_keys
 
 _SHARED_FIELDS = {"dropout": "dropout", "initializer_range": "init_scale"}
 ENCODER_FIELDS: dict[str, str] = {
@@ -56,31 +47,40 @@ DECODER_FIELDS: dict[str, str] = {
 }  # fmt: skip
 """PerceiverConfig field <- TextDecoderConfig field (vocab_size, max_seq_len, dropout and init_scale must equal the
 encoder's, and are checked)."""
-LIBRARY_SEMANTICS: dict[str, Any] = dict(
-    scale_input_embeddings=True, hidden_act="gelu", cross_attention_residual=True,
-    decoder_cross_attention_residual=True, mask_padded_queries=False, layer_norm_eps=1e-5,
-)  # fmt: skip
-"""The PerceiverConfig fields that make a perceiver-hf model compute what the library computes."""
+LIBRARY_SEMANTICS = V0_4.semantics
+"""The PerceiverConfig fields that make a perceiver-hf model compute what the library (0.4) computes."""
 
 
-def complete(values: Mapping[str, Any], defaults: Mapping[str, Any], what: str) -> dict[str, Any]:
+def complete(values: Any, defaults: Mapping[str, Any], what: str, version: LibraryVersion = V0_4) -> dict[str, Any]:
+    """`values` with the left-out fields at their `defaults`; unknown fields (and, where `version` always writes
+    every field, missing ones) refused in one line."""
+    if not isinstance(values, Mapping):
+        raise ConversionError(f"The {what} is a {type(values).__name__}, not a mapping of {version.name} fields.")
     unknown = sorted(set(values) - set(defaults))
-    if unknown:
+    missing = sorted(set(defaults) - set(values)) if version.all_fields_required else []
+    if unknown or missing:
+        found = "; ".join(part for part in (f"unknown field(s) {unknown}" if unknown else "",
+                                            f"no {missing}" if missing else "") if part)  # fmt: skip
         raise ConversionError(
-            f"The {what} has field(s) {unknown} that perceiver-io 0.4's text configs do not have; this converter "
-            f"supports perceiver-io 0.4 text models ({what} fields: {sorted(defaults)})."
+            f"The {what} has {found}; this converter supports {version.name} text models, whose {what} has the "
+            f"fields {sorted(defaults)}."
         )
     return {**defaults, **values}
 
 
-def encoder_fields(hyper_parameters: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+def encoder_fields(
+    hyper_parameters: Mapping[str, Any], version: LibraryVersion = V0_4
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the `PerceiverConfig` fields of the library's text encoder and latents, its completed `TextEncoderConfig`
     values): shared by the masked LM and the text classifier, whose encoders are the same `TextEncoder`."""
-    missing = [key for key in MODEL_KEYS if key not in hyper_parameters]
-    if missing:
-        raise ConversionError(f"The model settings lack {missing}; expected {list(MODEL_KEYS)} "
-                              "(a Lightning checkpoint's hyper_parameters, or the JSON given with a state dict).")
-    encoder = complete(hyper_parameters["encoder"], ENCODER_DEFAULTS, "encoder config")
+    keys = set(hyper_parameters)
+    missing, unknown = sorted(set(version.model_keys) - keys), sorted(keys - set(version.model_keys))
+    if missing or (unknown and version.all_fields_required):
+        raise ConversionError(
+            f"The model settings have {sorted(keys)}; {version.name} model settings have {list(version.model_keys)} "
+            "(a Lightning checkpoint's hyper_parameters, the JSON given with a state dict, or config.json's model_config)."
+        )
+    encoder = complete(hyper_parameters["encoder"], version.encoder, "encoder config", version)
     latent_channels = hyper_parameters["num_latent_channels"]
     if not 1 <= encoder["num_cross_attention_layers"] <= encoder["num_self_attention_blocks"]:
         raise ConversionError(
@@ -91,7 +91,7 @@ def encoder_fields(hyper_parameters: Mapping[str, Any]) -> tuple[dict[str, Any],
     cross_qk = encoder["num_cross_attention_qk_channels"] or latent_channels  # the library's unset width: the query's
     fields = dict(
         **{ours: encoder[theirs] for ours, theirs in ENCODER_FIELDS.items()},
-        **LIBRARY_SEMANTICS,
+        **version.semantics,
         num_latents=hyper_parameters["num_latents"],
         num_latent_channels=latent_channels,
         num_cross_attention_qk_channels=cross_qk,
@@ -108,15 +108,17 @@ def check_same_dropout(encoder: Mapping[str, Any], decoder: Mapping[str, Any]) -
                               "differ; PerceiverConfig has one dropout. Set both to the same value in the JSON.")
 
 
-def library_config(hyper_parameters: Mapping[str, Any]) -> PerceiverConfig:
-    """The `PerceiverConfig` computing what the library's `LanguageModel(hyper_parameters)` computes.
+def library_config(hyper_parameters: Mapping[str, Any], version: LibraryVersion = V0_4) -> PerceiverConfig:
+    """The `PerceiverConfig` computing what the library's masked language model computes (0.4's `LanguageModel`,
+    0.11's `MaskedLanguageModel`).
 
     Args:
         hyper_parameters: {"encoder": TextEncoderConfig fields, "decoder": TextDecoderConfig fields,
             "num_latents": N, "num_latent_channels": D} (dataclass fields as a mapping).
+        version: the library version whose fields and semantics these are.
     """
-    fields, encoder = encoder_fields(hyper_parameters)
-    decoder = complete(hyper_parameters["decoder"], DECODER_DEFAULTS, "decoder config")
+    fields, encoder = encoder_fields(hyper_parameters, version)
+    decoder = complete(hyper_parameters["decoder"], version.decoder, "decoder config", version)
     if decoder["vocab_size"] != encoder["vocab_size"]:
         raise ConversionError(f"Encoder and decoder vocab_size differ ({encoder['vocab_size']} vs "
                               f"{decoder['vocab_size']}); a masked LM needs one vocabulary.")
@@ -135,10 +137,20 @@ def library_config(hyper_parameters: Mapping[str, Any]) -> PerceiverConfig:
         )
     check_same_dropout(encoder, decoder)
     return PerceiverConfig(
-        **fields,
+        **{**fields, **decoder_residual(decoder, "decoder_cross_attention_residual")},
         **{ours: decoder[theirs] for ours, theirs in DECODER_FIELDS.items()},
         tie_word_embeddings=decoder["num_output_query_channels"] is None,
     )
+
+
+def decoder_residual(decoder: Mapping[str, Any], field: str) -> dict[str, Any]:
+    """{field: the decoder's query residual} where the version has the option (0.9+), else {} (0.4: always on)."""
+    if "cross_attention_residual" not in decoder:
+        return {}
+    if not isinstance(decoder["cross_attention_residual"], bool):
+        raise ConversionError(f"The decoder config's cross_attention_residual must be true or false, got "
+                              f"{decoder['cross_attention_residual']!r}.")
+    return {field: decoder["cross_attention_residual"]}
 
 
 def library_hyper_parameters(config: PerceiverConfig) -> dict[str, Any]:

@@ -37,6 +37,12 @@ _MLP: ModuleTable = {
 _PROJECTIONS: ModuleTable = {
     f"attention.{name}": (f"0.module.attention.{name}", SAME) for name in ("q_proj", "k_proj", "v_proj", "o_proj")
 }
+CROSS_ATTENTION_LAYER: ModuleTable = {
+    "q_norm": ("0.module.q_norm", SAME), "kv_norm": ("0.module.kv_norm", SAME), **_PROJECTIONS, **_MLP
+}
+"""The inside of the library's (Residual-wrapped) cross-attention layer: attention "0.module", MLP "1.module"."""
+SELF_ATTENTION_LAYER: ModuleTable = {"norm": ("0.module.norm", SAME), **_PROJECTIONS, **_MLP}
+"""The inside of the library's self-attention layer."""
 
 
 def perceiver_io_layout(tied: bool) -> CheckpointLayout:
@@ -58,10 +64,8 @@ def perceiver_io_layout(tied: bool) -> CheckpointLayout:
         cross_attention_layers={
             "perceiver.encoder.cross_attention": "0.cross_attn_1", "perceiver.decoder.cross_attention": "1.cross_attn"
         },
-        cross_attention_layer={
-            "q_norm": ("0.module.q_norm", SAME), "kv_norm": ("0.module.kv_norm", SAME), **_PROJECTIONS, **_MLP
-        },
-        self_attention_layer={"norm": ("0.module.norm", SAME), **_PROJECTIONS, **_MLP},
+        cross_attention_layer=CROSS_ATTENTION_LAYER,
+        self_attention_layer=SELF_ATTENTION_LAYER,
         self_attention_module=lambda index: f"0.self_attn_1.{index}",
         later_cross_attention="0.cross_attn_n",
         later_self_attention_module=lambda index: f"0.self_attn_n.{index}",
