@@ -13,13 +13,15 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 from typing import Any, Callable, Optional, Sequence
 
 HAIKU_HELP = "DeepMind's Haiku pickle (e.g. language_perceiver_io_bytes.pickle; no JAX or Haiku needed)"
 TRANSFORMERS_HELP = "transformers' own PerceiverForMaskedLM (model_type 'perceiver'), e.g. deepmind/language-perceiver"
 PERCEIVER_IO_HELP = (
-    "a perceiver-io library (0.4) masked language model or text classifier: a LitLanguageModel / LitTextClassifier "
-    ".ckpt, or a state dict with --config"
+    "a perceiver-io library masked language model or text classifier: 0.4's LitLanguageModel / LitTextClassifier "
+    ".ckpt (or a state dict with --config), or a 0.9-0.11 Hugging Face folder or Hub id "
+    "(model_type perceiver-io-masked-language-model / perceiver-io-text-classifier)"
 )
 
 
@@ -55,8 +57,12 @@ def add_transformers_arguments(parser: argparse.ArgumentParser) -> None:
 
 def add_perceiver_io_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `convert perceiver-io`."""
-    parser.add_argument("source", metavar="SOURCE", help="a Lightning .ckpt or a torch.save'd state dict")
+    parser.add_argument(
+        "source", metavar="SOURCE",
+        help="a 0.4 Lightning .ckpt or torch.save'd state dict, or a 0.9-0.11 Hugging Face folder or Hub model id",
+    )
     _add_common_arguments(parser)
+    parser.add_argument("--revision", default=None, help="Hub branch, tag or commit of a Hub SOURCE (0.9-0.11)")
     parser.add_argument(
         "--config",
         default=None,
@@ -133,10 +139,20 @@ def run_transformers(args: argparse.Namespace) -> int:
 
 def run_perceiver_io(args: argparse.Namespace) -> int:
     """`perceiver-hf convert perceiver-io`."""
-    from ..convert import convert_perceiver_io_checkpoint
+    from ..convert import convert_perceiver_io_checkpoint, convert_perceiver_io_folder
+    from ..convert.errors import ConversionError
+
+    checkpoint = Path(args.source).is_file()
 
     def convert(output_dir: str, **options: Any) -> Any:
-        return convert_perceiver_io_checkpoint(args.source, output_dir, settings_json=args.config, **options)
+        if checkpoint and args.revision:
+            raise ConversionError(f"--revision is for a Hub SOURCE; {args.source} is a local checkpoint file.")
+        if not checkpoint and args.config:
+            raise ConversionError(f"--config is for a 0.4 state dict; {args.source} is not a file (a 0.9-0.11 "
+                                  "folder or Hub id carries its settings in config.json).")
+        if checkpoint:
+            return convert_perceiver_io_checkpoint(args.source, output_dir, settings_json=args.config, **options)
+        return convert_perceiver_io_folder(args.source, output_dir, revision=args.revision, **options)
 
     return _run(args, convert)
 

@@ -13,8 +13,6 @@ folder: the same encoder, its head's rules and fields in `perceiver_io_classifie
 
 from __future__ import annotations
 
-import hashlib
-import shlex
 from pathlib import Path
 from typing import Any, Optional, Union
 
@@ -23,13 +21,12 @@ import torch
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_classification import PerceiverForSequenceClassification
 from ..output_folder import plan_output_folder
-from .conversion_card import PERCEIVER_IO_CLASSIFIER_TEMPLATE, PERCEIVER_IO_TEMPLATE
-from .converted_folder import write_converted_folder
 from .errors import ConversionError
-from .perceiver_io_card import LibrarySource, library_card_fields
+from .perceiver_io_card import LibrarySource, file_sha256, perceiver_io_command
 from .perceiver_io_classifier import classifier_config, classifier_hyper_parameters, classifier_layout, is_text_classifier
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
+from .perceiver_io_folder import write_library_folder
 from .perceiver_io_mapping import EMBEDDING, OUTPUT_QUERY, perceiver_io_layout, shared_copies
 
 LIBRARY = "perceiver-io 0.4"
@@ -65,23 +62,6 @@ def library_tensors_to_ours(
     return tensors
 
 
-def perceiver_io_command(
-    source: Union[str, Path], output_dir: Union[str, Path], settings: Optional[Union[str, Path]], force: bool
-) -> str:
-    """The `perceiver-hf convert perceiver-io` command line equivalent to these arguments."""
-    args = ["perceiver-hf", "convert", "perceiver-io", str(source), str(output_dir)]
-    args += ["--config", str(settings)] if settings else []
-    return shlex.join(args + (["--force"] if force else []))
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def convert_perceiver_io_checkpoint(
     source: Union[str, Path],
     output_dir: Union[str, Path],
@@ -115,7 +95,7 @@ def convert_perceiver_io_checkpoint(
     config = classifier_config(settings) if classifier else library_config(settings)
     what = f"{LIBRARY} checkpoint {str(source)!r}"
     tensors = library_tensors_to_ours(tensors, config, what)
-    digest = _sha256(source)
+    digest = file_sha256(source)
     library_source = LibrarySource(
         name=source.name, size=source.stat().st_size, sha256=digest, version=LIBRARY,
         library=f"the perceiver-io library (0.4, `{'LitTextClassifier' if classifier else 'LitLanguageModel'}`)",
@@ -124,23 +104,18 @@ def convert_perceiver_io_checkpoint(
         read_note="reads the checkpoint with `torch.load(weights_only=True)` and an allow-list",
         settings=settings,
     )  # fmt: skip
-    return write_converted_folder(
+    return write_library_folder(
         output_plan,
+        source=library_source,
         layout=classifier_layout() if classifier else perceiver_io_layout(config.tie_word_embeddings),
-        arrays=tensors,
-        to_tensor=lambda tensor, transpose: tensor.t().contiguous() if transpose else tensor.contiguous(),
+        tensors=tensors,
         config=config,
         what=what,
-        card_template=PERCEIVER_IO_CLASSIFIER_TEMPLATE if classifier else PERCEIVER_IO_TEMPLATE,
-        card_fields=library_card_fields(
-            library_source, config, classifier=classifier, byte_tokenizer=False, model_path=Path(output_dir).name,
-            command=command or perceiver_io_command(source, output_dir, settings_json, force),
-        ),
-        metadata={"source": source.name, "source_sha256": digest, "source_library": LIBRARY},
+        classifier=classifier,
+        byte_tokenizer=False,
+        command=command or perceiver_io_command(source, output_dir, force, config=settings_json),
         force=force,
         progress=progress,
-        byte_tokenizer=False,
-        model_class=PerceiverForSequenceClassification if classifier else None,
     )
 
 

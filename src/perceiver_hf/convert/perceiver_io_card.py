@@ -6,9 +6,12 @@ version, the semantics fields the converted config carries, the source file and 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shlex
 from dataclasses import dataclass
-from typing import Any, Mapping
+from pathlib import Path
+from typing import Any, Mapping, Optional, Union
 
 from ..configuration_perceiver import PerceiverConfig
 from ..model_cards.fields import UNKNOWN_LICENSE, hub_metadata
@@ -51,6 +54,26 @@ class LibrarySource:
     settings: Mapping[str, Any]
 
 
+def file_sha256(path: Path) -> str:
+    """The sha256 of a file, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def perceiver_io_command(
+    source: Union[str, Path], output_dir: Union[str, Path], force: bool, **options: Optional[Union[str, Path]]
+) -> str:
+    """The `perceiver-hf convert perceiver-io` command line for these arguments (`options`: --config, --revision
+    values; None ones left out)."""
+    args = ["perceiver-hf", "convert", "perceiver-io", str(source), str(output_dir)]
+    for name, value in options.items():
+        args += [f"--{name}", str(value)] if value else []
+    return shlex.join(args + (["--force"] if force else []))
+
+
 def semantics_text(config: PerceiverConfig, classifier: bool) -> str:
     """The config fields that carry the library's semantics, as the card lists them."""
     residual = "classifier_cross_attention_residual" if classifier else "decoder_cross_attention_residual"
@@ -89,4 +112,4 @@ def library_card_fields(
     )
 
 
-__all__ = ["LibrarySource", "library_card_fields", "semantics_text"]
+__all__ = ["LibrarySource", "file_sha256", "library_card_fields", "perceiver_io_command", "semantics_text"]
