@@ -171,3 +171,34 @@ def test_freeze_encoder_trains_only_the_decoder() -> None:
 def test_freeze_encoder_names_what_it_needs() -> None:
     with pytest.raises(TypeError, match=r"has no Perceiver IO encoder"):
         freeze_encoder(torch.nn.Linear(2, 2))
+
+
+def test_train_freeze_encoder_fine_tunes_only_the_head(tmp_path: Path) -> None:
+    """`perceiver-hf train --freeze_encoder` from the shipped model: the saved encoder is the shipped one,
+    bit for bit, and the classifier head moved from its initialisation."""
+    import json
+
+    from safetensors.torch import load_file
+
+    from perceiver_hf import pretrained_model_path
+    from perceiver_hf.training.run import run_from_argv
+
+    rows = [{"text": text, "label": label} for text, label in
+            [("x = f(y)", "code"), ("The sun set.", "prose"), ("import os", "code"), ("We walked.", "prose")] * 2]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    run_from_argv([
+        "--task", "text-classification", "--model_name_or_path", str(pretrained_model_path()), "--freeze_encoder",
+        "--train_file", str(train), "--output_dir", str(tmp_path / "out"), "--max_steps", "3",
+        "--per_device_train_batch_size", "4", "--learning_rate", "1e-2", "--disable_tqdm", "true",
+        "--cache_dir", str(tmp_path / "cache"), "--report_to", "none", "--seed", "3",
+        "--validation_split_percentage", "0",
+    ])  # fmt: skip
+    shipped = load_file(pretrained_model_path() / "model.safetensors")
+    trained = load_file(tmp_path / "out" / "model.safetensors")
+    encoder = [name for name in trained if name.startswith("perceiver.encoder.")]
+    assert encoder and all(torch.equal(trained[name], shipped[name]) for name in encoder)
+    # the head trained: its output bias starts at 0 (transformers' initialisation of a Linear bias)
+    fresh = PerceiverForSequenceClassification.from_pretrained(pretrained_model_path(), num_labels=2)
+    assert float(fresh.classifier.output_adapter.linear.bias.abs().max()) == 0
+    assert float(trained["classifier.output_adapter.linear.bias"].abs().max()) > 0
