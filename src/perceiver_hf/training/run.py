@@ -32,6 +32,7 @@ from .classification_run import build_classification_trainer
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .file_checks import check_checkpoint_folder
+from .fsdp import shard_for_training
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .training_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
@@ -177,7 +178,7 @@ def build_trainer(
             "then reuses the same masks. Drop it for fresh masks per epoch."
         )
     set_seed(training_args.seed)  # the same initial weights whatever happened before
-    model = build_model(model_args, setup)
+    model = shard_for_training(build_model(model_args, setup), training_args)  # FSDP2 on CPU, if asked for
     logger.info(
         "%s parameters; %d process(es), global batch %d",
         f"{model.num_parameters():,}",

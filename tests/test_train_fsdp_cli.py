@@ -1,0 +1,104 @@
+"""`accelerate launch --config_file configs/accelerate/fsdp-cpu-2proc.yaml -m perceiver_hf.cli train --use_cpu ...`
+really shards (FSDP2, gloo) and trains like one process with the same global batch: 2 x 2 examples vs 1 x 4,
+for the masked LM and for `--task text-classification`.
+
+The sharded runs go through tests/helpers/sharding_probe.py, which is `perceiver-hf train` plus a callback that
+records after every step how many parameters are dim-0-sharded DTensors and how many elements each process holds.
+The two runs see the same examples in the same order (accelerate's seedable sampler) and FSDP's reduce-scatter
+averages the two halves' gradients as DDP does, so they differ only by float32 summation order: losses and weights
+agree to 1e-5 (observed: below 1e-6, as tests/test_train_distributed.py observes for DDP).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from safetensors.torch import load_file
+
+from test_train_distributed import free_port
+from test_train_run import logged_losses, max_weight_difference, short_run_args
+
+from perceiver_hf import PerceiverForMaskedLM, PerceiverForSequenceClassification
+
+TESTS = Path(__file__).resolve().parent
+REPO = TESTS.parent
+FSDP_CPU_CONFIG = REPO / "configs" / "accelerate" / "fsdp-cpu-2proc.yaml"
+CODE = ["x = len(a)", "for i in range(3): pass", "def f(y): return y", "print(x + 1)", "import os", "a[i] = b[j]"]
+PROSE = ["The cat sat on the mat.", "It rained all day.", "We went home early.", "Birds sing.", "A lake.", "Hi."]
+
+
+def run_sharded(tmp_path: Path, arguments: list[str]) -> list[list[dict]]:
+    """Run `arguments` on 2 CPU processes under the FSDP config; return each rank's per-step sharding records."""
+    prefix = tmp_path / "sharding"
+    command = [
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_CPU_CONFIG),
+        "--main_process_port", str(free_port()), "-m", "helpers.sharding_probe", str(prefix), *arguments, "--use_cpu",
+    ]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(TESTS)])}
+    result = subprocess.run(command, capture_output=True, text=True, env=env, timeout=180, cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "units sharded over 2 processes" in result.stdout + result.stderr  # perceiver_hf.training.fsdp's log
+    return [json.loads(Path(f"{prefix}-rank{rank}.json").read_text()) for rank in (0, 1)]
+
+
+def assert_sharded(records: list[list[dict]], steps: int) -> None:
+    """Every parameter a dim-0-sharded DTensor at every step; the two processes' shards add up to the model."""
+    for rank_steps in records:
+        assert len(rank_steps) == steps
+        assert all(step["sharded"] == step["parameters"] > 0 for step in rank_steps)
+    for first, second in zip(*records):
+        assert first["local"] + second["local"] == first["total"]
+        assert max(first["local"], second["local"]) < 0.55 * first["total"]  # halves, up to uneven row counts
+
+
+def assert_same_folder_as(double: Path, single: Path, model_class: type) -> None:
+    """The sharded run saved an ordinary model folder: the single run's weight names, loadable strictly."""
+    assert load_file(double / "model.safetensors").keys() == load_file(single / "model.safetensors").keys()
+    model_class.from_pretrained(double)  # perceiver-hf's from_pretrained refuses missing or unexpected weights
+
+
+def test_fsdp_masked_lm_on_two_cpu_processes_matches_one_process(tmp_path):
+    from perceiver_hf.training.run import run_from_argv
+
+    options = ("--save_only_model", "true")  # FSDP on CPU checkpoints weights only (checkpoint-3 below)
+    single, double = tmp_path / "single", tmp_path / "double"
+    run_from_argv(short_run_args(single, *options))
+    records = run_sharded(tmp_path, short_run_args(double, *options, "--per_device_train_batch_size", "2"))
+
+    assert_sharded(records, steps=6)
+    assert logged_losses(double) == pytest.approx(logged_losses(single), abs=1e-5)
+    assert max_weight_difference(double, single) < 1e-5
+    assert_same_folder_as(double, single, PerceiverForMaskedLM)
+    assert max_weight_difference(double / "checkpoint-3", single / "checkpoint-3") < 1e-5
+
+
+def test_fsdp_text_classification_on_two_cpu_processes_matches_one_process(tmp_path):
+    from perceiver_hf.training.run import run_from_argv
+
+    rows = [{"text": t, "label": "code"} for t in CODE] + [{"text": t, "label": "prose"} for t in PROSE]
+    train = tmp_path / "train.jsonl"
+    train.write_text("".join(json.dumps(row) + "\n" for row in rows))
+
+    def arguments(output_dir: Path, batch: int) -> list[str]:
+        return [
+            "--task", "text-classification", "--preset", "tiny", "--train_file", str(train), "--max_seq_len", "64",
+            "--validation_split_percentage", "0",  # all 12 rows train: 3 full global batches per epoch
+            "--output_dir", str(output_dir), "--cache_dir", str(tmp_path / "cache"), "--max_steps", "6",
+            "--per_device_train_batch_size", str(batch), "--learning_rate", "3e-4", "--seed", "3",
+            "--logging_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true", "--report_to", "none",
+        ]  # fmt: skip
+
+    single, double = tmp_path / "single", tmp_path / "double"
+    run_from_argv(arguments(single, 4))
+    records = run_sharded(tmp_path, arguments(double, 2))
+
+    assert_sharded(records, steps=6)
+    # batches of 2 are padded to their own longest text, batches of 4 to theirs: padding must not matter
+    assert logged_losses(double) == pytest.approx(logged_losses(single), abs=1e-5)
+    assert max_weight_difference(double, single) < 1e-5
+    assert_same_folder_as(double, single, PerceiverForSequenceClassification)
