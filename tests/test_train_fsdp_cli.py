@@ -18,25 +18,31 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from safetensors.torch import load_file
 
 from test_train_distributed import free_port
 from test_train_run import logged_losses, max_weight_difference, short_run_args
 
 from perceiver_hf import PerceiverForMaskedLM, PerceiverForSequenceClassification
+from perceiver_hf.training.presets import tiny
 
 TESTS = Path(__file__).resolve().parent
 REPO = TESTS.parent
 FSDP_CPU_CONFIG = REPO / "configs" / "accelerate" / "fsdp-cpu-2proc.yaml"
+FSDP_GPU_CONFIG = REPO / "configs" / "accelerate" / "fsdp.yaml"
+GPU_TO_CPU = ("--num_processes", "2", "--mixed_precision", "no")
 CODE = ["x = len(a)", "for i in range(3): pass", "def f(y): return y", "print(x + 1)", "import os", "a[i] = b[j]"]
 PROSE = ["The cat sat on the mat.", "It rained all day.", "We went home early.", "Birds sing.", "A lake.", "Hi."]
 
 
-def run_sharded(tmp_path: Path, arguments: list[str]) -> list[list[dict]]:
-    """Run `arguments` on 2 CPU processes under the FSDP config; return each rank's per-step sharding records."""
+def run_sharded(
+    tmp_path: Path, arguments: list[str], config: Path = FSDP_CPU_CONFIG, *launch_options: str
+) -> list[list[dict]]:
+    """Run `arguments` on 2 CPU processes under the accelerate FSDP `config`; return each rank's sharding records."""
     prefix = tmp_path / "sharding"
     command = [
-        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(FSDP_CPU_CONFIG),
+        sys.executable, "-m", "accelerate.commands.launch", "--config_file", str(config), *launch_options,
         "--main_process_port", str(free_port()), "-m", "helpers.sharding_probe", str(prefix), *arguments, "--use_cpu",
     ]  # fmt: skip
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": os.pathsep.join([str(REPO / "src"), str(TESTS)])}
@@ -83,10 +89,14 @@ def test_fsdp_text_classification_on_two_cpu_processes_matches_one_process(tmp_p
     rows = [{"text": t, "label": "code"} for t in CODE] + [{"text": t, "label": "prose"} for t in PROSE]
     train = tmp_path / "train.jsonl"
     train.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    pretrained = tmp_path / "masked-lm"  # fine-tuned as a classifier: encoder loaded, classifier new
+    torch.manual_seed(0)
+    PerceiverForMaskedLM(tiny(max_seq_len=64)).save_pretrained(pretrained)
 
     def arguments(output_dir: Path, batch: int) -> list[str]:
         return [
-            "--task", "text-classification", "--preset", "tiny", "--train_file", str(train), "--max_seq_len", "64",
+            "--task", "text-classification", "--model_name_or_path", str(pretrained), "--tokenizer_name", "byte",
+            "--train_file", str(train), "--max_seq_len", "64",
             "--validation_split_percentage", "0",  # all 12 rows train: 3 full global batches per epoch
             "--output_dir", str(output_dir), "--cache_dir", str(tmp_path / "cache"), "--max_steps", "6",
             "--per_device_train_batch_size", str(batch), "--learning_rate", "3e-4", "--seed", "3",
@@ -95,7 +105,8 @@ def test_fsdp_text_classification_on_two_cpu_processes_matches_one_process(tmp_p
 
     single, double = tmp_path / "single", tmp_path / "double"
     run_from_argv(arguments(single, 4))
-    records = run_sharded(tmp_path, arguments(double, 2))
+    # the GPU config as it is, but 2 processes without bf16; its fsdp_cpu_ram_efficient_loading is turned off on CPU
+    records = run_sharded(tmp_path, arguments(double, 2), FSDP_GPU_CONFIG, *GPU_TO_CPU)
 
     assert_sharded(records, steps=6)
     # batches of 2 are padded to their own longest text, batches of 4 to theirs: padding must not matter

@@ -109,14 +109,33 @@ def local_parameter_share(model: torch.nn.Module) -> tuple[int, int]:
     return local, sum(p.numel() for p in model.parameters())
 
 
+def _sharded_on_cpu(training_args: TrainingArguments) -> Optional[FsdpRequest]:
+    """The FSDP request of a run this module shards (FSDP asked for, on the CPU), else None."""
+    request = fsdp_request(training_args)
+    return request if request is not None and training_args.device.type == "cpu" else None
+
+
+def prepare_cpu_fsdp_loading(training_args: TrainingArguments) -> None:
+    """Before any model is loaded: make every process of a CPU FSDP run load the full pretrained weights.
+
+    accelerate's `fsdp_cpu_ram_efficient_loading: true` (configs/accelerate/fsdp.yaml) makes `from_pretrained`
+    load them on rank 0 only and leave the other ranks' on the meta device, for accelerate's plugin to broadcast
+    when it wraps the model, which it does not do on CPU: FSDP then stops at the first step ("FSDP parameters
+    should be materialized from meta device before training").
+    """
+    if _sharded_on_cpu(training_args) and _flag(os.environ.get("FSDP_CPU_RAM_EFFICIENT_LOADING", "false")):
+        os.environ["FSDP_CPU_RAM_EFFICIENT_LOADING"] = "false"
+        logger.info("FSDP on CPU: every process loads the full weights (fsdp_cpu_ram_efficient_loading is for GPUs).")
+
+
 def shard_for_training(model: PreTrainedModel, training_args: TrainingArguments) -> PreTrainedModel:
     """Shard `model` when the run asked for FSDP and runs on several CPU processes; else return it unchanged.
 
     Raises ValueError for what cannot work: FSDP asked for in processes that each train alone (no --use_cpu on a
     machine without GPUs), or checkpoints with optimizer state (transformers cannot resume a model it sharded).
     """
-    request = fsdp_request(training_args)
-    if request is None or training_args.device.type != "cpu":
+    request = _sharded_on_cpu(training_args)
+    if request is None:
         return model  # no FSDP, or accelerate's plugin applies it on the accelerators
     started = int(os.environ.get("WORLD_SIZE", "1"))
     if training_args.world_size < started:
@@ -147,6 +166,7 @@ __all__ = [
     "fsdp_request",
     "fsdp_units_from_accelerate_config",
     "local_parameter_share",
+    "prepare_cpu_fsdp_loading",
     "shard_for_training",
     "shard_model",
 ]
