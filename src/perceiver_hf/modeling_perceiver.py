@@ -121,7 +121,9 @@ class PerceiverPreTrainedModel(PreTrainedModel):
         """The attention function `config._attn_implementation` names (passed to the core modules' forward)."""
         return ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
 
-    def gather_sharded_state_dict_for_save(self, model_to_save: Any, state_dict: dict, *args: Any, **kwargs: Any) -> dict:
+    def gather_sharded_state_dict_for_save(
+        self, model_to_save: Any, state_dict: dict, *args: Any, **kwargs: Any
+    ) -> dict:
         """transformers' gather of FSDP/TP-sharded weights (`save_pretrained` of a sharded model), with each tied
         weight made one tensor again: the gather copies them apart, and `save_pretrained` would then write
         `lm_head.weight` too, unlike the file of an unsharded model."""

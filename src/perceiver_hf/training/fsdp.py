@@ -70,7 +70,9 @@ def fsdp_request(training_args: TrainingArguments, environ: Mapping[str, str] = 
     return None
 
 
-def fsdp_plan(model: torch.nn.Module, unit_classes: Sequence[str], reshard_after_forward: bool = True) -> dict[str, str]:
+def fsdp_plan(
+    model: torch.nn.Module, unit_classes: Sequence[str], reshard_after_forward: bool = True
+) -> dict[str, str]:
     """transformers' FSDP plan naming every module whose class is in `unit_classes` (ValueError when none is).
 
     Layer numbers are written as `*` (`perceiver.encoder.self_attention.layers.*`), as the plans transformers
