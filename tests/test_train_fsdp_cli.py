@@ -66,8 +66,11 @@ def assert_sharded(records: list[list[dict]], steps: int) -> None:
 
 
 def assert_same_folder_as(double: Path, single: Path, model_class: type) -> None:
-    """The sharded run saved an ordinary model folder: the single run's weight names, loadable strictly."""
+    """The sharded run saved an ordinary model folder: the single run's config and weight names, loadable strictly,
+    and a card that names the model's class, not the `FSDP...` class `fully_shard` turns it into."""
     assert load_file(double / "model.safetensors").keys() == load_file(single / "model.safetensors").keys()
+    assert json.loads((double / "config.json").read_text()) == json.loads((single / "config.json").read_text())
+    assert "FSDP" not in (double / "README.md").read_text()
     model_class.from_pretrained(double)  # perceiver-hf's from_pretrained refuses missing or unexpected weights
 
 
