@@ -20,7 +20,9 @@ import torch
 
 from test_train_distributed import free_port
 
-from perceiver_hf.training.fsdp import DEFAULT_UNITS, FsdpRequest, fsdp_plan, fsdp_request, shard_for_training
+from perceiver_hf.training.fsdp import (
+    DEFAULT_UNITS, FsdpRequest, fsdp_plan, fsdp_request, prepare_cpu_fsdp_run, shard_for_training,
+)
 
 TESTS = Path(__file__).resolve().parent
 SRC = TESTS.parent / "src"
@@ -103,7 +105,7 @@ def test_cpu_fsdp_runs_that_cannot_work_are_refused(monkeypatch, fields, environ
     for name, value in {"ACCELERATE_USE_FSDP": "true", **environ}.items():
         monkeypatch.setenv(name, value)
     with pytest.raises(ValueError, match=message):
-        shard_for_training(torch.nn.Linear(2, 2), _training_args(**fields))
+        prepare_cpu_fsdp_run(_training_args(**fields))
 
 
 def test_runs_without_fsdp_or_on_gpus_are_left_to_accelerate(monkeypatch):
@@ -112,3 +114,4 @@ def test_runs_without_fsdp_or_on_gpus_are_left_to_accelerate(monkeypatch):
     assert shard_for_training(model, _training_args()) is model
     monkeypatch.setenv("ACCELERATE_USE_FSDP", "true")
     assert shard_for_training(model, _training_args(device=torch.device("cuda", 0))) is model
+    assert shard_for_training(model, _training_args(world_size=1)) is model

@@ -117,28 +117,18 @@ def _sharded_on_cpu(training_args: TrainingArguments) -> Optional[FsdpRequest]:
     return request if request is not None and training_args.device.type == "cpu" else None
 
 
-def prepare_cpu_fsdp_loading(training_args: TrainingArguments) -> None:
-    """Before any model is loaded: make every process of a CPU FSDP run load the full pretrained weights.
-
-    accelerate's `fsdp_cpu_ram_efficient_loading: true` (configs/accelerate/fsdp.yaml) makes `from_pretrained`
-    load them on rank 0 only and leave the other ranks' on the meta device, for accelerate's plugin to broadcast
-    when it wraps the model, which it does not do on CPU: FSDP then stops at the first step ("FSDP parameters
-    should be materialized from meta device before training").
-    """
-    if _sharded_on_cpu(training_args) and _flag(os.environ.get("FSDP_CPU_RAM_EFFICIENT_LOADING", "false")):
-        os.environ["FSDP_CPU_RAM_EFFICIENT_LOADING"] = "false"
-        logger.info("FSDP on CPU: every process loads the full weights (fsdp_cpu_ram_efficient_loading is for GPUs).")
-
-
-def shard_for_training(model: PreTrainedModel, training_args: TrainingArguments) -> PreTrainedModel:
-    """Shard `model` when the run asked for FSDP and runs on several CPU processes; else return it unchanged.
+def prepare_cpu_fsdp_run(training_args: TrainingArguments) -> None:
+    """Check a CPU FSDP run before anything is loaded, and make each of its processes load the full weights.
 
     Raises ValueError for what cannot work: FSDP asked for in processes that each train alone (no --use_cpu on a
     machine without GPUs), or checkpoints with optimizer state (transformers cannot resume a model it sharded).
+    accelerate's `fsdp_cpu_ram_efficient_loading: true` (configs/accelerate/fsdp.yaml) makes `from_pretrained`
+    load the weights on rank 0 only and leave the other ranks' on the meta device, for accelerate's plugin to
+    broadcast when it wraps the model, which it does not do on CPU: FSDP would stop at the first step ("FSDP
+    parameters should be materialized from meta device before training"), so it is turned off here.
     """
-    request = _sharded_on_cpu(training_args)
-    if request is None:
-        return model  # no FSDP, or accelerate's plugin applies it on the accelerators
+    if _sharded_on_cpu(training_args) is None:
+        return
     started = int(os.environ.get("WORLD_SIZE", "1"))
     if training_args.world_size < started:
         raise ValueError(
@@ -146,12 +136,23 @@ def shard_for_training(model: PreTrainedModel, training_args: TrainingArguments)
         )
     if training_args.world_size < 2:
         logger.warning("FSDP was asked for, but the run has a single process: nothing to shard.")
-        return model
+        return
     if training_args.save_strategy != "no" and not training_args.save_only_model:
         raise ValueError(
             "FSDP on CPU saves no optimizer state (a run cannot be resumed): pass --save_only_model true or "
             "--save_strategy no."
         )
+    if _flag(os.environ.get("FSDP_CPU_RAM_EFFICIENT_LOADING", "false")):
+        os.environ["FSDP_CPU_RAM_EFFICIENT_LOADING"] = "false"
+        logger.info("FSDP on CPU: every process loads the full weights (fsdp_cpu_ram_efficient_loading is for GPUs).")
+
+
+def shard_for_training(model: PreTrainedModel, training_args: TrainingArguments) -> PreTrainedModel:
+    """Shard `model` when the run asked for FSDP and runs on several CPU processes; else return it unchanged.
+    `prepare_cpu_fsdp_run` checks such a run first."""
+    request = _sharded_on_cpu(training_args)
+    if request is None or training_args.world_size < 2:
+        return model  # no FSDP, accelerate's plugin applies it on the accelerators, or nothing to shard
     shard_model(model, request.units, request.reshard_after_forward)
     local, total = local_parameter_share(model)
     logger.info(
@@ -168,7 +169,7 @@ __all__ = [
     "fsdp_request",
     "fsdp_units_from_accelerate_config",
     "local_parameter_share",
-    "prepare_cpu_fsdp_loading",
+    "prepare_cpu_fsdp_run",
     "shard_for_training",
     "shard_model",
 ]

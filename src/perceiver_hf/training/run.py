@@ -32,7 +32,7 @@ from .classification_run import build_classification_trainer
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .file_checks import check_checkpoint_folder
-from .fsdp import prepare_cpu_fsdp_loading, shard_for_training
+from .fsdp import prepare_cpu_fsdp_run, shard_for_training
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .training_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .model_setup import build_model, load_tokenizer, resolve_model_setup
@@ -212,7 +212,7 @@ def run_training(
     plan = check_output_dir(arguments, resume)
     check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
-    prepare_cpu_fsdp_loading(training_args)
+    prepare_cpu_fsdp_run(training_args)  # FSDP2 on CPU: refuse what cannot work, before anything is loaded
     set_seed(training_args.seed)
     if arguments.task.is_classification:
         trainer = build_classification_trainer(arguments, _resolve_modes, callbacks, command)
