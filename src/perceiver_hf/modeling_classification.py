@@ -76,6 +76,9 @@ class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
     _task_head_prefixes = (CLASSIFIER_PREFIX,)
     # a masked-LM checkpoint's decoder and head are not used
     _keys_to_ignore_on_load_unexpected = [r"^perceiver\.decoder\.", r"^lm_head\."]
+    # The loss is the batch mean (forward takes no `num_items_in_batch`): without this, `Trainer` (which looks
+    # for **kwargs in forward) would multiply it by the number of processes in every distributed run.
+    accepts_loss_kwargs = False
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__(config)

@@ -121,6 +121,18 @@ class PerceiverPreTrainedModel(PreTrainedModel):
         """The attention function `config._attn_implementation` names (passed to the core modules' forward)."""
         return ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
 
+    def gather_sharded_state_dict_for_save(
+        self, model_to_save: Any, state_dict: dict, *args: Any, **kwargs: Any
+    ) -> dict:
+        """transformers' gather of FSDP/TP-sharded weights (`save_pretrained` of a sharded model), with each tied
+        weight made one tensor again: the gather copies them apart, and `save_pretrained` would then write
+        `lm_head.weight` too, unlike the file of an unsharded model."""
+        gathered = super().gather_sharded_state_dict_for_save(model_to_save, state_dict, *args, **kwargs)
+        for tied, source in (getattr(model_to_save, "all_tied_weights_keys", None) or {}).items():
+            if tied in gathered and source in gathered:
+                gathered[tied] = gathered[source]
+        return gathered
+
     def post_init(self) -> None:
         """transformers' `post_init`, then float32 CPU linears on oneDNN (`perceiver_hf.cpu_linear`; undo with
         `use_plain_linears(model)`; compiled, exported and traced runs take `nn.Linear`'s path anyway)."""

@@ -29,6 +29,7 @@ from ..modeling_classification import PerceiverForSequenceClassification, Percei
 from .classification_data import prepare_classification_datasets, resolve_label_names
 from .classification_metrics import classification_metrics
 from .data import load_raw_datasets
+from .fsdp import shard_for_training
 from .training_card import ModelCardTrainer, _latest_evaluation, data_name, run_card_basics
 from .freezing import freeze_encoder
 from .model_setup import load_tokenizer, resolve_model_setup
@@ -92,6 +93,7 @@ def build_classification_trainer(
     )
     if model_args.freeze_encoder:
         freeze_encoder(model)
+    model = shard_for_training(model, training_args)  # FSDP2 on CPU, if asked for
     collator = (DataCollatorWithPadding if task.task == "text-classification" else DataCollatorForTokenClassification)(
         tokenizer
     )
@@ -143,7 +145,7 @@ def render_classifier_card(trainer: Trainer, arguments: TrainArguments, command:
         name=name,
         task=task,
         task_words=task.replace("-", " "),
-        model_class=type(model).__name__,
+        model_class=type(model).__name__.removeprefix("FSDP"),  # fully_shard renames the class
         origin=origin,
         data=data_name(arguments),
         labels=labels,

@@ -32,6 +32,7 @@ from .classification_run import build_classification_trainer
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import load_raw_datasets, prepare_datasets
 from .file_checks import check_checkpoint_folder
+from .fsdp import prepare_cpu_fsdp_run, shard_for_training
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .training_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
 from .freezing import freeze_encoder
@@ -181,6 +182,7 @@ def build_trainer(
     model = build_model(model_args, setup)
     if model_args.freeze_encoder:
         freeze_encoder(model)
+    model = shard_for_training(model, training_args)  # FSDP2 on CPU, if asked for
     logger.info(
         "%s parameters; %d process(es), global batch %d",
         f"{model.num_parameters():,}",
@@ -214,6 +216,7 @@ def run_training(
     plan = check_output_dir(arguments, resume)
     check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
+    prepare_cpu_fsdp_run(training_args)  # FSDP2 on CPU: refuse what cannot work, before anything is loaded
     set_seed(training_args.seed)
     if arguments.task.is_classification:
         trainer = build_classification_trainer(arguments, _resolve_modes, callbacks, command)
