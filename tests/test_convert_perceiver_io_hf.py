@@ -200,3 +200,10 @@ def test_options_that_belong_to_the_other_format_are_refused(tmp_path: Path, cap
                    str(FIXTURES / "mlm-unshared" / "config.json"), "--quiet"])  # fmt: skip
     assert status == 1 and "--config is for a 0.4 state dict" in capsys.readouterr().err
     assert not (tmp_path / "out").exists()
+
+
+def test_loading_a_library_folder_directly_points_to_the_converter() -> None:
+    from perceiver_hf import PerceiverForMaskedLM
+
+    with pytest.raises(ValueError, match=r"perceiver-io library .*perceiver-hf convert perceiver-io SOURCE OUTPUT_DIR"):
+        PerceiverForMaskedLM.from_pretrained(FIXTURES / "mlm-unshared")

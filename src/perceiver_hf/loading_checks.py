@@ -66,6 +66,12 @@ def check_pretrained_config(
             f"one (model_type {model_type!r}). Load it with transformers.PerceiverForMaskedLM, or convert it "
             "with `perceiver-hf convert` (see `perceiver-hf convert --help`)."
         )
+    if isinstance(found, str) and found.startswith(("perceiver-io-", "perceiver-ar-")):
+        raise ValueError(
+            f"{where} is a model of the perceiver-io library (model_type {found!r}), not a perceiver-hf one; "
+            "convert it with `perceiver-hf convert perceiver-io SOURCE OUTPUT_DIR` (masked LMs and text "
+            "classifiers), then load OUTPUT_DIR."
+        )
     raise ValueError(
         f"{where} holds a model of type {found!r}, but {class_name} loads model_type {model_type!r}; its weights "
         f"would not fit. Load it with AutoModelForMaskedLM / AutoModel (which pick the class for {found!r}), or "
