@@ -53,7 +53,8 @@ from perceiver_hf.training.run import run_from_argv
 MAX_LEN = 64
 TASKS = {"sequence": ("text-classification", "label"), "token": ("token-classification", "labels")}
 STARTS = ("shipped", "scratch")
-RESULTS = Path(__file__).resolve().parent / "results" / "python_docs_finetune.json"
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "benchmarks" / "results" / "python_docs_finetune.json"
 
 
 def train_argv(data_dir: Path, task: str, start: str, output_dir: Path, args: argparse.Namespace) -> List[str]:
@@ -147,7 +148,7 @@ def one_run(data_dir: Path, task: str, start: str, work: Path, args: argparse.Na
     config = json.loads((output_dir / "config.json").read_text())
     names = [config["id2label"][str(i)] for i in range(len(config["id2label"]))]
     return {
-        "argv": argv,
+        "argv": [value.replace(f"{REPO}/", "") for value in argv],  # the shipped model's path, repository-relative
         "train_seconds": round(trained - began, 1),
         "eval_seconds": round(time.perf_counter() - trained, 1),
         "train_loss": cli.get("train_loss"),
