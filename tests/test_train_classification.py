@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from datasets import Dataset
 from huggingface_hub import ModelCard
 from transformers import pipeline
 
@@ -160,3 +161,29 @@ def test_csv_with_integer_labels_and_a_label_list(tmp_path: Path) -> None:
     ))  # fmt: skip
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["id2label"] == {"0": "code", "1": "prose"}
+
+
+def test_token_classification_with_one_label_per_byte_of_a_string(tmp_path: Path) -> None:
+    from perceiver_hf import PerceiverByteTokenizer
+    from perceiver_hf.training.classification_data import encode_split
+
+    text = "call é(x)"  # "é" is two UTF-8 bytes: two tokens, two labels
+    tags = ["O"] * 5 + ["B-CODE"] + ["I-CODE"] * 4
+    rows = [{"text": text, "tags": tags}, {"text": "use os", "tags": ["O"] * 4 + ["B-CODE", "I-CODE"]}] * 4
+    names = ["B-CODE", "I-CODE", "O"]
+    encoded = encode_split(
+        Dataset.from_list(rows), "train", PerceiverByteTokenizer(), "text", "tags", names, "token-classification", 8
+    )
+    assert encoded[0]["labels"] == [2, 2, 2, 2, 2, 0, 1, 1]  # the first 8 bytes' tags, unchanged: no -100 gaps
+    assert len(encoded[1]["labels"]) == len(encoded[1]["input_ids"]) == 6
+    train = _jsonl(tmp_path / "train.jsonl", rows)
+    metrics = run_from_argv(_args(
+        tmp_path, "token-classification", train, "--label_column", "tags", "--validation_split_percentage", "25",
+    ))  # fmt: skip
+    assert {"eval_accuracy", "eval_f1"} <= set(metrics)
+    bad = _jsonl(tmp_path / "bad.jsonl", [{"text": text, "tags": tags[:-1]}] * 4)
+    with pytest.raises(ValueError, match="text is 10 tokens but has 9 labels; with a string text column give one"):
+        run_from_argv(_args(
+            tmp_path, "token-classification", bad, "--label_column", "tags", "--validation_split_percentage", "0",
+            "--force",
+        ))  # fmt: skip

@@ -1,9 +1,11 @@
 """Data of the classification tasks: label names and ids, tokenized texts and per-token labels, clear errors.
 
 text-classification: a text column (strings) and a label column (one label per record: a name or an id).
-token-classification: a text column holding a list of words per record and a label column holding one label per
-word (the CoNLL layout of Hub datasets); the words are joined with spaces, every token of a word gets the word's
-label (a B-X word's later tokens I-X) and tokens between words -100.
+token-classification, two layouts: a text column holding a list of words per record and a label column holding
+one label per word (the CoNLL layout of Hub datasets): the words are joined with spaces, every token of a word gets
+the word's label (a B-X word's later tokens I-X) and tokens between words -100. Or a text column holding a string
+and a label column holding one label per token of it, as the tokenizer splits it (with the byte tokenizer, which
+adds no special tokens: one label per UTF-8 byte), used as they are.
 """
 
 from __future__ import annotations
@@ -103,6 +105,17 @@ def _token_labels(
     return labels
 
 
+def _per_token_labels(values: Sequence[Any], num_tokens: int, names: Sequence[str], split: str) -> list[int]:
+    """Label ids of a record whose text is a string and whose labels are one per token of it."""
+    if len(values or []) != num_tokens:
+        raise ValueError(
+            f"A {split} record's text is {num_tokens} tokens but has {len(values or [])} labels; with a string text "
+            "column give one label per token (the byte tokenizer: one per UTF-8 byte), or make the text a list of "
+            "words with one label per word."
+        )
+    return [_label_id(value, names, split) for value in values]
+
+
 def encode_split(
     dataset: Dataset,
     split: str,
@@ -117,13 +130,16 @@ def encode_split(
     records, truncated = [], 0
     for row in dataset:
         text = row[text_column]
-        words = list(text or []) if task == "token-classification" else None
+        per_token = task == "token-classification" and isinstance(text, str)
+        words = list(text or []) if task == "token-classification" and not per_token else None
         text = " ".join(words) if words is not None else (text if isinstance(text, str) else "")
         encoded = tokenizer(text, return_offsets_mapping=words is not None, verbose=False)
         ids = encoded["input_ids"]
         truncated += len(ids) > max_seq_len
-        if words is None:
-            labels: Any = _label_id(row[label_column], names, split)
+        if per_token:
+            labels: Any = _per_token_labels(row[label_column], len(ids), names, split)[:max_seq_len]
+        elif words is None:
+            labels = _label_id(row[label_column], names, split)
         else:
             word_labels = [_label_id(v, names, split) for v in row[label_column]]
             labels = _token_labels(words, word_labels, encoded["offset_mapping"], names)[:max_seq_len]

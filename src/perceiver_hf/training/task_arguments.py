@@ -16,7 +16,8 @@ class TaskArguments:
         default="fill-mask",
         metadata={
             "help": "fill-mask (masked-LM pre-training, the default), text-classification (one label per text) or "
-            "token-classification (one label per word: the text column holds a list of words).",
+            "token-classification (a list of words with one label per word, or a string with one label per token: "
+            "per UTF-8 byte with the byte tokenizer).",
             "choices": list(TASKS),
         },
     )
