@@ -4,7 +4,7 @@
 the AMD EPYC (AVX-512) machine of benchmarks/run_speed.py, oneDNN's fp32 matmul is 7-10% faster than MKL's at
 the Perceiver's shapes ([256 latents per sequence, 1280] x [1280, 1280]) and ~25% faster for a handful of rows
 (decoding a few masked positions). oneDNN computes y = x W^T + b and, in training, dL/dx = dL/dy W and
-dL/dW = dL/dy^T x (8-18% faster than torch's mm at [512, 1280] x [1280, 1280 or 256]; a classification
+dL/dW = dL/dy^T x (7-18% faster than torch's mm at [512, 1280] x [1280, 1280 or 256]; a classification
 fine-tuning step of the byte-size model 1-2% faster, benchmarks/train_classification.py); dL/db stays torch's sum.
 
 `use_onednn_linears(model)` turns every `nn.Linear` of `model` into a `OneDNNLinear` in place (a class swap: the
