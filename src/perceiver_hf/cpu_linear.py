@@ -48,8 +48,12 @@ class _OneDNNLinearFunction(torch.autograd.Function):
         grad_x = _onednn_linear(grad, weight.t(), None) if ctx.needs_input_grad[0] else None  # [..., K]
         flat_grad = grad.reshape(-1, grad.shape[-1])  # [M, N]
         grad_weight = None
-        if ctx.needs_input_grad[1]:  # dL/dW = grad^T x, as oneDNN's x' W'^T with x' = grad^T, W' = x^T: [N, K]
-            grad_weight = _onednn_linear(flat_grad.t().contiguous(), x.reshape(-1, x.shape[-1]).t(), None)
+        if ctx.needs_input_grad[1]:  # dL/dW = grad^T x [N, K]
+            flat_x = x.reshape(-1, x.shape[-1])  # [M, K]
+            if flat_x.shape[0] == 0:  # oneDNN has no primitive for an empty product
+                grad_weight = flat_grad.t().mm(flat_x)
+            else:  # as oneDNN's x' W'^T with x' = grad^T, W' = x^T
+                grad_weight = _onednn_linear(flat_grad.t().contiguous(), flat_x.t(), None)
         grad_bias = flat_grad.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None  # [N]
         return grad_x, grad_weight, grad_bias
 
