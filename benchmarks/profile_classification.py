@@ -41,7 +41,9 @@ def profile_step(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> dict
     return phases
 
 
-def minimum_profiles(models: dict[str, torch.nn.Module], batch: dict[str, torch.Tensor], rounds: int) -> tuple[Timings, dict]:
+def minimum_profiles(
+    models: dict[str, torch.nn.Module], batch: dict[str, torch.Tensor], rounds: int
+) -> tuple[Timings, dict]:
     """Per (model, phase, op) the minimum self CPU ms over `rounds` interleaved rounds, and the call counts."""
     best: Timings = collections.defaultdict(lambda: float("inf"))
     calls: dict[tuple[str, str, str], int] = {}
@@ -59,7 +61,9 @@ def minimum_profiles(models: dict[str, torch.nn.Module], batch: dict[str, torch.
 
 def print_phase(phase: str, best: Timings, calls: dict, names: list[str], rows: int) -> None:
     """A Markdown table of the `rows` largest ops of `phase`, then the totals and the matmul share."""
-    ops = sorted({op for (_, p, op) in best if p == phase}, key=lambda op: -max(best.get((n, phase, op), 0) for n in names))
+    ops = sorted(
+        {op for (_, p, op) in best if p == phase}, key=lambda op: -max(best.get((n, phase, op), 0) for n in names)
+    )
     print(f"\n{phase}\n")
     print("| op | " + " | ".join(f"{n} ms (calls)" for n in names) + " |")
     print("|---|" + "---|" * len(names))
