@@ -18,4 +18,4 @@ def test_classification_benchmark_smoke(monkeypatch) -> None:
     assert len(results) == 2  # unpadded, padded
     for result in results:
         assert result["max_abs_logit_diff"] < 1e-5
-        assert result["ours_s"] > 0 and result["transformers_s"] > 0
+        assert result["ours_s"] > 0 and result["transformers_s"] > 0 and result["fastest_ratio"] > 0

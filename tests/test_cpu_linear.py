@@ -64,7 +64,20 @@ def test_gradients_equal_nn_linear(x_grad, frozen_weight, monkeypatch):
         torch.testing.assert_close(ours.weight.grad, reference.weight.grad, rtol=1e-5, atol=1e-5)
     if x_grad:
         torch.testing.assert_close(inputs["ours"].grad, inputs["reference"].grad, rtol=1e-5, atol=1e-5)
-    assert len(calls) == 1 + x_grad  # forward, and dL/dx when it is needed
+    assert len(calls) == 1 + x_grad + (not frozen_weight)  # forward, dL/dx and dL/dW when they are needed
+
+
+@pytest.mark.parametrize("shape", [(0, 24), (2, 0, 24), (24,)])
+def test_gradients_of_empty_and_unbatched_inputs_equal_nn_linear(shape):
+    ours, reference = make_pair()
+    x = torch.randn(*shape)
+    inputs = {}
+    for name, module in (("ours", ours), ("reference", reference)):
+        inputs[name] = x.clone().requires_grad_(True)
+        module(inputs[name]).sum().backward()
+    torch.testing.assert_close(ours.weight.grad, reference.weight.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(ours.bias.grad, reference.bias.grad, rtol=1e-5, atol=1e-5)
+    torch.testing.assert_close(inputs["ours"].grad, inputs["reference"].grad, rtol=1e-5, atol=1e-5)
 
 
 def test_parameters_and_state_dict_are_nn_linears():
