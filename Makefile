@@ -22,7 +22,7 @@ install:
 test:
 	$(PIP_INSTALL) -e ".[test]"
 	$(PYTHON) -m pip install --progress-bar off $(PIP_ARGS) --no-deps "$(PERCEIVER_IO)"
-	$(PYTHON) -m pytest tests -q
+	$(PYTHON) -m pytest tests -q -n 2
 
 demo: install
 	$(PYTHON) examples/demo.py
