@@ -40,11 +40,12 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    from ..training.run import run_from_argv
+    from ..training.run import close_process_group, run_from_argv
 
     try:
         run_from_argv(args.extra_args)
     except ValueError as error:
         print(f"perceiver-hf train: error: {error}", file=sys.stderr)
         return 2
+    close_process_group()  # every process got here: leave together
     return 0

@@ -251,6 +251,19 @@ def run_training(
     return metrics
 
 
+def close_process_group() -> None:
+    """After a distributed run: wait for every process, then tear the process group down.
+
+    Without it a process that finishes first exits while another still writes the model, and gloo's
+    communication threads are destroyed unjoined ("terminate called without an active exception", exit -6).
+    """
+    import torch.distributed as distributed
+
+    if distributed.is_available() and distributed.is_initialized():
+        distributed.barrier()
+        distributed.destroy_process_group()
+
+
 def run_from_argv(argv: Sequence[str], callbacks: Sequence[TrainerCallback] = ()) -> dict[str, float]:
     """Parse `argv` exactly like `perceiver-hf train` does and run; raises ValueError for bad input."""
     arguments = parse_train_args(argv)
@@ -262,6 +275,7 @@ __all__ = [
     "build_trainer",
     "check_output_dir",
     "check_resume_checkpoint",
+    "close_process_group",
     "resolve_resume",
     "run_from_argv",
     "run_training",
