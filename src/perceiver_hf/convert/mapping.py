@@ -18,6 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, O
 
 import torch
 
+from ..modeling_perceiver import encoder_spec_from_config
 from .errors import MappingError
 
 Shape = tuple[int, ...]
@@ -122,10 +123,11 @@ class CheckpointLayout:
 
     def rules_for(self, config: Any) -> list[Rule]:
         """The rules of a model built from `config` (a `PerceiverConfig`): its layers and unshared modules."""
+        spec = encoder_spec_from_config(config)
         return self.rules(
             config.num_self_attention_layers_per_block,
-            later_cross_attention=config.num_cross_attention_layers > 1 and not config.first_cross_attention_layer_shared,
-            later_self_attention=config.num_self_attention_blocks > 1 and not config.first_self_attention_block_shared,
+            later_cross_attention=spec.has_later_cross_attention,
+            later_self_attention=spec.has_later_self_attention,
         )
 
     @staticmethod

@@ -185,8 +185,8 @@ def convert_perceiver_io_folder(
     return write_library_folder(
         output_plan,
         source=library_source,
-        layout=perceiver_io_hf_layout(classifier, config.tie_word_embeddings,
-                                      bool(settings["decoder"].get("cross_attention_residual"))),
+        layout=perceiver_io_hf_layout(classifier, config.tie_word_embeddings, config.classifier_cross_attention_residual
+                                      if classifier else config.decoder_cross_attention_residual),
         tensors=tensors,
         config=config,
         what=f"{V0_11.name} folder {str(source)!r}",
