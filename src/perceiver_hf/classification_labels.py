@@ -1,10 +1,16 @@
-"""Checks of classification labels that turn would-be torch crashes (or silent nonsense) into clear messages."""
+"""Checks of classification labels that turn would-be torch crashes (or silent nonsense) into clear messages.
+
+As the model-input checks (`input_validation`): shapes and dtypes are checked always, label values (which read
+the tensors: `int(labels.max())`) only in eager mode, so a compiled or exported training step has no graph break.
+"""
 
 from __future__ import annotations
 
 from typing import Optional
 
 import torch
+
+from .tracing import capturing_graph
 
 IGNORED_LABEL = -100
 """A token label that is not scored (transformers' convention)."""
@@ -15,7 +21,9 @@ def _shape(tensor: torch.Tensor) -> str:
 
 
 def _check_range(scored: torch.Tensor, num_labels: int, what: str) -> None:
-    if scored.numel() and not scored.is_meta and (int(scored.min()) < 0 or int(scored.max()) >= num_labels):
+    if capturing_graph() or not scored.numel() or scored.is_meta:
+        return
+    if int(scored.min()) < 0 or int(scored.max()) >= num_labels:
         raise ValueError(
             f"{what} contain class ids outside [0, {num_labels}): min {int(scored.min())}, max {int(scored.max())}; "
             f"map the labels to 0..{num_labels - 1} (config.label2id) or load the model with num_labels=<number of "
@@ -46,7 +54,8 @@ def check_token_labels(
     """
     if query_mask is not None:
         labels = labels.masked_fill(query_mask.to(labels.device) == 0, IGNORED_LABEL)
-    _check_range(labels[labels != IGNORED_LABEL], num_labels, "token labels")
+    if not capturing_graph():  # boolean indexing has a data-dependent shape
+        _check_range(labels[labels != IGNORED_LABEL], num_labels, "token labels")
     return labels
 
 

@@ -27,14 +27,40 @@ def _shape(t: torch.Tensor) -> str:
     return "[" + ", ".join(str(s) for s in t.shape) + "]"
 
 
+def sequence_shaped(input_ids: Optional[torch.Tensor], inputs_embeds: Optional[torch.Tensor]) -> torch.Tensor:
+    """A [B, L] tensor of the input's batch and sequence shape: `input_ids`, or a view of `inputs_embeds` [B, L, C]."""
+    return input_ids if input_ids is not None else inputs_embeds[..., 0]
+
+
+def _check_inputs_embeds(config: Any, inputs_embeds: Any) -> None:
+    width = config.num_input_channels
+    if not torch.is_tensor(inputs_embeds) or inputs_embeds.dim() != 3 or inputs_embeds.shape[-1] != width:
+        got = _shape(inputs_embeds) if torch.is_tensor(inputs_embeds) else type(inputs_embeds).__name__
+        raise ValueError(
+            f"inputs_embeds must be a 3-D tensor [batch, sequence, {width}] (num_input_channels), got {got}; "
+            "compute it with model.get_input_embeddings()(input_ids)."
+        )
+    if not inputs_embeds.dtype.is_floating_point:
+        raise ValueError(f"inputs_embeds must be floating point embeddings, got dtype {inputs_embeds.dtype}.")
+
+
 def check_model_inputs(
     config: Any,
-    input_ids: torch.Tensor,
+    input_ids: Optional[torch.Tensor],
     attention_mask: Optional[torch.Tensor],
     output_positions: Optional[torch.Tensor],
-) -> None:
-    """Validate `input_ids` [B, L], `attention_mask` [B, L] and `output_positions` [B, K] against `config`."""
-    if not torch.is_tensor(input_ids) or input_ids.dim() != 2:
+    inputs_embeds: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Validate `input_ids` [B, L] (or `inputs_embeds` [B, L, C]), `attention_mask` [B, L] and
+    `output_positions` [B, K] against `config`; return what the encoder reads (the ids or the embeddings)."""
+    if (input_ids is None) == (inputs_embeds is None):
+        raise ValueError(
+            "Pass exactly one of input_ids [batch, sequence] and inputs_embeds [batch, sequence, channels]; "
+            f"got {'both' if input_ids is not None else 'neither'}."
+        )
+    if inputs_embeds is not None:
+        _check_inputs_embeds(config, inputs_embeds)
+    elif not torch.is_tensor(input_ids) or input_ids.dim() != 2:
         got = _shape(input_ids) if torch.is_tensor(input_ids) else type(input_ids).__name__
         raise ValueError(
             f"input_ids must be a 2-D tensor [batch, sequence], got {got}; "
@@ -46,14 +72,15 @@ def check_model_inputs(
                 f"{name} must be a tensor, got a {type(value).__name__}; pass torch.tensor({name}) "
                 "(shape [batch, sequence] for attention_mask, [batch, K] for output_positions)."
             )
-    if input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool:
+    if input_ids is not None and (input_ids.dtype.is_floating_point or input_ids.dtype == torch.bool):
         raise ValueError(f"input_ids must hold integer token ids, got dtype {input_ids.dtype}.")
-    batch_size, seq_len = input_ids.shape
+    shaped = sequence_shaped(input_ids, inputs_embeds)  # [B, L]
+    batch_size, seq_len = shaped.shape
     if seq_len == 0:
         raise ValueError("input_ids has no tokens (sequence length 0); pass at least one token per sequence.")
-    if attention_mask is not None and attention_mask.shape != input_ids.shape:
+    if attention_mask is not None and attention_mask.shape != shaped.shape:
         raise ValueError(
-            f"attention_mask has shape {_shape(attention_mask)} but input_ids has {_shape(input_ids)}; "
+            f"attention_mask has shape {_shape(attention_mask)} but the input is {_shape(shaped)}; "
             "they must match (1 for real tokens, 0 for padding)."
         )
     if output_positions is not None:
@@ -64,15 +91,18 @@ def check_model_inputs(
         if output_positions.dtype.is_floating_point or output_positions.dtype == torch.bool:
             raise ValueError(f"output_positions must be integer positions, got dtype {output_positions.dtype}.")
     if not capturing_graph():
-        check_input_values(config.vocab_size, input_ids, output_positions)
+        check_input_values(config.vocab_size, input_ids, output_positions, seq_len)
+    return input_ids if input_ids is not None else inputs_embeds
 
 
 def _has_values(tensor: Optional[torch.Tensor]) -> bool:
     return tensor is not None and tensor.numel() > 0 and not tensor.is_meta
 
 
-def check_input_values(vocab_size: int, input_ids: torch.Tensor, output_positions: Optional[torch.Tensor]) -> None:
-    """Eager value checks: `input_ids` [B, L] in [0, vocab_size), `output_positions` [B, K] in [-1, L)."""
+def check_input_values(
+    vocab_size: int, input_ids: Optional[torch.Tensor], output_positions: Optional[torch.Tensor], seq_len: int
+) -> None:
+    """Eager value checks: `input_ids` [B, L] (if given) in [0, vocab_size), `output_positions` [B, K] in [-1, L)."""
     if _has_values(input_ids):
         low, high = int(input_ids.min()), int(input_ids.max())
         if low < 0 or high >= vocab_size:
@@ -82,7 +112,6 @@ def check_input_values(vocab_size: int, input_ids: torch.Tensor, output_position
             )
     if not _has_values(output_positions):
         return
-    seq_len = input_ids.shape[1]
     if int(output_positions.max()) >= seq_len:
         raise ValueError(
             f"output_positions go up to {int(output_positions.max())} but the input has only {seq_len} "

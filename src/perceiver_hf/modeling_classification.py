@@ -1,6 +1,6 @@
 """Hugging Face task heads on the Perceiver IO encoder: sequence and token classification.
 
-    PerceiverForSequenceClassification: input ids [B, L] -> encoder -> latents [B, N, D]
+    PerceiverForSequenceClassification: input ids [B, L] -> `PerceiverModel(add_decoder=False)` -> latents [B, N, D]
         -> `classifier`: a few learned queries cross-attend to the latents -> linear -> logits [B, num_labels]
     PerceiverForTokenClassification: input ids [B, L] -> `PerceiverModel` (encoder + the masked-LM decoder's
         per-position queries) -> [B, K, C] -> `classifier`: linear -> logits [B, K, num_labels]
@@ -23,18 +23,16 @@ from transformers.modeling_outputs import SequenceClassifierOutput, TokenClassif
 from .classification_labels import check_sequence_labels, check_token_labels
 from .configuration_perceiver import PerceiverConfig
 from .core.classification import ClassificationOutputAdapter
-from .core.modules import PerceiverDecoder, PerceiverEncoder
+from .core.modules import PerceiverDecoder
 from .core.specs import DecoderSpec, decoder_spec
-from .input_validation import check_labels, check_model_inputs
+from .input_validation import check_labels, sequence_shaped
 from .modeling_perceiver import (
     PerceiverModel,
     PerceiverPreTrainedModel,
     _spec_options,
-    encoder_spec_from_config,
     masked_lm_loss,
 )
 from .text.classification import classification_decoder
-from .text.language import text_encoder
 
 CLASSIFIER_PREFIX = "classifier."
 """The key prefix of both task heads: the only weights a masked-LM checkpoint does not provide."""
@@ -59,17 +57,6 @@ def classifier_spec_from_config(config: PerceiverConfig) -> DecoderSpec:
     return decoder_spec(config.num_latent_channels, **_spec_options(config, "decoder", prefix="classifier_"))
 
 
-class PerceiverTextEncoder(nn.Module):
-    """Holds the text encoder under the masked-LM model's key names (`perceiver.encoder.*`)."""
-
-    def __init__(self, config: PerceiverConfig) -> None:
-        super().__init__()
-        self.encoder: PerceiverEncoder = text_encoder(
-            config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
-            encoder_spec_from_config(config), config.scale_input_embeddings,
-        )
-
-
 class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
     """Perceiver IO sequence classifier: `config.classifier_num_queries` learned queries decode the latents."""
 
@@ -83,7 +70,7 @@ class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__(config)
         self.num_labels = config.num_labels
-        self.perceiver = PerceiverTextEncoder(config)
+        self.perceiver = PerceiverModel(config, add_decoder=False)  # the encoder: its output is the latents
         self.classifier: PerceiverDecoder = classification_decoder(
             config.num_labels, config.classifier_num_queries, config.classifier_num_query_channels,
             classifier_spec_from_config(config),
@@ -91,16 +78,17 @@ class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
-        return self.perceiver.encoder.input_adapter.text_embedding
+        return self.perceiver.get_input_embeddings()
 
     def set_input_embeddings(self, value: nn.Embedding) -> None:
-        self.perceiver.encoder.input_adapter.text_embedding = value
+        self.perceiver.set_input_embeddings(value)
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: Optional[torch.Tensor] = None,
         attention_mask: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -109,35 +97,35 @@ class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
         """Logits [B, num_labels] of `input_ids` [B, L] (padding, `attention_mask` 0, is never attended to).
 
         Args:
-            input_ids, attention_mask, output_attentions, output_hidden_states, return_dict: as in
+            input_ids, attention_mask, inputs_embeds, output_attentions, output_hidden_states, return_dict: as in
                 `PerceiverModel.forward`.
             labels: class ids [B] (single-label), floats [B] (regression, `num_labels` 1) or multi-hot floats
                 [B, num_labels] (multi-label); the loss is transformers' for `config.problem_type` (inferred from
                 `num_labels` and the labels' dtype when unset, as transformers does).
         """
         output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
-        output_hidden_states = (
-            self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
-        )
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        check_model_inputs(self.config, input_ids, attention_mask, None)
+        encoded = self.perceiver(
+            input_ids,
+            attention_mask=attention_mask,
+            inputs_embeds=inputs_embeds,
+            output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states,
+            return_dict=True,
+        )  # last_hidden_state: latents [B, N, D]
         attention = self.attention_function()
-        encoded = self.perceiver.encoder(
-            input_ids, attention_mask, return_hidden_states=output_hidden_states, return_weights=output_attentions,
-            attention=attention,
-        )
         logits, decoder_weights = self.classifier(
             encoded.last_hidden_state, return_weights=output_attentions, attention=attention
         )  # [B, num_labels]
         loss = None
         if labels is not None:
-            check_sequence_labels(labels, input_ids.shape[0], self.num_labels)
+            check_sequence_labels(labels, logits.shape[0], self.num_labels)
             loss = ForSequenceClassificationLoss(labels, logits, self.config)
         output = PerceiverSequenceClassifierOutput(
             loss=loss,
             logits=logits,
             hidden_states=encoded.hidden_states,
-            attentions=encoded.self_attentions,
+            attentions=encoded.attentions,
             cross_attentions=encoded.cross_attentions + (decoder_weights,) if output_attentions else None,
         )
         return output if return_dict else output.to_tuple()
@@ -163,10 +151,11 @@ class PerceiverForTokenClassification(PerceiverPreTrainedModel):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: Optional[torch.Tensor] = None,
         attention_mask: Optional[torch.Tensor] = None,
         output_positions: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -176,8 +165,8 @@ class PerceiverForTokenClassification(PerceiverPreTrainedModel):
         """Logits [B, K, num_labels] at every position (K = L) or only at `output_positions` [B, K].
 
         Args:
-            input_ids, attention_mask, output_positions, output_attentions, output_hidden_states, return_dict:
-                as in `PerceiverModel.forward` (-1 in `output_positions` marks an unused slot).
+            input_ids, attention_mask, output_positions, inputs_embeds, output_attentions, output_hidden_states,
+                return_dict: as in `PerceiverModel.forward` (-1 in `output_positions` marks an unused slot).
             labels: class ids per token [B, L] (gathered at `output_positions` if given) or per decoded position
                 [B, K]; -100 and padded positions (attention_mask 0) are not scored.
             num_items_in_batch: labelled tokens of the whole accumulated batch (what `Trainer` passes).
@@ -187,6 +176,7 @@ class PerceiverForTokenClassification(PerceiverPreTrainedModel):
             input_ids,
             attention_mask=attention_mask,
             output_positions=output_positions,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -194,7 +184,7 @@ class PerceiverForTokenClassification(PerceiverPreTrainedModel):
         logits = self.classifier(outputs.last_hidden_state)  # [B, K, num_labels]
         loss = None
         if labels is not None:
-            labels = check_labels(labels, input_ids, output_positions)  # [B, K]
+            labels = check_labels(labels, sequence_shaped(input_ids, inputs_embeds), output_positions)  # [B, K]
             query_mask = attention_mask
             if output_positions is not None and attention_mask is not None:
                 query_mask = attention_mask.gather(1, output_positions.clamp(min=0))  # [B, K]

@@ -1,7 +1,8 @@
 """Hugging Face wrappers: read a `PerceiverConfig`, build the core modules, speak transformers' contracts.
 
-    PerceiverModel:        input ids [B, L] -> encoder -> latents [B, N, D] -> decoder -> [B, K, C]
-    PerceiverForMaskedLM:  PerceiverModel -> tied output adapter -> logits [B, K, V] (+ loss)
+    PerceiverModel:        input ids [B, L] (or inputs_embeds [B, L, C]) -> encoder -> latents [B, N, D]
+                           -> decoder -> [B, K, C] (`add_decoder=False`: the latents are the output)
+    PerceiverForMaskedLM:  PerceiverModel -> lm_head, an nn.Linear tied to the input embedding -> logits [B, K, V]
 
 K = L by default (every input position is decoded); `output_positions` [B, K] decodes only chosen positions.
 """
@@ -25,11 +26,10 @@ from .core.adapters import TrainableQueryProvider
 from .core.attention import AttentionFunction, default_attention_forward, eager_attention_forward
 from .core.modules import PerceiverDecoder, PerceiverEncoder
 from .core.specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec, flat_option_names
-from .cpu_linear import use_onednn_linears
 from .loading_checks import check_pretrained_arguments, readable_weights
 from .strict_loading import load_strictly
-from .input_validation import check_labels, check_model_inputs
-from .text.adapters import TextInputAdapter, TiedTextOutputAdapter
+from .input_validation import check_labels, check_model_inputs, sequence_shaped
+from .text.adapters import TextInputAdapter
 from .text.language import text_decoder, text_encoder
 
 
@@ -133,12 +133,6 @@ class PerceiverPreTrainedModel(PreTrainedModel):
                 gathered[tied] = gathered[source]
         return gathered
 
-    def post_init(self) -> None:
-        """transformers' `post_init`, then float32 CPU linears on oneDNN (`perceiver_hf.cpu_linear`; undo with
-        `use_plain_linears(model)`; compiled, exported and traced runs take `nn.Linear`'s path anyway)."""
-        super().post_init()
-        use_onednn_linears(self)
-
     @classmethod
     def register_for_auto_class(cls, auto_class: Any = "AutoModel") -> None:
         """Refused for the package's own classes (their saved copy could not follow this package's sub-package
@@ -174,10 +168,6 @@ class PerceiverPreTrainedModel(PreTrainedModel):
             init.trunc_normal_(module.query, std=std, a=-2 * std, b=2 * std)
         elif isinstance(module, TextInputAdapter):
             init.trunc_normal_(module.pos_encoding, std=std, a=-2 * std, b=2 * std)
-        elif isinstance(module, TiedTextOutputAdapter):
-            init.zeros_(module.bias)
-            if not self.config.tie_word_embeddings:
-                init.normal_(module.weight, mean=0.0, std=std)
 
 
 def _variance_scaling_(weight: torch.Tensor, scale: float = 1.0) -> None:
@@ -188,19 +178,26 @@ def _variance_scaling_(weight: torch.Tensor, scale: float = 1.0) -> None:
 
 
 class PerceiverModel(PerceiverPreTrainedModel):
-    """Perceiver IO encoder and decoder; `last_hidden_state` is the decoder output [B, K, num_input_channels]."""
+    """Perceiver IO encoder and decoder: the backbone (`base_model`) of every Perceiver IO head.
+
+    `last_hidden_state` is the decoder output [B, K, C], C = `config.hidden_size` (= `num_input_channels`): one
+    feature vector per decoded position. Built with `add_decoder=False` (the sequence classifier's backbone, which
+    decodes with its own queries) it is the encoder alone and `last_hidden_state` is the latents [B, N, D].
+    """
 
     # loading from a masked-LM checkpoint drops its head (nothing is left randomly initialised)
     _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]
 
-    def __init__(self, config: PerceiverConfig) -> None:
+    def __init__(self, config: PerceiverConfig, add_decoder: bool = True) -> None:
         super().__init__(config)
         self.encoder: PerceiverEncoder = text_encoder(
             config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
             encoder_spec_from_config(config), config.scale_input_embeddings,
         )
-        self.decoder: PerceiverDecoder = text_decoder(
-            config.max_seq_len, config.num_input_channels, decoder_spec_from_config(config)
+        self.decoder: Optional[PerceiverDecoder] = (
+            text_decoder(config.max_seq_len, config.num_input_channels, decoder_spec_from_config(config))
+            if add_decoder
+            else None
         )
         self.post_init()
 
@@ -212,21 +209,26 @@ class PerceiverModel(PerceiverPreTrainedModel):
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: Optional[torch.Tensor] = None,
         attention_mask: Optional[torch.Tensor] = None,
         output_positions: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
         **kwargs: Any,
     ) -> BaseModelOutputWithCrossAttentions | tuple:
-        """Encode `input_ids` [B, L] and decode every position, or only `output_positions` [B, K].
+        """Encode `input_ids` [B, L] (or `inputs_embeds` [B, L, C]) and decode every position, or only
+        `output_positions` [B, K].
 
         Args:
             input_ids: token ids [B, L], L <= `config.max_seq_len`.
             attention_mask: [B, L], 1 for real tokens, 0 for padding (masks encoder keys, and decoder queries
                 unless `config.mask_padded_queries` is False).
             output_positions: long [B, K], positions to decode; -1 marks an unused slot (its output is ignored).
+            inputs_embeds: token embeddings [B, L, C] instead of `input_ids` (what `get_input_embeddings()` gives
+                for the ids); the position encoding (and `scale_input_embeddings`) are applied to them as to
+                looked-up ones.
             output_attentions: return attention probabilities (runs the eager attention path).
             output_hidden_states: return the latents [B, N, D] after the cross-attention and after every
                 self-attention layer (latents, not per-token states: per-position features are
@@ -238,66 +240,69 @@ class PerceiverModel(PerceiverPreTrainedModel):
             self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         )
         return_dict = self.config.return_dict if return_dict is None else return_dict
-        check_model_inputs(self.config, input_ids, attention_mask, output_positions)
+        inputs = check_model_inputs(self.config, input_ids, attention_mask, output_positions, inputs_embeds)
 
         attention = self.attention_function()
         encoded = self.encoder(
-            input_ids,
+            inputs,
             attention_mask,
             return_hidden_states=output_hidden_states,
             return_weights=output_attentions,
             attention=attention,
         )
-        # DeepMind: a padded position's decoder query gets attention output 0; the perceiver-io library decodes it
-        query_mask = attention_mask if self.config.mask_padded_queries else None
-        if output_positions is not None and query_mask is not None:
-            query_mask = attention_mask.gather(1, output_positions.clamp(min=0))  # [B, K]
-        decoded, decoder_weights = self.decoder(
-            encoded.last_hidden_state,
-            query_positions=output_positions,
-            num_queries=input_ids.shape[1],
-            query_mask=query_mask,
-            return_weights=output_attentions,
-            attention=attention,
-        )  # [B, K, C]
-        cross_attentions = encoded.cross_attentions + (decoder_weights,) if output_attentions else None
         output = BaseModelOutputWithCrossAttentions(
-            last_hidden_state=decoded,
+            last_hidden_state=encoded.last_hidden_state,  # [B, N, D]
             hidden_states=encoded.hidden_states,
             attentions=encoded.self_attentions,
-            cross_attentions=cross_attentions,
+            cross_attentions=encoded.cross_attentions,
         )
+        if self.decoder is not None:
+            # DeepMind: a padded position's decoder query gets attention output 0; the perceiver-io library decodes it
+            query_mask = attention_mask if self.config.mask_padded_queries else None
+            if output_positions is not None and query_mask is not None:
+                query_mask = attention_mask.gather(1, output_positions.clamp(min=0))  # [B, K]
+            output.last_hidden_state, decoder_weights = self.decoder(
+                encoded.last_hidden_state,
+                query_positions=output_positions,
+                num_queries=inputs.shape[1],
+                query_mask=query_mask,
+                return_weights=output_attentions,
+                attention=attention,
+            )  # [B, K, C]
+            if output_attentions:
+                output.cross_attentions = encoded.cross_attentions + (decoder_weights,)
         return output if return_dict else output.to_tuple()
 
 
 class PerceiverForMaskedLM(PerceiverPreTrainedModel):
-    """Perceiver IO masked language model: logits = decoder output @ embedding^T + bias (DeepMind's semantics)."""
+    """Perceiver IO masked language model: logits = decoder output @ embedding^T + bias (DeepMind's semantics).
+
+    `lm_head` is an `nn.Linear` (C -> V, with bias) whose weight transformers ties to the input embedding when
+    `config.tie_word_embeddings` (DeepMind's model); untied, it has its own weight.
+    """
 
     _tied_weights_keys = {"lm_head.weight": "perceiver.encoder.input_adapter.text_embedding.weight"}
+    _task_head_prefixes = ("lm_head.",)
 
     def __init__(self, config: PerceiverConfig) -> None:
         super().__init__(config)
         self.perceiver = PerceiverModel(config)
-        if config.tie_word_embeddings:
-            self.lm_head = TiedTextOutputAdapter(embedding_weights=self.perceiver.get_input_embeddings().weight)
-        else:
-            self.lm_head = TiedTextOutputAdapter(
-                vocab_size=config.vocab_size, num_output_query_channels=config.num_input_channels
-            )
+        self.lm_head = nn.Linear(config.num_input_channels, config.vocab_size)
         self.post_init()
 
-    def get_output_embeddings(self) -> TiedTextOutputAdapter:
+    def get_output_embeddings(self) -> nn.Linear:
         return self.lm_head
 
-    def set_output_embeddings(self, new_embeddings: TiedTextOutputAdapter) -> None:
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
         self.lm_head = new_embeddings
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: Optional[torch.Tensor] = None,
         attention_mask: Optional[torch.Tensor] = None,
         output_positions: Optional[torch.Tensor] = None,
         labels: Optional[torch.Tensor] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
         output_attentions: Optional[bool] = None,
         output_hidden_states: Optional[bool] = None,
         return_dict: Optional[bool] = None,
@@ -307,8 +312,8 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
         """Logits [B, K, V] at every input position (K = L) or at `output_positions` [B, K].
 
         Args:
-            input_ids, attention_mask, output_positions, output_attentions, output_hidden_states, return_dict:
-                as in `PerceiverModel.forward`.
+            input_ids, attention_mask, output_positions, inputs_embeds, output_attentions, output_hidden_states,
+                return_dict: as in `PerceiverModel.forward`.
             labels: target ids, -100 where no loss is wanted: [B, L] (gathered at `output_positions` if those
                 are given), or [B, K] aligned with `output_positions` (this reading wins when K == L). Any
                 L <= max_seq_len: no padding to 2048.
@@ -320,6 +325,7 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
             input_ids,
             attention_mask=attention_mask,
             output_positions=output_positions,
+            inputs_embeds=inputs_embeds,
             output_attentions=output_attentions,
             output_hidden_states=output_hidden_states,
             return_dict=True,
@@ -328,7 +334,8 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
 
         loss = None
         if labels is not None:
-            labels = check_labels(labels, input_ids, output_positions, self.config.vocab_size)  # [B, K]
+            positions = sequence_shaped(input_ids, inputs_embeds)  # [B, L]
+            labels = check_labels(labels, positions, output_positions, self.config.vocab_size)  # [B, K]
             loss = masked_lm_loss(logits, labels, num_items_in_batch)
         output = PerceiverMaskedLMOutput(
             loss=loss,

@@ -12,28 +12,48 @@ classification heads' `classifier.*`) that a checkpoint lacks entirely, as a mas
 allowed gap (`load_strictly(..., new_head=prefixes)`): those weights are initialised and named in transformers'
 "newly initialized" warning; a checkpoint holding part of the head, or lacking anything else, is refused.
 
-`transformers.pipeline(...)` retries a failed load that raised OSError/ValueError/TypeError/RuntimeError with the
-class named in config.json's `architectures`, which for a perceiver-hf folder is transformers' own
-`PerceiverForMaskedLM`: it loads none of the weights and gives random fills. `WeightsMismatchError` is therefore
-none of those (a plain `Exception`), so the pipeline lets it through.
+`WeightsMismatchError` is a `RuntimeError`, as transformers' own refusal of mis-shaped weights is, so code written
+for transformers catches it. One caller must not see a `RuntimeError`: `transformers.pipeline(...)` retries a load
+that raised OSError/ValueError/TypeError/RuntimeError with the class config.json's `architectures` names, which for
+a perceiver-hf folder is transformers' own `PerceiverForMaskedLM`: it loads none of the weights and answers with
+random fills. Under a pipeline (a load called from `transformers.pipelines.base.load_model`: the pipeline's own
+`_from_pipeline` flag does not survive the Auto classes) the same message is raised as
+`PipelineWeightsMismatchError`, which the pipeline lets through.
 Only transformers and the standard library are used, so this also works in exported remote code.
 """
 
 from __future__ import annotations
 
 import logging
-from contextlib import contextmanager
+import sys
+from contextlib import contextmanager, nullcontext
 from typing import Any, Callable, Iterable, Iterator
 
 _SHOWN_KEYS = 3
 
 
-class WeightsMismatchError(Exception):
-    """The checkpoint's weights do not fit the model: some are missing, unexpected or of another shape.
+class WeightsMismatchError(RuntimeError):
+    """The checkpoint's weights do not fit the model: some are missing, unexpected or of another shape."""
 
-    Deliberately not an OSError/ValueError/RuntimeError: `transformers.pipeline(...)` swallows those and retries
-    with transformers' own `PerceiverForMaskedLM`, which would answer with random weights.
-    """
+
+class PipelineWeightsMismatchError(Exception):
+    """`WeightsMismatchError` raised under `transformers.pipeline(...)`: not a RuntimeError, so that the pipeline
+    does not retry with transformers' own `PerceiverForMaskedLM` (which would answer with random weights)."""
+
+
+_PIPELINE_LOADER = ("transformers.pipelines.base", "load_model")
+
+
+def loading_for_a_pipeline(max_depth: int = 64) -> bool:
+    """Whether this load runs inside `transformers.pipelines.base.load_model` (looked up the call stack)."""
+    frame = sys._getframe(1)
+    for _ in range(max_depth):
+        if frame is None:
+            return False
+        if (frame.f_globals.get("__name__"), frame.f_code.co_name) == _PIPELINE_LOADER:
+            return True
+        frame = frame.f_back
+    return False
 
 
 def _keys(keys: Iterable[str]) -> str:
@@ -69,7 +89,9 @@ def weight_problems(info: dict[str, Any], allow_mismatched: bool = False) -> lis
     return problems
 
 
-def check_loading_info(class_name: str, where: str, info: dict[str, Any], allow_mismatched: bool = False) -> None:
+def check_loading_info(
+    class_name: str, where: str, info: dict[str, Any], allow_mismatched: bool = False, error: type = WeightsMismatchError
+) -> None:
     """Raise `WeightsMismatchError` unless `info` (transformers' loading info) reports a complete, exact load.
 
     Args:
@@ -77,13 +99,15 @@ def check_loading_info(class_name: str, where: str, info: dict[str, Any], allow_
         where: the checkpoint (folder or Hub id), for the message.
         info: the dict `from_pretrained(..., output_loading_info=True)` returns.
         allow_mismatched: accept mis-shaped weights (the caller asked for `ignore_mismatched_sizes=True`).
+        error: the exception class to raise.
     """
     problems = weight_problems(info, allow_mismatched)
     if problems:
-        raise WeightsMismatchError(
+        raise error(
             f"The weights of {where} do not fit {class_name}: {'; '.join(problems)}; loading it would leave those "
             "weights randomly initialised. Pass a folder whose config.json and model.safetensors come from the same "
-            "save_pretrained (or `perceiver-hf convert`/`train`) run, or save/convert the model again."
+            "save_pretrained (or `perceiver-hf convert`/`train`) run, or save/convert the model again (or pass "
+            "ignore_mismatched_sizes=True to re-initialise mis-shaped weights on purpose)."
         )
 
 
@@ -112,12 +136,15 @@ class _BelowErrorFilter(logging.Filter):
 
 def new_head_keys(model: Any, info: dict[str, Any], head_prefixes: Iterable[str]) -> set[str]:
     """The missing keys that are a new task head: every weight under `head_prefixes` (e.g. "classifier."), and
-    only when the checkpoint holds none of them (a masked-LM checkpoint). A checkpoint holding part of the head
-    is not a head-less checkpoint: nothing is excused then and the strict check reports the missing part."""
+    only when the checkpoint holds none of them (a masked-LM checkpoint for a classifier, a `PerceiverModel` one
+    for the masked-LM head). Weights tied to another one (the masked-LM head's tied `lm_head.weight`) are not the
+    head's own: they come with their source. A checkpoint holding part of the head is not a head-less checkpoint:
+    nothing is excused then and the strict check reports the missing part."""
     prefixes = tuple(head_prefixes)
     if not prefixes:
         return set()
-    head = {name for name in model.state_dict() if name.startswith(prefixes)}
+    tied = set(getattr(model, "all_tied_weights_keys", None) or ())
+    head = {name for name in model.state_dict() if name.startswith(prefixes) and name not in tied}
     missing = set(info.get("missing_keys") or ())
     return head if head and head <= missing else set()
 
@@ -148,22 +175,26 @@ def load_strictly(
     """
     wants_info = kwargs.pop("output_loading_info", False)
     allow_mismatched = bool(kwargs.get("ignore_mismatched_sizes", False))
+    error = PipelineWeightsMismatchError if loading_for_a_pipeline() else WeightsMismatchError
     kwargs["ignore_mismatched_sizes"] = True  # mis-shaped keys come back in the info instead of a vague error
-    with quiet_load_report():
+    # the caller who accepts mis-shaped weights gets transformers' own report of them ("Reinit due to size mismatch")
+    with nullcontext() if allow_mismatched else quiet_load_report():
         model, info = load(name_or_path, *args, output_loading_info=True, **kwargs)
     where = repr(str(name_or_path))
     initialised = new_head_keys(model, info, new_head)
     checked = {**info, "missing_keys": set(info.get("missing_keys") or ()) - initialised}
-    check_loading_info(class_name, where, checked, allow_mismatched)
+    check_loading_info(class_name, where, checked, allow_mismatched, error)
     if initialised:
         report_new_head(class_name, where, initialised)
     return (model, info) if wants_info else model
 
 
 __all__ = [
+    "PipelineWeightsMismatchError",
     "WeightsMismatchError",
     "check_loading_info",
     "load_strictly",
+    "loading_for_a_pipeline",
     "new_head_keys",
     "quiet_load_report",
     "report_new_head",

@@ -21,7 +21,7 @@ from helpers.sources import saved_model  # noqa: F401 (fixture)
 
 from perceiver_hf import PerceiverForMaskedLM, PerceiverModel
 from perceiver_hf.cli import main
-from perceiver_hf.strict_loading import WeightsMismatchError
+from perceiver_hf.strict_loading import PipelineWeightsMismatchError, WeightsMismatchError
 
 POSITIONS = "perceiver.encoder.input_adapter.pos_encoding"
 
@@ -82,23 +82,43 @@ def test_a_base_model_drops_the_masked_lm_head(saved_model: Path) -> None:
     PerceiverModel.from_pretrained(saved_model)
 
 
-def test_a_head_is_missing_unless_the_class_allows_it(saved_model: Path, tmp_path: Path) -> None:
+def test_a_head_the_checkpoint_lacks_is_initialised_and_reported(
+    saved_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A `PerceiverModel` checkpoint has no masked-LM head: as transformers does, the head's own weight (the bias;
+    the tied weight comes with the embedding) is initialised and named in the "newly initialized" warning."""
     base = tmp_path / "base"
     PerceiverModel.from_pretrained(saved_model).save_pretrained(base)
-    with pytest.raises(WeightsMismatchError, match=r"1 missing \(lm_head\.bias\)"):
-        PerceiverForMaskedLM.from_pretrained(base)
+    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+        model, info = PerceiverForMaskedLM.from_pretrained(base, output_loading_info=True)
+    assert info["missing_keys"] == {"lm_head.bias"}
+    assert "newly initialized: ['lm_head.bias']" in caplog.text
+    assert torch.count_nonzero(model.lm_head.bias) == 0  # freshly initialised (zeros)
+    embedding = model.perceiver.get_input_embeddings().weight
+    assert model.lm_head.weight is embedding and torch.equal(embedding, load_file(base / "model.safetensors")[
+        "encoder.input_adapter.text_embedding.weight"])
 
-    class NewHeadForMaskedLM(PerceiverForMaskedLM):
-        _keys_to_ignore_on_load_missing = [r"^lm_head\.bias$"]  # a task head this class initialises itself
 
-    model = NewHeadForMaskedLM.from_pretrained(base)
-    assert torch.count_nonzero(model.lm_head.bias) == 0  # freshly initialised (zeros), as declared
+@pytest.mark.parametrize("tied", [True, False])
+def test_a_missing_embedding_is_refused_tied_or_not(saved_model: Path, tiny_model, tmp_path: Path, tied: bool) -> None:
+    """The tied input embedding is a weight like any other: a checkpoint without it is refused (it used to load,
+    leaving the embedding on the meta device until the first forward failed)."""
+    folder = tmp_path / "model"
+    tiny_model(tie_word_embeddings=tied).save_pretrained(folder)
+    _rewrite_weights(folder, lambda weights: weights.pop("perceiver.encoder.input_adapter.text_embedding.weight"))
+    with pytest.raises(WeightsMismatchError, match=r"missing \(.*perceiver\.encoder\.input_adapter\.text_embedding\.weight"):
+        PerceiverForMaskedLM.from_pretrained(folder)
+
+
+def test_mis_shaped_weights_are_a_runtime_error_as_in_transformers(mis_shaped: Path) -> None:
+    with pytest.raises(RuntimeError, match="ignore_mismatched_sizes=True"):
+        PerceiverForMaskedLM.from_pretrained(mis_shaped)
 
 
 @pytest.mark.parametrize("task", ["fill-mask", "fill-mask-spans"])
 def test_pipelines_do_not_fall_back_to_transformers_perceiver(mis_shaped: Path, task: str) -> None:
     """config.json names `PerceiverForMaskedLM`, also a transformers class; the pipeline must not try it."""
-    with pytest.raises(WeightsMismatchError, match=POSITIONS):
+    with pytest.raises(PipelineWeightsMismatchError, match=POSITIONS):
         pipeline(task, model=str(mis_shaped))
 
 

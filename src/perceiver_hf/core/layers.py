@@ -2,6 +2,12 @@
 
 Semantics follow DeepMind's perceiver.py: pre-norm everywhere, the MLP residual is always present, the
 cross-attention query residual is optional (on in the encoder, off in the MLM decoder), no final norm.
+
+Both attention layers are transformers' `GradientCheckpointingLayer`s (the one transformers import of the core):
+`model.gradient_checkpointing_enable(...)` / `activation_checkpointing_enable(...)` of a `PreTrainedModel`, or
+`layer.gradient_checkpointing = True` plus `layer._gradient_checkpointing_func = ...` on a plain module, makes
+each layer recompute its forward in the backward pass. Their tensors are passed positionally, as that class
+requires for reentrant checkpointing.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 from torch import nn
+from transformers.modeling_layers import GradientCheckpointingLayer
 
 from .attention import AttentionFunction, MultiHeadAttention
 from .specs import DEFAULT_ACTIVATION, AttentionSpec
@@ -61,7 +68,7 @@ def _attention(spec: AttentionSpec, num_q_input_channels: int, num_kv_input_chan
     )
 
 
-class _AttentionLayer(nn.Module):
+class _AttentionLayer(GradientCheckpointingLayer):
     """The MLP half shared by both layers: x = x + dropout(MLP(LN(x)))."""
 
     def _init_mlp(self, spec: AttentionSpec, num_channels: int) -> None:

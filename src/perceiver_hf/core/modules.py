@@ -11,12 +11,10 @@ Data flow (B batch, M inputs, N latents, O outputs):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import partial
 from typing import Any, Callable, Optional
 
 import torch
 from torch import nn
-from torch.utils.checkpoint import checkpoint
 
 from .adapters import InputAdapter, OutputAdapter, OutputQueryProvider, TrainableQueryProvider
 from .attention import AttentionFunction
@@ -39,24 +37,6 @@ class EncoderOutput:
     hidden_states: Optional[tuple[torch.Tensor, ...]] = None
     self_attentions: Optional[tuple[torch.Tensor, ...]] = None
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
-
-
-class _Checkpointable(nn.Module):
-    """Runs sub-layers through activation checkpointing when `gradient_checkpointing` is on and training.
-
-    transformers' `gradient_checkpointing_enable()` sets `gradient_checkpointing` and
-    `_gradient_checkpointing_func` on every module that has the attribute, so this works with `Trainer` too.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.gradient_checkpointing = False
-        self._gradient_checkpointing_func: Callable[..., Any] = partial(checkpoint, use_reentrant=False)
-
-    def _run(self, layer: nn.Module, *args: Any) -> Any:
-        if self.gradient_checkpointing and self.training and torch.is_grad_enabled():
-            return self._gradient_checkpointing_func(layer.__call__, *args)
-        return layer(*args)
 
 
 def _spec_or_options(spec: Any, options: dict[str, Any], build: Callable[[], Any], owner: str, *sizes: Any) -> Any:
@@ -82,7 +62,7 @@ def _check_schedule(spec: EncoderSpec) -> None:
         )
 
 
-class PerceiverEncoder(_Checkpointable):
+class PerceiverEncoder(nn.Module):
     """Cross-attends a learned latent array to the adapted input, then refines it with self-attention.
 
     Build it from a spec, `PerceiverEncoder(input_adapter, spec=EncoderSpec(...))`, or with the perceiver-io
@@ -168,11 +148,11 @@ class PerceiverEncoder(_Checkpointable):
         self_weights, cross_weights = [], []
         for cross_attention, block in self.schedule():
             if cross_attention is not None:
-                latents, weights = self._run(cross_attention, latents, x_in, key_mask, None, return_weights, attention)
+                latents, weights = cross_attention(latents, x_in, key_mask, None, return_weights, attention)
                 hidden_states.append(latents)
                 cross_weights.append(weights)
             for layer in block.layers:
-                latents, weights = self._run(layer, latents, return_weights, attention)  # [B, N, D]
+                latents, weights = layer(latents, return_weights, attention)  # [B, N, D]
                 hidden_states.append(latents)
                 self_weights.append(weights)
         return EncoderOutput(
@@ -183,7 +163,7 @@ class PerceiverEncoder(_Checkpointable):
         )
 
 
-class PerceiverDecoder(_Checkpointable):
+class PerceiverDecoder(nn.Module):
     """Cross-attends output queries to the latents, then applies the output adapter (if any).
 
     Build it from a spec, `PerceiverDecoder(output_adapter, spec=DecoderSpec(...))`, or with the flat options,
@@ -256,9 +236,7 @@ class PerceiverDecoder(_Checkpointable):
             query_mask = valid if query_mask is None else query_mask.bool() & valid
         elif query_mask is not None:
             query_mask = query_mask.bool()
-        output, weights = self._run(
-            self.cross_attention, queries, latents, None, query_mask, return_weights, attention
-        )
+        output, weights = self.cross_attention(queries, latents, None, query_mask, return_weights, attention)
         if self.output_adapter is not None:
             output = self.output_adapter(output)
         return output, weights

@@ -38,14 +38,14 @@ class TextInputAdapter(InputAdapter):
             nn.init.trunc_normal_(self.pos_encoding, std=init_scale, a=-2 * init_scale, b=2 * init_scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Token ids [B, L] -> embeddings [B, L, C]."""
+        """Token ids [B, L], or token embeddings [B, L, C] (transformers' `inputs_embeds`) -> inputs [B, L, C]."""
         seq_len = x.shape[1]
         if seq_len > self.max_seq_len:
             raise ValueError(
                 f"Input has {seq_len} tokens but this model handles at most max_seq_len={self.max_seq_len}; "
                 f"truncate the input (e.g. tokenizer(..., truncation=True, max_length={self.max_seq_len}))."
             )
-        embedded = self.text_embedding(x)  # [B, L, C]
+        embedded = x if x.is_floating_point() else self.text_embedding(x)  # [B, L, C]
         if self.scale_embeddings:
             embedded = embedded * self.embedding_scale
         return embedded + self.pos_encoding[:seq_len]  # [B, L, C]
