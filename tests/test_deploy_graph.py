@@ -1,6 +1,6 @@
 """Traceable forward (issue 17 items 1-2): torch.compile(fullgraph=True) without graph breaks, forward and
 backward, dynamic batch and length; torch.export with dynamic dims equal to eager on shapes it was not traced
-with; graph captures never run the eager-only oneDNN linear. References: the eager model itself."""
+with. References: the eager model itself."""
 
 from __future__ import annotations
 
@@ -11,7 +11,6 @@ from conftest import make_tiny_config, randomize_
 from torch._dynamo.utils import counters
 
 from perceiver_hf import PerceiverForMaskedLM
-from perceiver_hf import cpu_linear
 from perceiver_hf.deploy import MaskedLMLogits, export_masked_lm, sample_inputs
 
 
@@ -91,19 +90,3 @@ def test_exported_program_refuses_a_sequence_longer_than_the_model(model) -> Non
     too_long = {name: torch.cat([value, value[:, :1]], dim=1) for name, value in too_long.items()}
     with pytest.raises(Exception, match=str(model.config.max_seq_len)):
         exported(**too_long)
-
-
-@pytest.mark.skipif(not cpu_linear._ONEDNN_LINEAR, reason="this torch build has no oneDNN linear")
-def test_graph_captures_take_the_plain_linear_and_eager_keeps_onednn(model, monkeypatch) -> None:
-    calls: list[int] = []
-    original = cpu_linear._onednn_linear
-    monkeypatch.setattr(cpu_linear, "_onednn_linear", lambda *a: calls.append(1) or original(*a))
-    inputs = sample_inputs(model.config, 2, 12, with_positions=False)
-    with torch.no_grad():
-        model(**inputs)
-    assert len(calls) > 0  # eager speed path unchanged
-    calls.clear()
-    export_masked_lm(model)
-    torch.export.export(MaskedLMLogits(model), (), inputs, strict=False)  # without the plain_linears helper
-    assert calls == []
-    assert all(type(m) is cpu_linear.OneDNNLinear for m in model.modules() if isinstance(m, torch.nn.Linear))

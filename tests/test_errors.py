@@ -61,7 +61,7 @@ def test_malformed_input_ids(model, bad_input, message: str) -> None:
 
 
 def test_attention_mask_shape_mismatch(model, input_ids) -> None:
-    with pytest.raises(ValueError, match=r"attention_mask has shape \[2, 19\] but input_ids has \[2, 20\].*must match"):
+    with pytest.raises(ValueError, match=r"attention_mask has shape \[2, 19\] but the input is \[2, 20\].*must match"):
         model(input_ids, attention_mask=torch.ones(2, 19))
 
 

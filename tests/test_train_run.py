@@ -74,8 +74,9 @@ def reference(tmp_path_factory) -> Path:
 class LayerCallCounter(TrainerCallback):
     """Counts calls of the first latent self-attention layer during training; records its MLP's output dtypes.
 
-    Calls are counted by a pre-hook: a checkpointed layer's recomputation stops as soon as the saved tensors
-    are rebuilt, so forward (post-)hooks do not see it.
+    Calls are counted by a pre-hook on the layer's attention: a `GradientCheckpointingLayer` runs its own hooks once
+    (outside the checkpoint), and the recomputation in backward stops as soon as the saved tensors are rebuilt,
+    so forward (post-)hooks do not see it either.
     """
 
     def __init__(self) -> None:
@@ -92,7 +93,7 @@ class LayerCallCounter(TrainerCallback):
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         layer = model.perceiver.encoder.self_attention.layers[0]
         self.handles = [
-            layer.register_forward_pre_hook(self._count),
+            layer.attention.register_forward_pre_hook(self._count),
             layer.mlp.fc1.register_forward_hook(self._record_dtype),  # a Linear: bf16 under CPU autocast
         ]
 

@@ -6,8 +6,6 @@ from typing import Any, Callable, Optional
 
 import torch
 
-from perceiver_hf import cpu_linear as linear_module
-
 from .measure import measure, target
 from .models import ModelPair
 
@@ -18,11 +16,11 @@ OURS = "perceiver-hf latent stack"
 
 
 def _onednn_matmul(a: torch.Tensor, b: torch.Tensor) -> Optional[Callable[[], torch.Tensor]]:
-    """a @ b through oneDNN (the kernel perceiver-hf's Linear uses), if this torch has it."""
-    if not linear_module._ONEDNN_LINEAR:
+    """a @ b through oneDNN's linear (a reference kernel next to torch.matmul's MKL), if this torch has it."""
+    if not (torch.backends.mkldnn.is_available() and hasattr(torch.ops.mkldnn, "_linear_pointwise")):
         return None
     weight = b.t().contiguous()  # [out, in], as a Linear holds it
-    return lambda: linear_module._onednn_linear(a, weight, None)
+    return lambda: torch.ops.mkldnn._linear_pointwise(a, weight, None, "none", [], "")
 
 
 def _theirs_stack(pair: ModelPair, latents: torch.Tensor) -> Callable[[], torch.Tensor]:

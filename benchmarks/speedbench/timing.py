@@ -59,7 +59,7 @@ def _onednn_linear_flops(x: torch.Tensor, weight: torch.Tensor, *args: Any, out_
 
 
 _EXTRA_FORMULAS = {torch.ops.aten._int_mm: _int_mm_ops}
-if hasattr(torch.ops.mkldnn, "_linear_pointwise"):  # perceiver-hf's packed inference path (cpu_linear.py)
+if hasattr(torch.ops.mkldnn, "_linear_pointwise"):  # the roofline case's oneDNN reference matmul
     _EXTRA_FORMULAS[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flops
 
 

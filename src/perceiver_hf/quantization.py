@@ -1,7 +1,8 @@
 """Opt-in int8 dynamic quantization for CPU inference.
 
 `quantize_dynamic_int8(model)` replaces every `nn.Linear` (attention projections and MLPs, which hold nearly
-all of a Perceiver's FLOPs) by an `Int8DynamicLinear`:
+all of a Perceiver's FLOPs) but the output embeddings (the masked-LM `lm_head`, tied to the input embedding) by
+an `Int8DynamicLinear`:
 
 - weights are quantized once, symmetrically, per output channel: `w ~ w_int8 * w_scale[out]`;
 - activations are quantized at every call, symmetrically, per row (per token / latent): `x ~ x_int8 * x_scale[row]`;
@@ -17,6 +18,7 @@ its state dict is not a perceiver-hf checkpoint (quantize after loading, do not 
 from __future__ import annotations
 
 import copy
+from typing import Optional
 
 import torch
 from torch import nn
@@ -57,20 +59,21 @@ class Int8DynamicLinear(nn.Module):
         return f"in_features={self.in_features}, out_features={self.out_features}, int8 weights and activations"
 
 
-def _replace_linears(module: nn.Module) -> int:
-    """Swap every `nn.Linear` below `module` for an `Int8DynamicLinear`; returns how many were swapped."""
+def _replace_linears(module: nn.Module, keep: Optional[nn.Module]) -> int:
+    """Swap every `nn.Linear` below `module` but `keep` for an `Int8DynamicLinear`; returns how many were swapped."""
     count = 0
     for name, child in module.named_children():
-        if isinstance(child, nn.Linear):
+        if isinstance(child, nn.Linear) and child is not keep:
             setattr(module, name, Int8DynamicLinear(child))
             count += 1
         else:
-            count += _replace_linears(child)
+            count += _replace_linears(child, keep)
     return count
 
 
 def quantize_dynamic_int8(model: nn.Module, *, inplace: bool = False) -> nn.Module:
-    """Return `model` for int8 CPU inference: every `nn.Linear` becomes an `Int8DynamicLinear` (see module doc).
+    """Return `model` for int8 CPU inference: every `nn.Linear` but the output embeddings becomes an
+    `Int8DynamicLinear` (see the module docstring).
 
     Args:
         model: a float32 model on CPU, e.g. `PerceiverForMaskedLM.from_pretrained(...)`.
@@ -101,7 +104,8 @@ def quantize_dynamic_int8(model: nn.Module, *, inplace: bool = False) -> nn.Modu
         )
     if not inplace:
         model = copy.deepcopy(model)
-    _replace_linears(model)
+    get_output_embeddings = getattr(model, "get_output_embeddings", None)
+    _replace_linears(model, keep=get_output_embeddings() if callable(get_output_embeddings) else None)
     return model.eval()
 
 

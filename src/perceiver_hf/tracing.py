@@ -3,8 +3,7 @@
 `torch.compile`, `torch.export` (strict and non-strict), the ONNX exporters and `torch.jit.trace` all run the
 forward on placeholder tensors whose values are unknown. Checks that read tensor values (`int(x.min())`) cannot
 run there: they break graphs, and export refuses them ("Could not guard on data-dependent expression"). The
-model forward therefore runs its value checks only when `capturing_graph()` is False, and compiled, exported
-and traced runs use plain `nn.Linear` instead of the eager-only oneDNN linear (`perceiver_hf.cpu_linear`).
+model forward therefore runs its value checks only when `capturing_graph()` is False.
 """
 
 from __future__ import annotations

@@ -9,14 +9,11 @@ constraint of the graph).
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-from typing import Any, Iterator, Optional
+from typing import Any, Optional
 
 import torch
 from torch import nn
 from torch.export import Dim, ExportedProgram
-
-from ..cpu_linear import use_onednn_linears, use_plain_linears
 
 INPUT_NAMES = ("input_ids", "attention_mask", "output_positions")
 OUTPUT_NAMES = ("logits",)
@@ -71,31 +68,15 @@ def sample_inputs(
     return inputs
 
 
-@contextmanager
-def plain_linears(model: nn.Module) -> Iterator[nn.Module]:
-    """Run `model` with plain `nn.Linear`s (not the eager oneDNN ones) inside the block, then swap them back.
-
-    Graph captures already take `nn.Linear`'s path inside `OneDNNLinear`; this makes the captured module tree
-    itself plain, for exporters and tools that inspect module types.
-    """
-    swapped = use_plain_linears(model)
-    try:
-        yield model
-    finally:
-        if swapped:
-            use_onednn_linears(model)
-
-
 def export_masked_lm(model: nn.Module, with_positions: bool = False, strict: bool = False) -> ExportedProgram:
     """`torch.export.export` of `MaskedLMLogits(model)` (in eval mode) with dynamic batch, sequence and positions."""
     config = model.config
     inputs = sample_inputs(config, 2, min(16, config.max_seq_len), with_positions)
-    with plain_linears(model.eval()), torch.no_grad():
+    with torch.no_grad():
         return torch.export.export(
-            MaskedLMLogits(model), (), inputs, dynamic_shapes=dynamic_shapes(config.max_seq_len, with_positions),
+            MaskedLMLogits(model.eval()), (), inputs, dynamic_shapes=dynamic_shapes(config.max_seq_len, with_positions),
             strict=strict,
         )
 
 
-__all__ = ["INPUT_NAMES", "MaskedLMLogits", "OUTPUT_NAMES", "dynamic_shapes", "export_masked_lm", "plain_linears",
-           "sample_inputs"]
+__all__ = ["INPUT_NAMES", "MaskedLMLogits", "OUTPUT_NAMES", "dynamic_shapes", "export_masked_lm", "sample_inputs"]

@@ -24,7 +24,7 @@ import torch
 
 from ..modeling_perceiver import PerceiverForMaskedLM, PerceiverPreTrainedModel
 from ..output_folder import OutputPlan, plan_output_folder, write_output_folder
-from .graph import INPUT_NAMES, OUTPUT_NAMES, MaskedLMLogits, dynamic_shapes, plain_linears, sample_inputs
+from .graph import INPUT_NAMES, OUTPUT_NAMES, MaskedLMLogits, dynamic_shapes, sample_inputs
 from .onnx_folder import (
     INT8_MODEL_FILE, MODEL_FILE, RUNTIME_FILE, OnnxExportError, OnnxExportReport, render_card,
 )
@@ -79,7 +79,7 @@ def _export_graph(model: Any, path: Path, opset: Optional[int], external_data: b
     config = model.config
     inputs = sample_inputs(config, 2, 16, with_positions=True)
     logging.getLogger("torch.onnx").setLevel(logging.ERROR)
-    with plain_linears(model), torch.no_grad(), warnings.catch_warnings(), redirect_stdout(io.StringIO()):
+    with torch.no_grad(), warnings.catch_warnings(), redirect_stdout(io.StringIO()):
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             MaskedLMLogits(model), tuple(inputs[name] for name in INPUT_NAMES), dynamo=True,
