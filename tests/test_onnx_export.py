@@ -170,6 +170,17 @@ def test_a_perceiver_model_without_its_head(tmp_path) -> None:
         export_onnx(PerceiverModel(make_tiny_config()), tmp_path / "out", None)
 
 
+@pytest.mark.parametrize("head", ["PerceiverForSequenceClassification", "PerceiverForTokenClassification"])
+def test_a_classifier_folder_is_refused_in_one_line(tmp_path, capsys, head: str) -> None:
+    import perceiver_hf
+
+    folder = tmp_path / "classifier"
+    getattr(perceiver_hf, head)(make_tiny_config(num_labels=3)).save_pretrained(folder)
+    err = cli_error(capsys, ["export", "onnx", str(folder), str(tmp_path / "out")])
+    assert f"{head} has no LM head" in err and "PerceiverForMaskedLM" in err
+    assert not (tmp_path / "out").exists()
+
+
 def test_an_existing_output_folder_follows_the_converter_rules(shipped_export, tmp_path, capsys) -> None:
     folder, _ = shipped_export
     model = str(pretrained_model_path())

@@ -76,16 +76,19 @@ def _read_file(source: str, filename: str, revision: Optional[str]) -> Optional[
 
 
 def load_model(source: str, revision: Optional[str]) -> Any:
-    """The saved model: `PerceiverModel` if that is what was saved, else `PerceiverForMaskedLM`."""
+    """The saved model, as the class its config.json names (`architectures`) among perceiver-hf's four model
+    classes; `PerceiverForMaskedLM` when it names none of them."""
     from ..configuration_perceiver import PerceiverConfig
+    from ..modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
     from ..modeling_perceiver import PerceiverForMaskedLM, PerceiverModel
 
+    classes = {cls.__name__: cls for cls in (PerceiverModel, PerceiverForMaskedLM, PerceiverForSequenceClassification,
+                                              PerceiverForTokenClassification)}
     kwargs = {} if revision is None else {"revision": revision}
     model_class = PerceiverForMaskedLM
     if _has_file(source, "config.json", revision):
         config_dict, _ = PerceiverConfig.get_config_dict(source, **kwargs)
-        if (config_dict.get("architectures") or [None])[0] == PerceiverModel.__name__:
-            model_class = PerceiverModel
+        model_class = classes.get((config_dict.get("architectures") or [None])[0], PerceiverForMaskedLM)
     return model_class.from_pretrained(source, **kwargs)
 
 
