@@ -8,19 +8,18 @@ accuracy / macro-F1 (entity F1 for BIO token labels) as `compute_metrics`, optio
 
 from __future__ import annotations
 
-import functools
 import logging
-from typing import Callable, Optional, Sequence
+from typing import Optional
 
 from datasets import DatasetDict
 from transformers import (
     DataCollatorForTokenClassification,
     DataCollatorWithPadding,
     EarlyStoppingCallback,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
     Trainer,
-    TrainingArguments,
     TrainerCallback,
-    set_seed,
 )
 
 from ..model_cards import render_model_card
@@ -28,12 +27,10 @@ from ..model_cards.fields import architecture_summary, classifier_summary, hub_m
 from ..modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
 from .classification_data import prepare_classification_datasets, resolve_label_names
 from .classification_metrics import classification_metrics
-from .data import load_raw_datasets
-from .fsdp import shard_for_training
-from .training_card import ModelCardTrainer, _latest_evaluation, data_name, run_card_basics
-from .freezing import freeze_encoder
-from .model_setup import load_tokenizer, resolve_model_setup
+from .model_setup import ModelSetup, build_model
 from .parsing import TrainArguments
+from .task_trainer import TaskData, TaskTrainerOptions
+from .training_card import _latest_evaluation, data_name, run_card_basics
 from .run_command import RunCommand, model_path
 
 logger = logging.getLogger(__name__)
@@ -56,58 +53,40 @@ def _early_stopping(arguments: TrainArguments) -> list[TrainerCallback]:
     return [EarlyStoppingCallback(early_stopping_patience=patience)]
 
 
-def build_classification_trainer(
-    arguments: TrainArguments,
-    resolve_modes: Callable[[TrainingArguments, bool, bool], None],
-    callbacks: Sequence[TrainerCallback] = (),
-    command: Optional[RunCommand] = None,
-) -> Trainer:
-    """Set up a classifier run and check it; return the ready `Trainer` (`resolve_modes(training_args, has_train,
-    has_eval)` is the masked-LM run's choice of training/evaluation)."""
-    model_args, data_args, training_args, task = arguments.model, arguments.data, arguments.training, arguments.task
-    tokenizer = load_tokenizer(model_args)
-    setup = resolve_model_setup(model_args, arguments.config, data_args, tokenizer)
-    raw = load_raw_datasets(data_args, model_args.cache_dir)
-    resolve_modes(training_args, "train" in raw, "validation" in raw)
-    names = resolve_label_names(raw, task.label_column_name, task.task, task.names())
-    logger.info("Task %s with %d labels: %s", task.task, len(names), ", ".join(names[:20]))
-    wanted = [split for split, on in (("train", training_args.do_train), ("validation", training_args.do_eval)) if on]
-    prepared = prepare_classification_datasets(
-        DatasetDict({split: raw[split] for split in wanted}), tokenizer, data_args.text_column_name,
-        task.label_column_name, names, task.task, setup.max_seq_len,
-        {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples},
-    )
-    config = setup.config
-    config.num_labels = len(names)
-    config.id2label = dict(enumerate(names))
-    config.label2id = {name: index for index, name in enumerate(names)}
-    head = HEADS[task.task]
-    set_seed(training_args.seed)
-    model = (
-        head.from_pretrained(
-            model_args.model_name_or_path, config=config, cache_dir=model_args.cache_dir,
-            revision=model_args.model_revision,
+class ClassificationTask:
+    """The classifier tasks of `build_task_trainer` (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self.label_names: list[str] = []  # resolved from the data by `prepare`
+
+    def prepare(
+        self, raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, setup: ModelSetup, arguments: TrainArguments
+    ) -> TaskData:
+        task, data_args = arguments.task, arguments.data
+        names = resolve_label_names(raw, task.label_column_name, task.task, task.names())
+        logger.info("Task %s with %d labels: %s", task.task, len(names), ", ".join(names[:20]))
+        self.label_names = list(names)
+        prepared = prepare_classification_datasets(
+            raw, tokenizer, data_args.text_column_name, task.label_column_name, names, task.task, setup.max_seq_len,
+            {"train": data_args.max_train_samples, "validation": data_args.max_eval_samples},
         )
-        if setup.pretrained
-        else head(config)
-    )
-    if model_args.freeze_encoder:
-        freeze_encoder(model)
-    model = shard_for_training(model, training_args)  # FSDP2 on CPU, if asked for
-    collator = (DataCollatorWithPadding if task.task == "text-classification" else DataCollatorForTokenClassification)(
-        tokenizer
-    )
-    return ModelCardTrainer(
-        render_card=functools.partial(render_classifier_card, arguments=arguments, command=command),
-        model=model,
-        args=training_args,
-        train_dataset=prepared.get("train"),
-        eval_dataset=prepared.get("validation"),
-        data_collator=collator,
-        processing_class=tokenizer,
-        compute_metrics=classification_metrics(task.task, names) if training_args.do_eval else None,
-        callbacks=[*_early_stopping(arguments), *callbacks],
-    )
+        config = setup.config
+        config.num_labels = len(names)
+        config.id2label = dict(enumerate(names))
+        config.label2id = {name: index for index, name in enumerate(names)}
+        padding = DataCollatorWithPadding if task.task == "text-classification" else DataCollatorForTokenClassification
+        return TaskData(datasets=dict(prepared), collator=padding(tokenizer))
+
+    def trainer_options(self, data: TaskData, arguments: TrainArguments) -> TaskTrainerOptions:
+        evaluating = arguments.training.do_eval
+        metrics = classification_metrics(arguments.task.task, self.label_names) if evaluating else None
+        return TaskTrainerOptions(compute_metrics=metrics, callbacks=_early_stopping(arguments))
+
+    def build_model(self, setup: ModelSetup, arguments: TrainArguments) -> PreTrainedModel:
+        return build_model(arguments.model, setup, HEADS[arguments.task.task])
+
+    def render_card(self, trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand] = None) -> str:
+        return render_classifier_card(trainer, arguments, command)
 
 
 CLASSIFIER_CARD_TEMPLATE = "perceiver-classifier-trained"
@@ -159,4 +138,4 @@ def render_classifier_card(trainer: Trainer, arguments: TrainArguments, command:
     )
 
 
-__all__ = ["build_classification_trainer", "render_classifier_card"]
+__all__ = ["ClassificationTask", "render_classifier_card"]

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
-from transformers import AutoConfig, AutoTokenizer, PreTrainedTokenizerBase
+from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_perceiver import PerceiverForMaskedLM
@@ -172,11 +172,14 @@ def _pretrained_setup(
     return ModelSetup(config=config, max_seq_len=max_seq_len, pretrained=True)
 
 
-def build_model(model_args: ModelArguments, setup: ModelSetup) -> PerceiverForMaskedLM:
-    """A freshly initialised model (call `set_seed` first) or the pretrained weights with `setup.config`."""
+def build_model(
+    model_args: ModelArguments, setup: ModelSetup, model_class: type[PreTrainedModel] = PerceiverForMaskedLM
+) -> PreTrainedModel:
+    """A freshly initialised `model_class` (call `set_seed` first) or the pretrained weights with `setup.config`
+    (a head the checkpoint lacks, such as a new classifier, is initialised and reported)."""
     if not setup.pretrained:
-        return PerceiverForMaskedLM(setup.config)
-    return PerceiverForMaskedLM.from_pretrained(
+        return model_class(setup.config)
+    return model_class.from_pretrained(
         model_args.model_name_or_path,
         config=setup.config,
         cache_dir=model_args.cache_dir,

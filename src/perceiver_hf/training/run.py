@@ -8,7 +8,6 @@ inputs is reported before the first training step.
 
 from __future__ import annotations
 
-import functools
 import logging
 import os
 import sys
@@ -28,15 +27,15 @@ from ..output_folder import (
     plan_output_folder,
     refuse_inputs_inside,
 )
-from .classification_run import build_classification_trainer
+from .classification_run import ClassificationTask
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
-from .data import load_raw_datasets, prepare_datasets
+from .data import prepare_datasets
 from .file_checks import check_checkpoint_folder
-from .fsdp import prepare_cpu_fsdp_run, shard_for_training
+from .fsdp import prepare_cpu_fsdp_run
 from .metrics import compute_metrics, preprocess_logits_for_metrics
-from .training_card import MODEL_CARD_NAME, ModelCardTrainer, render_training_card
-from .freezing import freeze_encoder
-from .model_setup import build_model, load_tokenizer, resolve_model_setup
+from .task_trainer import TaskData, TaskTrainerOptions, build_task_trainer, wants_training
+from .training_card import MODEL_CARD_NAME, render_training_card
+from .model_setup import ModelSetup, build_model
 from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve
 from .run_command import RunCommand
@@ -108,99 +107,64 @@ def setup_logging(training_args: TrainingArguments) -> None:
     logging.getLogger("perceiver_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
 
 
-def wants_training(training_args: TrainingArguments) -> bool:
-    """Train unless only evaluation was asked for (--do_eval without --do_train).
+class PerceiverMLMTask:
+    """The masked-LM task of `build_task_trainer`: text chunked into `max_seq_len` tokens, masked by
+    `PerceiverMLMCollator` (fresh masks per epoch), `PerceiverForMaskedLM`, accuracy / perplexity metrics."""
 
-    An eval_strategy other than "no" makes TrainingArguments set do_eval by itself; periodic evaluation only makes
-    sense during training, so it does not turn the run into an evaluation-only one.
-    """
-    return training_args.do_train or not training_args.do_eval or training_args.eval_strategy != "no"
-
-
-def _resolve_modes(training_args: TrainingArguments, has_train: bool, has_eval: bool) -> None:
-    do_train = wants_training(training_args)
-    if not training_args.do_train and not training_args.do_eval:  # neither flag given: train, evaluate if possible
-        training_args.do_eval = has_eval
-    training_args.do_train = do_train
-    if training_args.do_train and not has_train:
-        raise ValueError("--do_train needs training data: --train_file or --dataset_name with a train split.")
-    if training_args.do_eval and not has_eval:
-        raise ValueError(
-            "--do_eval needs evaluation data: --validation_file, a validation split, or --validation_split_percentage > 0."
+    def prepare(
+        self, raw: datasets.DatasetDict, tokenizer: Any, setup: ModelSetup, arguments: TrainArguments
+    ) -> TaskData:
+        tokenizer.model_max_length = setup.config.max_seq_len  # saved with the model: truncation=True fits it
+        masking, training_args = arguments.masking, arguments.training
+        collator = PerceiverMLMCollator(
+            tokenizer,
+            mlm_probability=masking.mlm_probability,
+            mask_replace_prob=masking.mask_replace_prob,
+            random_replace_prob=masking.random_replace_prob,
+            masking=masking.masking,
+            mean_span_length=masking.mean_span_length,
+            max_span_length=masking.max_span_length,
+            decode_only=masking.decode_only,
+            seed=training_args.seed,
         )
+        prepared = prepare_datasets(
+            raw,
+            tokenizer,
+            arguments.data,
+            setup.max_seq_len,
+            collator,
+            training_args.seed,
+            main_process_first=lambda desc: training_args.main_process_first(desc=desc),
+        )
+        return TaskData(datasets=dict(prepared), collator=collator)
+
+    def trainer_options(self, data: TaskData, arguments: TrainArguments) -> TaskTrainerOptions:
+        training_args = arguments.training
+        if training_args.dataloader_num_workers > 0 and training_args.dataloader_persistent_workers:
+            logger.warning(
+                "--dataloader_persistent_workers keeps the collator of the first epoch in the workers: every epoch "
+                "then reuses the same masks. Drop it for fresh masks per epoch."
+            )
+        evaluating = training_args.do_eval
+        return TaskTrainerOptions(
+            compute_metrics=compute_metrics if evaluating else None,
+            preprocess_logits_for_metrics=preprocess_logits_for_metrics if evaluating else None,
+            callbacks=[MaskingEpochCallback(data.collator)],
+        )
+
+    def build_model(self, setup: ModelSetup, arguments: TrainArguments) -> PerceiverForMaskedLM:
+        return build_model(arguments.model, setup)
+
+    def render_card(self, trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand] = None) -> str:
+        return render_training_card(trainer, arguments=arguments, command=command)
 
 
 def build_trainer(
     arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = (), command: Optional[RunCommand] = None
 ) -> Trainer:
-    """Set everything up and check it; return the ready `Trainer` (nothing trained yet).
-
-    Its `create_model_card` (also run by `push_to_hub`) writes perceiver-hf's card of the run, naming `command`.
-    """
-    model_args, data_args, training_args = arguments.model, arguments.data, arguments.training
-    tokenizer = load_tokenizer(model_args)
-    setup = resolve_model_setup(model_args, arguments.config, data_args, tokenizer)
-    tokenizer.model_max_length = setup.config.max_seq_len  # saved with the model: truncation=True fits it
-    logger.info(
-        "Model: %s, vocab_size=%d (tokenizer %s), max_seq_len=%d, training on chunks of %d tokens",
-        model_args.model_name_or_path or model_args.preset or model_args.config_name,
-        setup.config.vocab_size,
-        type(tokenizer).__name__,
-        setup.config.max_seq_len,
-        setup.max_seq_len,
-    )
-    raw = load_raw_datasets(data_args, model_args.cache_dir)
-    _resolve_modes(training_args, "train" in raw, "validation" in raw)
-    masking = arguments.masking
-    collator = PerceiverMLMCollator(
-        tokenizer,
-        mlm_probability=masking.mlm_probability,
-        mask_replace_prob=masking.mask_replace_prob,
-        random_replace_prob=masking.random_replace_prob,
-        masking=masking.masking,
-        mean_span_length=masking.mean_span_length,
-        max_span_length=masking.max_span_length,
-        decode_only=masking.decode_only,
-        seed=training_args.seed,
-    )
-    wanted = [split for split, on in (("train", training_args.do_train), ("validation", training_args.do_eval)) if on]
-    prepared = prepare_datasets(
-        datasets.DatasetDict({split: raw[split] for split in wanted}),
-        tokenizer,
-        data_args,
-        setup.max_seq_len,
-        collator,
-        training_args.seed,
-        main_process_first=lambda desc: training_args.main_process_first(desc=desc),
-    )
-    if training_args.dataloader_num_workers > 0 and training_args.dataloader_persistent_workers:
-        logger.warning(
-            "--dataloader_persistent_workers keeps the collator of the first epoch in the workers: every epoch "
-            "then reuses the same masks. Drop it for fresh masks per epoch."
-        )
-    set_seed(training_args.seed)  # the same initial weights whatever happened before
-    model = build_model(model_args, setup)
-    if model_args.freeze_encoder:
-        freeze_encoder(model)
-    model = shard_for_training(model, training_args)  # FSDP2 on CPU, if asked for
-    logger.info(
-        "%s parameters; %d process(es), global batch %d",
-        f"{model.num_parameters():,}",
-        training_args.world_size,
-        training_args.per_device_train_batch_size * training_args.world_size * training_args.gradient_accumulation_steps,
-    )
-    return ModelCardTrainer(
-        render_card=functools.partial(render_training_card, arguments=arguments, command=command),
-        model=model,
-        args=training_args,
-        train_dataset=prepared.get("train"),
-        eval_dataset=prepared.get("validation"),
-        data_collator=collator,
-        processing_class=tokenizer,
-        compute_metrics=compute_metrics if training_args.do_eval else None,
-        preprocess_logits_for_metrics=preprocess_logits_for_metrics if training_args.do_eval else None,
-        callbacks=[MaskingEpochCallback(collator), *callbacks],
-    )
+    """The ready `Trainer` of the run `arguments` describe: the masked-LM task or (--task) a classifier."""
+    task = ClassificationTask() if arguments.task.is_classification else PerceiverMLMTask()
+    return build_task_trainer(arguments, task, callbacks, command)
 
 
 def run_training(
@@ -218,10 +182,7 @@ def run_training(
     setup_logging(training_args)
     prepare_cpu_fsdp_run(training_args)  # FSDP2 on CPU: refuse what cannot work, before anything is loaded
     set_seed(training_args.seed)
-    if arguments.task.is_classification:
-        trainer = build_classification_trainer(arguments, _resolve_modes, callbacks, command)
-    else:
-        trainer = build_trainer(arguments, callbacks, command)
+    trainer = build_trainer(arguments, callbacks, command)
     if plan is not None and trainer.is_world_process_zero():
         claim_output_folder(plan)
 
@@ -272,6 +233,7 @@ def run_from_argv(argv: Sequence[str], callbacks: Sequence[TrainerCallback] = ()
 
 __all__ = [
     "LOSS_CURVE_FILE",
+    "PerceiverMLMTask",
     "build_trainer",
     "check_output_dir",
     "check_resume_checkpoint",
@@ -279,4 +241,5 @@ __all__ = [
     "resolve_resume",
     "run_from_argv",
     "run_training",
+    "wants_training",
 ]
