@@ -20,6 +20,7 @@ See docs/safety.md for what a killed run leaves and how it is cleaned.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import shutil
@@ -31,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Union
+
+logger = logging.getLogger(__name__)
 
 MARKER_NAME = ".perceiver-hf-output"
 """The file every folder written by perceiver-hf holds; `force` replaces only folders that have it."""
@@ -55,9 +58,14 @@ def is_within(inner: PathLike, outer: PathLike) -> bool:
     return inner == outer or outer in inner.parents
 
 
+def _regular_file(path: Path) -> bool:
+    """A regular file, not a symlink to one (markers and lock files are never followed through links)."""
+    return path.is_file() and not path.is_symlink()
+
+
 def is_package_folder(folder: Path) -> bool:
     """True if `folder` was written by perceiver-hf (it holds the marker file)."""
-    return (folder / MARKER_NAME).is_file()
+    return _regular_file(folder / MARKER_NAME)
 
 
 def _state(folder: Path) -> Optional[str]:
@@ -168,9 +176,14 @@ def remove_stale_leftovers(target: Path) -> list[Path]:
         shutil.rmtree(entry, ignore_errors=True)
         removed.append(entry)
     lock = _lock_path(target)
-    if lock.is_dir() and not _pid_alive(_lock_owner(lock)):
+    if lock.is_symlink():  # a lock is a directory made by os.mkdir; a link of its name is not one: drop the link
+        lock.unlink()
+        removed.append(lock)
+        logger.warning("Removed %s: a symlink where perceiver-hf keeps its lock directory (the link only).", lock)
+    elif lock.is_dir() and not _pid_alive(owner := _lock_owner(lock)):
         shutil.rmtree(lock, ignore_errors=True)
         removed.append(lock)
+        logger.warning("Removed the stale lock %s of process %d, which no longer runs.", lock, owner)
     return removed
 
 
@@ -183,8 +196,15 @@ def _lock_path(target: Path) -> Path:
 
 
 def _lock_owner(lock: Path) -> int:
+    """The pid written in `lock` (0 for a lock that is not a real directory with a regular pid file)."""
+    if lock.is_symlink():
+        return 0
     try:
-        return int((lock / "pid").read_text(encoding="utf-8"))
+        pid_file = lock / "pid"
+        if pid_file.is_symlink():
+            return 0
+        with open(pid_file, encoding="utf-8") as handle:
+            return int(handle.read(32))  # a pid; a larger file is not one of ours
     except (OSError, ValueError):
         # a lock whose pid file is not written yet: its owner is alive for the next moment, treat as held
         return os.getpid() if time.time() - lock.stat().st_mtime < 60 else 0
@@ -208,6 +228,11 @@ def _exclusive(target: Path, shown: str) -> Iterator[None]:
     try:
         os.mkdir(lock)
     except FileExistsError:
+        if lock.is_symlink():
+            raise OutputFolderError(
+                f"{lock} is a symlink where perceiver-hf keeps the lock of OUTPUT {shown!r}; nothing was replaced. "
+                "Remove the link and run again."
+            ) from None
         raise OutputFolderError(
             f"another process (pid {_lock_owner(lock)}) is writing OUTPUT {shown!r} right now; nothing was "
             "replaced. Wait for it, or choose another folder."
