@@ -8,6 +8,7 @@ no transformers; huggingface_hub is imported only for a Hub id.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import sys
@@ -16,6 +17,8 @@ from urllib.parse import urlparse
 
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 CONNECT_TIMEOUT = 3.0
+MAX_CONFIG_BYTES = 16 * 2**20  # a config.json is a few KB; larger is not one
+PERCEIVER_IO_MODEL_TYPE = "perceiver_io"
 
 
 class ModelSourceError(ValueError):
@@ -53,11 +56,72 @@ def _go_offline() -> None:
         constants.HF_HUB_OFFLINE = True
 
 
+def is_hub_id(argument: str) -> bool:
+    """True for a string huggingface_hub accepts as a repository id (`name` or `owner/name`)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(argument)
+    except HFValidationError:
+        return False
+    return True
+
+
+def looks_like_path(argument: str) -> bool:
+    """A string meant as a local path: starts like one, or has separators but is no valid Hub id."""
+    if "[" in argument or "\n" in argument:
+        return False
+    explicit = argument.startswith(("./", "../", "/", "~")) or os.path.isabs(argument)
+    return explicit or ((os.sep in argument or "/" in argument) and not is_hub_id(argument))
+
+
+def check_local_model(model: str) -> None:
+    """Raise `ModelSourceError` (one line, with the fix) when MODEL is meant as a local folder but is not a saved
+    perceiver-hf model: a missing path, a file, a folder without config.json, or a config of another model type."""
+    if looks_like_path(model) and not os.path.exists(model):
+        raise ModelSourceError(
+            f"model folder {model!r} does not exist. Pass a folder written by save_pretrained or a Hub id."
+        )
+    if os.path.exists(model) and not os.path.isdir(model):
+        raise ModelSourceError(f"MODEL {model!r} is a file; pass the folder that holds config.json and the weights.")
+    if os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
+        raise ModelSourceError(
+            f"folder {model!r} has no config.json, so it is not a saved model. Pass the folder written by "
+            "model.save_pretrained(...) (with tokenizer.save_pretrained(...) into the same folder)."
+        )
+    if os.path.isdir(model):
+        _check_model_type(os.path.join(model, "config.json"))
+
+
+def _check_model_type(config_path: str) -> None:
+    """Refuse a config.json that is unreadable or not of a Perceiver IO model (model_type "perceiver_io")."""
+    try:
+        if os.path.getsize(config_path) > MAX_CONFIG_BYTES:
+            raise ValueError(f"{os.path.getsize(config_path)} bytes, more than a config holds")
+        with open(config_path, encoding="utf-8") as file:
+            config = json.load(file)
+    except (OSError, ValueError) as error:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        raise ModelSourceError(f"cannot read {config_path} ({error}); save or download the model again.") from error
+    found = config.get("model_type") if isinstance(config, dict) else None
+    if found != PERCEIVER_IO_MODEL_TYPE:
+        hint = (
+            " It is transformers' own Perceiver: convert it with `perceiver-hf convert transformers`."
+            if found == "perceiver"
+            else " Pass a folder written by perceiver-hf (save_pretrained, convert or train)."
+        )
+        raise ModelSourceError(
+            f"{config_path} says model_type {found!r}, but perceiver-hf runs Perceiver IO models "
+            f"(model_type {PERCEIVER_IO_MODEL_TYPE!r}).{hint}"
+        )
+
+
 def check_model_source(model: str, revision: Optional[str] = None) -> None:
     """Raise `ModelSourceError` (one line, with the fix) when `model` can be found neither locally nor on the Hub.
 
-    A cached Hub repository is used from the cache, with a note on stderr, when the Hub cannot be reached.
+    A local folder must be a saved perceiver-hf model (`check_local_model`). A cached Hub repository is used from
+    the cache, with a note on stderr, when the Hub cannot be reached.
     """
+    check_local_model(model)
     if os.path.isdir(model):
         return
     from huggingface_hub import constants

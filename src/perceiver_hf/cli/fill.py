@@ -13,12 +13,11 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
-from ..model_location import ModelSourceError, check_model_source
+from ..model_location import ModelSourceError, check_model_source, is_hub_id, looks_like_path
 
 SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
 DEFAULT_TOP_K = 5
-PERCEIVER_IO_MODEL_TYPE = "perceiver_io"
 _EXAMPLES = """examples:
   perceiver-hf fill "This is an incomplete sentence where some words are missing." --mask " missing"
   perceiver-hf fill ./my-model "Some words are[MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK][MASK]"
@@ -89,7 +88,6 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, list[str], str]:
     mode = _resolve_mode(args.mode, args.top_k)
     if args.batch_size < 1:
         raise FillError(f"--batch-size must be at least 1, got {args.batch_size}.")
-    _check_model_location(model)
     _check_device(args.device)
     try:
         check_model_source(model, args.revision)
@@ -185,25 +183,7 @@ def _default_model() -> str:
 
 def _looks_like_model(argument: str) -> bool:
     """True for an existing path, a Hub id (`name` or `owner/name`) or a path-shaped string; False for a text."""
-    return os.path.exists(argument) or _is_hub_id(argument) or _looks_like_path(argument)
-
-
-def _is_hub_id(argument: str) -> bool:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    try:
-        validate_repo_id(argument)
-    except HFValidationError:
-        return False
-    return True
-
-
-def _looks_like_path(argument: str) -> bool:
-    """A string meant as a local path: starts like one, or has separators but is no valid Hub id."""
-    if "[" in argument or "\n" in argument:
-        return False
-    explicit = argument.startswith(("./", "../", "/", "~")) or os.path.isabs(argument)
-    return explicit or ((os.sep in argument or "/" in argument) and not _is_hub_id(argument))
+    return os.path.exists(argument) or is_hub_id(argument) or looks_like_path(argument)
 
 
 def _resolve_mode(mode: Optional[str], top_k: Optional[int]) -> str:
@@ -212,41 +192,6 @@ def _resolve_mode(mode: Optional[str], top_k: Optional[int]) -> str:
     if top_k is not None and mode == SPANS_MODE:
         raise FillError(f"--top-k applies to --mode {FILL_MASK_MODE}; --mode {SPANS_MODE} fills masks greedily.")
     return mode or (FILL_MASK_MODE if top_k is not None else SPANS_MODE)
-
-
-def _check_model_location(model: str) -> None:
-    """Fail early, with the fix, when MODEL is meant as a local folder but is not a saved model."""
-    if _looks_like_path(model) and not os.path.exists(model):
-        raise FillError(f"model folder {model!r} does not exist. Pass a folder written by save_pretrained or a Hub id.")
-    if os.path.exists(model) and not os.path.isdir(model):
-        raise FillError(f"MODEL {model!r} is a file; pass the folder that holds config.json and the weights.")
-    if os.path.isdir(model) and not os.path.isfile(os.path.join(model, "config.json")):
-        raise FillError(
-            f"folder {model!r} has no config.json, so it is not a saved model. Pass the folder written by "
-            "model.save_pretrained(...) (with tokenizer.save_pretrained(...) into the same folder)."
-        )
-    if os.path.isdir(model):
-        _check_model_type(os.path.join(model, "config.json"))
-
-
-def _check_model_type(config_path: str) -> None:
-    """Refuse a config.json that is unreadable or not of a Perceiver IO model (model_type "perceiver_io")."""
-    try:
-        with open(config_path, encoding="utf-8") as file:
-            config = json.load(file)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise FillError(f"cannot read {config_path} ({error}); save or download the model again.") from error
-    found = config.get("model_type") if isinstance(config, dict) else None
-    if found != PERCEIVER_IO_MODEL_TYPE:
-        hint = (
-            " It is transformers' own Perceiver: convert it with `perceiver-hf convert transformers`."
-            if found == "perceiver"
-            else " Pass a folder written by perceiver-hf (save_pretrained, convert or train)."
-        )
-        raise FillError(
-            f"{config_path} says model_type {found!r}, but perceiver-hf fill runs Perceiver IO models "
-            f"(model_type {PERCEIVER_IO_MODEL_TYPE!r}).{hint}"
-        )
 
 
 def _check_device(device: Optional[str]) -> None:

@@ -1,0 +1,54 @@
+"""Every command that reads a saved MODEL answers a missing path, a file, a folder that is not a saved model and
+a folder of another model type in one line on stderr, with a non-zero exit and nothing written (issue 26 item 3;
+`export onnx` and `export-hub` printed huggingface_hub's HFValidationError tracebacks for the first two).
+References: the rules of `perceiver_hf.model_location.check_local_model`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from perceiver_hf.cli import main
+
+COMMANDS = {
+    "fill": lambda model, out: ["fill", model, "some [MASK] text"],
+    "export onnx": lambda model, out: ["export", "onnx", model, out],
+    "export-hub": lambda model, out: ["export-hub", model, out],
+}
+
+
+def bad_models(tmp_path: Path) -> dict[str, tuple[str, str]]:
+    """name -> (MODEL argument, what the one line must say)."""
+    a_file = tmp_path / "weights.bin"
+    a_file.write_bytes(b"\0" * 8)
+    empty = tmp_path / "empty_folder"
+    empty.mkdir()
+    bert = tmp_path / "bert_folder"
+    bert.mkdir()
+    (bert / "config.json").write_text(json.dumps({"model_type": "bert"}), encoding="utf-8")
+    broken = tmp_path / "broken_folder"
+    broken.mkdir()
+    (broken / "config.json").write_bytes(b"\xff{not json")
+    return {
+        "missing": (str(tmp_path / "no" / "such" / "model"), "does not exist"),
+        "file": (str(a_file), "is a file"),
+        "no config": (str(empty), "has no config.json"),
+        "other model type": (str(bert), "model_type 'bert'"),
+        "unreadable config": (str(broken), "cannot read"),
+    }
+
+
+@pytest.mark.parametrize("command", sorted(COMMANDS))
+@pytest.mark.parametrize("case", ["missing", "file", "no config", "other model type", "unreadable config"])
+def test_a_bad_model_argument_is_one_line(tmp_path, capsys, command: str, case: str) -> None:
+    model, expected = bad_models(tmp_path)[case]
+    out = tmp_path / "out"
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code = main(COMMANDS[command](model, str(out)))
+    err = capsys.readouterr().err.strip()
+    assert code != 0
+    assert len(err.splitlines()) == 1 and err.startswith(f"perceiver-hf {command}: error:"), err
+    assert expected in err, err
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
