@@ -35,7 +35,7 @@ def run_probe(argv: list[str]) -> tuple[str, int, str]:
 
 @pytest.mark.parametrize(
     "argv",
-    [["--help"], ["fill", "--help"], ["convert", "--help"], ["export", "onnx", "--help"], ["fill", "--top-k", "x", "a [MASK]"], ["nonsense"]],
+    [["--help"], ["--version"], ["fill", "--help"], ["convert", "--help"], ["export", "onnx", "--help"], ["fill", "--top-k", "x", "a [MASK]"], ["nonsense"]],
 )
 def test_help_and_argument_errors_import_no_torch(argv: list[str]) -> None:
     heavy, code, _ = run_probe(argv)
@@ -52,3 +52,14 @@ def test_a_text_without_a_mask_fails_before_the_model_is_imported() -> None:
 def test_a_fill_still_loads_and_runs_the_model() -> None:
     heavy, code, _ = run_probe(["fill", "Some words are m[MASK]ssing."])
     assert code == 0 and "torch" in heavy
+
+
+def test_version_prints_the_installed_version() -> None:
+    from perceiver_hf.version import package_version
+
+    result = subprocess.run(
+        [sys.executable, "-c", "import perceiver_hf_launcher; perceiver_hf_launcher.main(['--version'])"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == f"perceiver-hf {package_version()}"
+    assert package_version() != "0+unknown"  # the test run uses an installed perceiver-hf

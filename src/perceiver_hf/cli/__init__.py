@@ -13,6 +13,8 @@ import importlib
 import sys
 from typing import Optional, Sequence
 
+from ..version import package_version
+
 # subcommand name -> module that implements it
 SUBCOMMANDS = {
     "fill": "perceiver_hf.cli.fill",
@@ -26,6 +28,10 @@ SUBCOMMANDS = {
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="perceiver-hf", description="Perceiver IO masked language models for Hugging Face transformers."
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"perceiver-hf {package_version()}",
+        help="print the installed perceiver-hf version and exit",
     )
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module_name in SUBCOMMANDS.values():

@@ -77,7 +77,8 @@ def add_parser(subparsers: Any) -> None:
     """Add `convert` and its `haiku` / `transformers` subcommands to the `perceiver-hf` parser."""
     parser = subparsers.add_parser(
         "convert",
-        help="convert DeepMind's Haiku checkpoint or transformers' Perceiver into a perceiver-hf model folder",
+        help="convert DeepMind's Haiku checkpoint, transformers' Perceiver or a perceiver-io checkpoint into a "
+        "perceiver-hf model folder",
         description="Write config.json, model.safetensors, the byte tokenizer and a README.md model card to "
         "OUTPUT_DIR, atomically.",
     )
