@@ -52,3 +52,36 @@ def test_a_bad_model_argument_is_one_line(tmp_path, capsys, command: str, case: 
     assert len(err.splitlines()) == 1 and err.startswith(f"perceiver-hf {command}: error:"), err
     assert expected in err, err
     assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing written
+
+
+def failing_command(monkeypatch, error: BaseException) -> None:
+    """Make `perceiver-hf fill` fail with `error` once its checks passed (as an unforeseen failure would)."""
+    from perceiver_hf.cli import fill
+
+    def run(args) -> int:
+        raise error
+
+    monkeypatch.setattr(fill, "run", run)
+    monkeypatch.setattr(fill, "precheck", lambda args: 0)
+
+
+def test_an_unexpected_error_is_one_line_at_the_command_boundary(monkeypatch, capsys) -> None:
+    failing_command(monkeypatch, RuntimeError("deep inside torch:\n  shape [2, 3] vs [3]"))
+    monkeypatch.delenv("PERCEIVER_HF_TRACEBACK", raising=False)
+    assert main(["fill", "some [MASK] text"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.splitlines() == [err] and err.startswith("perceiver-hf fill: error: RuntimeError: deep inside torch:")
+    assert "PERCEIVER_HF_TRACEBACK=1" in err
+
+
+def test_the_traceback_variable_lets_the_error_through(monkeypatch) -> None:
+    failing_command(monkeypatch, RuntimeError("boom"))
+    monkeypatch.setenv("PERCEIVER_HF_TRACEBACK", "1")
+    with pytest.raises(RuntimeError, match="boom"):
+        main(["fill", "some [MASK] text"])
+
+
+def test_ctrl_c_is_exit_130(monkeypatch, capsys) -> None:
+    failing_command(monkeypatch, KeyboardInterrupt())
+    assert main(["fill", "some [MASK] text"]) == 130
+    assert capsys.readouterr().err.strip() == "perceiver-hf fill: interrupted."

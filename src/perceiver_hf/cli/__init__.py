@@ -3,17 +3,23 @@
 Each subcommand module defines `add_parser(subparsers)`, which adds its parser and sets `func` (called with the
 parsed `argparse.Namespace`, returning an exit code) and optionally `precheck` (input checks that need no
 model). The command enters through `perceiver_hf_launcher`, so nothing here imports torch or transformers until
-`func` runs: `--help`, argument errors and `precheck` errors answer at once.
+`func` runs: `--help`, argument errors and `precheck` errors answer at once. `main` is the boundary: an error a
+subcommand did not answer itself ends in one line on stderr and exit code 1 (`PERCEIVER_HF_TRACEBACK=1` shows
+the traceback instead); Ctrl-C ends with exit code 130.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from typing import Optional, Sequence
 
 from ..version import package_version
+
+TRACEBACK_VARIABLE = "PERCEIVER_HF_TRACEBACK"
+"""Set to 1 to let an unexpected error end in its full Python traceback instead of the one-line message."""
 
 # subcommand name -> module that implements it
 SUBCOMMANDS = {
@@ -84,13 +90,32 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     if getattr(args, "command", None) is None or not hasattr(args, "func"):
         parser.print_help()
         return 2
-    precheck = getattr(args, "precheck", None)  # checks of the input that need no model, before the imports
-    if precheck is not None and (code := precheck(args)):
-        return int(code)
-    import perceiver_hf
+    try:
+        precheck = getattr(args, "precheck", None)  # checks of the input that need no model, before the imports
+        if precheck is not None and (code := precheck(args)):
+            return int(code)
+        import perceiver_hf
 
-    perceiver_hf.load()  # deferred by perceiver_hf_launcher until a subcommand runs
-    return int(args.func(args) or 0)
+        perceiver_hf.load()  # deferred by perceiver_hf_launcher until a subcommand runs
+        return int(args.func(args) or 0)
+    except KeyboardInterrupt:
+        print(f"{_command_name(args)}: interrupted.", file=sys.stderr)
+        return 130
+    except Exception as error:  # the boundary: whatever a subcommand did not answer itself, in one line
+        if os.environ.get(TRACEBACK_VARIABLE, "") not in ("", "0"):
+            raise
+        message = " ".join(str(error).split()) or "(no message)"
+        print(
+            f"{_command_name(args)}: error: {type(error).__name__}: {message} (unexpected; set "
+            f"{TRACEBACK_VARIABLE}=1 to see the full traceback, and report it if the input was valid)",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _command_name(args: argparse.Namespace) -> str:
+    """`perceiver-hf fill`, `perceiver-hf export onnx`, ... as error messages name the command."""
+    return " ".join(["perceiver-hf", args.command, *([args.target] if getattr(args, "target", None) else [])])
 
 
 if __name__ == "__main__":
