@@ -20,6 +20,7 @@ from helpers.conversion import TINY_HEADS, TOLERANCE
 from transformers import AutoTokenizer, BertConfig, BertForMaskedLM, pipeline
 
 from perceiver_hf import PerceiverByteTokenizer, PerceiverForMaskedLM, pretrained_model_path
+from perceiver_hf.pretrained import DEFAULT_MODEL  # the shipped model by name, as a user types it
 from perceiver_hf.cli import main
 from perceiver_hf.convert import convert_haiku_checkpoint
 from perceiver_hf.deploy import onnx_export
@@ -46,7 +47,7 @@ def shipped_export(tmp_path_factory) -> tuple[Path, str]:
 
     printed = StringIO()
     with redirect_stdout(printed):
-        assert main(["export", "onnx", str(pretrained_model_path()), str(folder), "--quantize", "int8"]) == 0
+        assert main(["export", "onnx", DEFAULT_MODEL, str(folder), "--quantize", "int8"]) == 0
     return folder, printed.getvalue()
 
 

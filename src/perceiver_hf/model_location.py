@@ -56,6 +56,16 @@ def _go_offline() -> None:
         constants.HF_HUB_OFFLINE = True
 
 
+def resolve_shipped_model(model: str) -> str:
+    """The folder of the shipped model `model` names (e.g. "perceiver-bytes-small"), unless a local path of that
+    name exists; otherwise `model` unchanged. Every command that takes a model passes its argument through here."""
+    from .pretrained import available_models, pretrained_model_path
+
+    if os.path.exists(model) or model not in available_models():
+        return model
+    return str(pretrained_model_path(model))
+
+
 def is_hub_id(argument: str) -> bool:
     """True for a string huggingface_hub accepts as a repository id (`name` or `owner/name`)."""
     from huggingface_hub.utils import HFValidationError, validate_repo_id
@@ -115,13 +125,15 @@ def _check_model_type(config_path: str) -> None:
         )
 
 
-def check_model_source(model: str, revision: Optional[str] = None) -> None:
+def check_model_source(model: str, revision: Optional[str] = None, perceiver_folder: bool = True) -> None:
     """Raise `ModelSourceError` (one line, with the fix) when `model` can be found neither locally nor on the Hub.
 
-    A local folder must be a saved perceiver-hf model (`check_local_model`). A cached Hub repository is used from
-    the cache, with a note on stderr, when the Hub cannot be reached.
+    With `perceiver_folder`, a local folder must be a saved perceiver-hf model (`check_local_model`); without, any
+    existing folder passes (another library's model or tokenizer). A cached Hub repository is used from the
+    cache, with a note on stderr, when the Hub cannot be reached.
     """
-    check_local_model(model)
+    if perceiver_folder:
+        check_local_model(model)
     if os.path.isdir(model):
         return
     from huggingface_hub import constants

@@ -44,7 +44,7 @@ def add_haiku_arguments(parser: argparse.ArgumentParser) -> None:
         help="PerceiverConfig fields the weights do not reveal, e.g. 'num_self_attention_heads=8,"
         "num_self_attention_blocks=1' (default: DeepMind's published configuration, 8 heads everywhere, 1 block)",
     )
-    parser.set_defaults(func=run_haiku)
+    parser.set_defaults(func=run_haiku, precheck=_pickle_precheck)
 
 
 def add_transformers_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,7 +52,7 @@ def add_transformers_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("source", metavar="SOURCE", help="a folder or Hub model id")
     _add_common_arguments(parser)
     parser.add_argument("--revision", default=None, help="Hub branch, tag or commit of SOURCE")
-    parser.set_defaults(func=run_transformers)
+    parser.set_defaults(func=run_transformers, precheck=_source_precheck)
 
 
 def add_perceiver_io_arguments(parser: argparse.ArgumentParser) -> None:
@@ -70,7 +70,7 @@ def add_perceiver_io_arguments(parser: argparse.ArgumentParser) -> None:
         help='the model settings, {"encoder": {TextEncoderConfig fields}, "decoder": {TextDecoderConfig or '
         'ClassificationDecoderConfig fields, the latter with an optional "id2label"}, "num_latents": N, "num_latent_channels": D}; required with a state dict (a .ckpt carries them)',
     )
-    parser.set_defaults(func=run_perceiver_io)
+    parser.set_defaults(func=run_perceiver_io, precheck=_source_precheck)
 
 
 def add_parser(subparsers: Any) -> None:
@@ -90,6 +90,32 @@ def add_parser(subparsers: Any) -> None:
     add_perceiver_io_arguments(
         formats.add_parser("perceiver-io", help=PERCEIVER_IO_HELP, description=PERCEIVER_IO_HELP)
     )
+
+
+def _pickle_precheck(args: argparse.Namespace) -> int:
+    """Before anything is announced or imported: PICKLE must be an existing file."""
+    path = Path(args.pickle)
+    problem = "does not exist" if not path.exists() else "is a folder, not the pickle file" if path.is_dir() else None
+    if problem is None:
+        return 0
+    print(f"perceiver-hf convert: error: PICKLE {args.pickle!r} {problem}; pass the Haiku checkpoint file "
+          "(e.g. language_perceiver_io_bytes.pickle).", file=sys.stderr)
+    return 1
+
+
+def _source_precheck(args: argparse.Namespace) -> int:
+    """Before anything is imported: a SOURCE that is not on disk must be a Hub id that is cached or reachable
+    (offline or unreachable Hub: one line at once instead of huggingface_hub's retries)."""
+    from ..model_location import ModelSourceError, check_model_source
+
+    if Path(args.source).exists():
+        return 0
+    try:
+        check_model_source(args.source, args.revision, perceiver_folder=False)
+    except ModelSourceError as error:
+        print(f"perceiver-hf convert: error: {error}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def _run(args: argparse.Namespace, convert: Callable[..., Any]) -> int:

@@ -113,8 +113,9 @@ def load_tokenizer(source: str, revision: Optional[str], config: Any) -> Any:
 def model_source_precheck(command: str, args: argparse.Namespace) -> int:
     """Fail at once, before torch is imported, when `args.model` is neither a folder nor reachable on the Hub
     (the `precheck` of the subcommands that read one MODEL: export-hub, export onnx)."""
-    from ..model_location import ModelSourceError, check_model_source
+    from ..model_location import ModelSourceError, check_model_source, resolve_shipped_model
 
+    args.model = resolve_shipped_model(args.model)
     try:
         check_model_source(args.model, args.revision)
     except ModelSourceError as error:

@@ -13,7 +13,7 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
-from ..model_location import ModelSourceError, check_model_source, is_hub_id, looks_like_path
+from ..model_location import ModelSourceError, check_model_source, is_hub_id, looks_like_path, resolve_shipped_model
 
 SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
@@ -163,6 +163,7 @@ def _split_model_and_texts(model: Optional[str], texts: list[str]) -> tuple[str,
         model, texts = None, [model, *texts]
     if model is None:
         model = _default_model()
+    model = resolve_shipped_model(model)
     if not texts:
         raise FillError(f'no TEXT given. Example: perceiver-hf fill {model} "The capital of France is[MASK][MASK]..."')
     return model, texts

@@ -18,6 +18,7 @@ from typing import Any, Optional, Sequence
 import torch
 from transformers import HfArgumentParser, TrainingArguments
 
+from ..model_location import resolve_shipped_model
 from .arguments import DataArguments, MaskingArguments, ModelArguments, PerceiverConfigArguments
 from .task_arguments import TaskArguments
 
@@ -101,6 +102,9 @@ def parse_train_args(argv: Sequence[str], parser: Optional[HfArgumentParser] = N
     model, config, data, masking, training, task = parser.parse_args_into_dataclasses(
         args=argv, look_for_args_file=False
     )
+    for name in ("model_name_or_path", "config_name", "tokenizer_name"):  # the shipped model's name works too
+        if getattr(model, name) is not None:
+            setattr(model, name, resolve_shipped_model(getattr(model, name)))
     return TrainArguments(model=model, config=config, data=data, masking=masking, training=training, task=task)
 
 

@@ -19,6 +19,7 @@ import transformers
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..model_location import check_model_source
 from ..output_folder import (
     OutputFolderError,
     OutputPlan,
@@ -61,6 +62,15 @@ def check_resume_checkpoint(resume: Optional[str | bool], output_dir: Optional[s
     folder = get_last_checkpoint(output_dir) if resume is True and output_dir else resume
     if isinstance(folder, str):
         check_checkpoint_folder(folder)
+
+
+def check_hub_inputs(arguments: TrainArguments) -> None:
+    """Model, config and tokenizer names that are not on disk must be cached or reachable Hub ids: offline or
+    with the Hub unreachable, a `ModelSourceError` (a ValueError) at once instead of minutes of retries."""
+    model_args = arguments.model
+    for name in (model_args.model_name_or_path, model_args.config_name, model_args.tokenizer_name):
+        if name and not os.path.exists(name):
+            check_model_source(name, model_args.model_revision, perceiver_folder=False)
 
 
 def check_output_dir(arguments: TrainArguments, resume: Any) -> Optional[OutputPlan]:
@@ -176,6 +186,7 @@ def run_training(
     records (`run_from_argv` passes it; without it the card shows the equivalent arguments).
     """
     training_args = arguments.training
+    check_hub_inputs(arguments)
     resume = resolve_resume(training_args.resume_from_checkpoint)
     plan = check_output_dir(arguments, resume)
     check_resume_checkpoint(resume, training_args.output_dir)
@@ -235,6 +246,7 @@ __all__ = [
     "LOSS_CURVE_FILE",
     "PerceiverMLMTask",
     "build_trainer",
+    "check_hub_inputs",
     "check_output_dir",
     "check_resume_checkpoint",
     "close_process_group",
