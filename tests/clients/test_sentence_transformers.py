@@ -17,7 +17,7 @@ from helpers.memorised_mlm import save_model_folder
 
 from perceiver_hf import PerceiverModel
 
-pytest.importorskip("sentence_transformers", minversion="6.0")
+pytest.importorskip("sentence_transformers.sentence_transformer.modules")  # the module path of version 6
 from sentence_transformers import SentenceTransformer  # noqa: E402
 from sentence_transformers.sentence_transformer.modules import Dense, Pooling, Transformer  # noqa: E402
 
