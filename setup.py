@@ -43,8 +43,8 @@ setup(
         "training": ["datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
         # `perceiver-hf export onnx`: torch.onnx's dynamo exporter needs onnxscript; validation needs onnxruntime
         "onnx": ONNX_EXTRA,
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA, *PERCEIVER_IO_REFERENCE,
-                 *CLIENTS],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA,
+                 *PERCEIVER_IO_REFERENCE, *CLIENTS],
     },
     entry_points={"console_scripts": ["perceiver-hf=perceiver_hf_launcher:main"]},
     classifiers=[

@@ -69,24 +69,35 @@ def test_quantize_dynamic_replaces_every_linear(tiny_model, input_ids, float_log
         assert_changed_but_close(quantized(input_ids).logits, float_logits)
 
 
-def quanto_int8() -> tuple[QuantizationConfigMixin, Callable[[nn.Linear], bool]]:
+# A transformers quantization config and the test that one loaded linear was quantized by it
+Quantizer = tuple[QuantizationConfigMixin, Callable[[nn.Linear], bool]]
+
+
+def quanto_int8() -> Quantizer:
+    """optimum-quanto swaps each targeted linear for a `QLinear` whose weight is a quantized tensor."""
     quanto = pytest.importorskip("optimum.quanto")
-    return QuantoConfig(weights="int8"), lambda m: isinstance(m, quanto.QLinear) and isinstance(m.weight, quanto.QTensor)
+
+    def is_quantized(module: nn.Linear) -> bool:
+        return isinstance(module, quanto.QLinear) and isinstance(module.weight, quanto.QTensor)
+
+    return QuantoConfig(weights="int8"), is_quantized
 
 
-def torchao_int8(name: str) -> Callable[[], tuple[QuantizationConfigMixin, Callable[[nn.Linear], bool]]]:
-    def make() -> tuple[QuantizationConfigMixin, Callable[[nn.Linear], bool]]:
+def torchao_int8(name: str) -> Callable[[], Quantizer]:
+    """torchao keeps each `nn.Linear` and swaps its weight for a tensor subclass (`name`: a torchao config class)."""
+
+    def make() -> Quantizer:
         pytest.importorskip("torchao")
         from torchao import quantization
         from torchao.utils import TorchAOBaseTensor
 
-        # torchao keeps the nn.Linear and swaps its weight for a tensor subclass
         return TorchAoConfig(getattr(quantization, name)()), lambda m: isinstance(m.weight, TorchAOBaseTensor)
 
     return make
 
 
-def bitsandbytes_int8() -> tuple[QuantizationConfigMixin, Callable[[nn.Linear], bool]]:
+def bitsandbytes_int8() -> Quantizer:
+    """bitsandbytes swaps each targeted linear for a `Linear8bitLt` (its CPU backend runs the int8 matmul)."""
     bnb = pytest.importorskip("bitsandbytes")
     return BitsAndBytesConfig(load_in_8bit=True), lambda m: isinstance(m, bnb.nn.Linear8bitLt)
 
