@@ -9,6 +9,11 @@ ONNX_EXTRA = ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.2"]
 # perceiver-io==0.4.0 itself pins an old torch and Lightning, so the Makefile's test target installs it with
 # --no-deps (pip extras cannot say that): PERCEIVER_IO_REFERENCE there.
 PERCEIVER_IO_REFERENCE = ["einops==0.4.1", "fairscale==0.4.13"]
+# Tools of the ecosystem that tests/clients/ runs on tiny models (each test skips where its package is missing).
+# All accept the pinned CPU torch, so none pulls a CUDA build. torchao is left out: importing it (which
+# transformers does whenever it is installed) writes "Failed to load ..._C_mxfp8...so" and torch._pytree
+# deprecation lines on stderr, which tests/test_quiet_output.py refuses.
+CLIENTS = ["peft>=0.21", "optimum-quanto>=0.2.7", "bitsandbytes>=0.50", "sentence-transformers>=6.3"]
 
 setup(
     name="perceiver-hf",
@@ -38,7 +43,8 @@ setup(
         "training": ["datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
         # `perceiver-hf export onnx`: torch.onnx's dynamo exporter needs onnxscript; validation needs onnxruntime
         "onnx": ONNX_EXTRA,
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA, *PERCEIVER_IO_REFERENCE],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA,
+                 *PERCEIVER_IO_REFERENCE, *CLIENTS],
     },
     entry_points={"console_scripts": ["perceiver-hf=perceiver_hf_launcher:main"]},
     classifiers=[
