@@ -10,10 +10,12 @@ ONNX_EXTRA = ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.2"]
 # --no-deps (pip extras cannot say that): PERCEIVER_IO_REFERENCE there.
 PERCEIVER_IO_REFERENCE = ["einops==0.4.1", "fairscale==0.4.13"]
 # Tools of the ecosystem that tests/clients/ runs on tiny models (each test skips where its package is missing).
-# All accept the pinned CPU torch, so none pulls a CUDA build. torchao is left out: importing it (which
-# transformers does whenever it is installed) writes "Failed to load ..._C_mxfp8...so" and torch._pytree
-# deprecation lines on stderr, which tests/test_quiet_output.py refuses.
-CLIENTS = ["peft>=0.21", "optimum-quanto>=0.2.7", "bitsandbytes>=0.50", "sentence-transformers>=6.3"]
+# All accept the pinned CPU torch, so none pulls a CUDA build. Left out (their tests run where they are
+# installed): torchao, whose import (transformers imports it whenever it is installed) writes "Failed to load
+# ..._C_mxfp8...so" and torch._pytree deprecation lines on stderr, which tests/test_quiet_output.py refuses; and
+# bitsandbytes 0.50, whose import (transformers.trainer imports it) asks the Hub for a `kernels` repository's
+# publisher trust and prints two lines on stderr in every training process, offline or not.
+CLIENTS = ["peft>=0.21", "optimum-quanto>=0.2.7", "sentence-transformers>=6.3"]
 
 setup(
     name="perceiver-hf",
