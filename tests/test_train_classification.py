@@ -80,6 +80,17 @@ def test_token_classification_run_with_bio_labels(tmp_path: Path) -> None:
         ([{"text": "a", "label": 2}, {"text": "b", "label": 0}], ("--label_list", "neg,pos"),
          r"label id 2, outside \[0, 2\)"),
         ([{"text": "a", "label": "maybe"}], ("--label_list", "neg,pos"), "label 'maybe', which is not one of"),
+        # issue 26 item 2: these trained a constant regression, made a class 'None', or allocated 6 GB
+        ([{"text": "a", "label": "pos"}], (), r"only one label \('pos'\) in the training data"),
+        ([{"text": "a", "label": "pos"}], ("--label_list", "pos"), r"only one label \('pos'\) in --label_list"),
+        ([{"text": "a", "label": "pos"}, {"text": "b", "label": None}, {"text": "c", "label": "neg"}], (),
+         "no label in row 2"),
+        ([{"text": "a", "label": "pos"}, {"text": "b", "label": " "}, {"text": "c", "label": "neg"}], (),
+         "no label in row 2"),
+        ([{"text": "a", "label": 1}, {"text": "b", "label": "pos"}], (), r"mixes label ids \(e.g. 1\) and label names"),
+        ([{"text": "a", "label": 0}, {"text": "b", "label": 999999999}], (),
+         "label id 999999999 but only 2 distinct ids"),
+        ([{"text": "a", "label": 0.5}, {"text": "b", "label": 1.0}], (), "label 0.5 in row 1, which is not a class"),
     ],
 )
 def test_bad_labels_are_one_line(tmp_path: Path, rows, extra, message) -> None:
@@ -161,6 +172,14 @@ def test_csv_with_integer_labels_and_a_label_list(tmp_path: Path) -> None:
     ))  # fmt: skip
     config = json.loads((tmp_path / "out" / "config.json").read_text())
     assert config["id2label"] == {"0": "code", "1": "prose"}
+
+
+def test_integer_labels_read_as_floats_are_ids(tmp_path: Path) -> None:
+    rows = [{"text": t, "label": 0.0} for t in CODE] + [{"text": t, "label": 1.0} for t in PROSE]
+    train = _jsonl(tmp_path / "train.jsonl", rows)
+    run_from_argv(_args(tmp_path, "text-classification", train, "--validation_split_percentage", "0"))
+    config = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert config["id2label"] == {"0": "0", "1": "1"}  # not '0.0' / '1.0'
 
 
 def test_token_classification_with_one_label_per_byte_of_a_string(tmp_path: Path) -> None:

@@ -22,9 +22,54 @@ logger = logging.getLogger(__name__)
 IGNORED = -100
 
 
-def _values(dataset: Dataset, column: str, task: str) -> list[Any]:
-    values = dataset[column]
-    return [v for row in values for v in (row or [])] if task == "token-classification" else list(values)
+MAX_ID_SPREAD = 4
+"""Without --label_list, integer label ids may reach at most MAX_ID_SPREAD x (distinct ids) + 16: ids are meant to
+be 0..k-1, and a stray huge id must not make a label list of its size."""
+
+
+def normalise_label(value: Any, split: str, row: int) -> int | str:
+    """One label cell as an id (int) or a name (str); refuses a missing or non-class value naming its row.
+
+    Integral floats are ids (CSV readers turn an integer column with gaps into floats: 1.0 -> 1).
+    """
+    if value is None or (isinstance(value, float) and value != value) or (isinstance(value, str) and not value.strip()):
+        raise ValueError(
+            f"The {split} data has no label in row {row + 1}; give every record a label (or drop the record)."
+        )
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float):
+        if not value.is_integer():
+            raise ValueError(
+                f"The {split} data has label {value!r} in row {row + 1}, which is not a class (an id or a name); "
+                "--task text-classification / token-classification train classifiers, not regression."
+            )
+        return int(value)
+    if isinstance(value, (int, str)):
+        return value.strip() if isinstance(value, str) else value
+    raise ValueError(
+        f"The {split} data has a label of type {type(value).__name__} in row {row + 1} ({str(value)[:40]!r}); a "
+        "label is a class name (string) or a class id (integer)."
+    )
+
+
+def _labels(dataset: Dataset, column: str, task: str, split: str) -> list[int | str]:
+    """Every label cell of `dataset`, normalised (`normalise_label`); a token task's rows are lists of labels."""
+    labels = []
+    for row, cell in enumerate(dataset[column]):
+        cells = (cell if isinstance(cell, list) else [cell]) if task == "token-classification" else [cell]
+        if task == "token-classification" and not cell:
+            raise ValueError(f"The {split} data has no labels in row {row + 1}; give one label per word or token.")
+        labels += [normalise_label(value, split, row) for value in cells]
+    kinds = {type(label) for label in labels}
+    if len(kinds) > 1:
+        first_id = next(label for label in labels if isinstance(label, int))
+        first_name = next(label for label in labels if isinstance(label, str))
+        raise ValueError(
+            f"The {split} data mixes label ids (e.g. {first_id}) and label names (e.g. {first_name!r}); use one kind: "
+            "names, or ids with --label_list naming them."
+        )
+    return labels
 
 
 def check_label_column(raw: DatasetDict, column: str) -> None:
@@ -36,37 +81,61 @@ def check_label_column(raw: DatasetDict, column: str) -> None:
             )
 
 
+def _names_from_ids(ids: list[int]) -> list[str]:
+    """Names "0".."max" for integer ids without --label_list, refusing ids spread far beyond their count."""
+    distinct = set(ids)
+    if min(distinct) < 0:
+        raise ValueError(f"The train data has label id {min(distinct)}; label ids start at 0.")
+    limit = MAX_ID_SPREAD * len(distinct) + 16
+    if max(distinct) >= limit:
+        raise ValueError(
+            f"The train data has label id {max(distinct)} but only {len(distinct)} distinct ids; ids are 0..k-1. "
+            "Fix the data, or pass --label_list with one name per id."
+        )
+    return [str(i) for i in range(max(distinct) + 1)]
+
+
 def resolve_label_names(raw: DatasetDict, column: str, task: str, given: Optional[list[str]]) -> list[str]:
     """The label names in id order: `given` (--label_list), else the sorted labels of the training data.
 
-    Raises ValueError for a label id outside the names, a label name not among them, and an evaluation label
-    that the training data never has.
+    Raises ValueError (one line) for a missing label (naming its row), a label that is no class (a fraction, a
+    list), ids mixed with names, fewer than two labels, a label id outside the names, a label name not among
+    them, and an evaluation label that the training data never has.
     """
     check_label_column(raw, column)
-    train = _values(raw["train"], column, task) if "train" in raw else []
+    labels = {split: _labels(dataset, column, task, split) for split, dataset in raw.items()}
+    train = labels.get("train", [])
     if given is None:
-        if any(isinstance(v, int) and not isinstance(v, bool) for v in train):
-            names = [str(i) for i in range(max(train) + 1)]
+        if train and isinstance(train[0], int):
+            names = _names_from_ids(train)  # type: ignore[arg-type]
         else:
             names = sorted({str(v) for v in train})
         if task == "token-classification" and is_bio(names):  # a word's later tokens are I-X, even if no word is
             names = sorted({*names, *("I-" + name[2:] for name in names if name.startswith("B-"))})
     else:
         names = given
-    if given is None and "validation" in raw and "train" in raw:
-        unseen = sorted({str(v) for v in _values(raw["validation"], column, task)} - {str(v) for v in train})
+    if train and len(names) < 2:
+        raise ValueError(
+            f"There is only one label ({names[0]!r}) {'in --label_list' if given else 'in the training data'}; a "
+            "classifier needs at least two classes. Add records of another class (or name all classes with "
+            "--label_list)."
+        )
+    if given is None and "validation" in labels and "train" in labels:
+        unseen = sorted({str(v) for v in labels["validation"]} - {str(v) for v in train})
         if unseen:
             raise ValueError(
                 f"The validation data has label(s) {unseen[:5]} that the training data never has; the model would "
                 "have no class for them. Add training records with them, or pass --label_list with every label."
             )
-    for split, dataset in raw.items():
-        for value in _values(dataset, column, task):
+    for split, values in labels.items():
+        for value in values:
             _label_id(value, names, split)
     return names
 
 
 def _label_id(value: Any, names: Sequence[str], split: str) -> int:
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
     if isinstance(value, int) and not isinstance(value, bool):
         if not 0 <= value < len(names):
             raise ValueError(
@@ -74,12 +143,12 @@ def _label_id(value: Any, names: Sequence[str], split: str) -> int:
                 "--label_list with one name per label id."
             )
         return value
-    if str(value) not in names:
+    if str(value).strip() not in names:
         raise ValueError(
             f"The {split} data has label {value!r}, which is not one of the labels {list(names)[:10]}; fix the data "
             "or --label_list."
         )
-    return list(names).index(str(value))
+    return list(names).index(str(value).strip())
 
 
 def _token_labels(
@@ -172,4 +241,4 @@ def prepare_classification_datasets(
     return DatasetDict(prepared)
 
 
-__all__ = ["check_label_column", "encode_split", "prepare_classification_datasets", "resolve_label_names"]
+__all__ = ["check_label_column", "encode_split", "normalise_label", "prepare_classification_datasets", "resolve_label_names"]
