@@ -261,7 +261,7 @@ def test_existing_output_is_not_overwritten(common, tmp_path):
         (["--train_file", "data.parquet"], "extension .parquet"),
         (["--preset", "tiny", "--model_name_or_path", "x"], "only one of"),
         (["--mask_replace_prob", "0.9", "--random_replace_prob", "0.2"], "should not exceed 1"),
-        (["--tokenizer_name", "/nonexistent/tokenizer"], "Could not load the tokenizer"),
+        (["--tokenizer_name", "/nonexistent/tokenizer"], "'/nonexistent/tokenizer' does not exist"),
     ],
 )
 def test_bad_arguments_exit_with_a_message(common, tmp_path, capsys, extra, match):

@@ -134,6 +134,8 @@ def check_model_source(model: str, revision: Optional[str] = None, perceiver_fol
     """
     if perceiver_folder:
         check_local_model(model)
+    elif looks_like_path(model) and not os.path.exists(model):
+        raise ModelSourceError(f"{model!r} does not exist. Pass an existing folder or a Hub id.")
     if os.path.isdir(model):
         return
     from huggingface_hub import constants

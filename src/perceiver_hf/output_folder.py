@@ -26,6 +26,7 @@ import re
 import shutil
 import signal
 import socket
+import tempfile
 import time
 import uuid
 from contextlib import contextmanager
@@ -101,6 +102,24 @@ class OutputPlan:
     shown: str
 
 
+def _check_writable(target: Path, shown: str) -> None:
+    """Refuse an OUTPUT whose place cannot be written (a read-only or virtual file system, a file as a parent):
+    a probe folder is created in the nearest existing ancestor and removed at once."""
+    ancestor = target.parent
+    while not ancestor.exists() and ancestor != ancestor.parent:
+        ancestor = ancestor.parent
+    if not ancestor.is_dir():
+        raise OutputFolderError(f"OUTPUT {shown!r} cannot be created: {str(ancestor)!r} is a file, not a folder.")
+    try:
+        probe = tempfile.mkdtemp(prefix=f".{_TAG}-probe-", dir=ancestor)
+    except OSError as error:
+        raise OutputFolderError(
+            f"OUTPUT {shown!r} cannot be written: {ancestor} does not accept new folders ({error.strerror or error}). "
+            "Choose a folder on a writable disk."
+        ) from None
+    os.rmdir(probe)
+
+
 def plan_output_folder(
     output_dir: Union[PathLike, OutputPlan],
     *,
@@ -120,6 +139,7 @@ def plan_output_folder(
     refuse_inputs_inside(target, shown, inputs)
     if target.exists() and not target.is_dir():
         raise OutputFolderError(f"OUTPUT {shown!r} exists and is not a folder; choose another path.")
+    _check_writable(target, shown)
     state = _state(target)
     if state == "foreign":
         raise OutputFolderError(

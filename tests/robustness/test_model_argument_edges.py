@@ -85,3 +85,31 @@ def test_ctrl_c_is_exit_130(monkeypatch, capsys) -> None:
     failing_command(monkeypatch, KeyboardInterrupt())
     assert main(["fill", "some [MASK] text"]) == 130
     assert capsys.readouterr().err.strip() == "perceiver-hf fill: interrupted."
+
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
+DECLARATION = Path(__file__).resolve().parents[1] / "data" / "english" / "declaration_of_independence.txt"
+WRITERS = {  # command -> argv with OUTPUT last or after --output_dir (valid inputs, so only OUTPUT is wrong)
+    "convert haiku": lambda out: ["convert", "haiku", str(FIXTURES / "haiku-tiny" / "params.pickle"), out, "--quiet"],
+    "convert perceiver-io": lambda out: [
+        "convert", "perceiver-io", str(FIXTURES / "perceiver_io_hf" / "mlm-deepmind-like"), out, "--quiet"],
+    "export onnx": lambda out: ["export", "onnx", "perceiver-bytes-small", out],
+    "export-hub": lambda out: ["export-hub", "perceiver-bytes-small", out],
+    "train": lambda out: ["train", "--preset", "tiny", "--train_file", str(DECLARATION), "--output_dir", out,
+                          "--max_steps", "1", "--report_to", "none"],
+}
+
+
+@pytest.mark.parametrize("command", sorted(WRITERS))
+@pytest.mark.parametrize("place", ["under a file", "on a file system that takes no folders"])
+def test_an_unwritable_output_is_one_line_before_any_work(tmp_path, capsys, command: str, place: str) -> None:
+    a_file = tmp_path / "a_file"
+    a_file.write_text("mine\n", encoding="utf-8")
+    out = str(a_file / "out") if place == "under a file" else "/proc/perceiver-hf-test/out"
+    code = main(WRITERS[command](out))
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert code != 0 and len(errors) == 1 and "Traceback" not in captured.err, captured.err
+    assert "OUTPUT" in errors[0] and ("is a file, not a folder" in errors[0] or "cannot be written" in errors[0])
+    assert "unexpected" not in errors[0]  # answered by the output-folder check, not by the last-resort boundary
+    assert a_file.read_text(encoding="utf-8") == "mine\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]

@@ -56,6 +56,27 @@ def test_resume_from_a_corrupted_checkpoint_names_the_file(
     assert str(damaged) in message and "corrupted" in message and "resume from an earlier one" in message
 
 
+class Payload:
+    """An object whose unpickling would run code: what a hostile optimizer.pt / rng_state.pth carries."""
+
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+@pytest.mark.parametrize("name", ["optimizer.pt", "rng_state.pth"])
+def test_resume_from_a_checkpoint_with_a_pickled_payload_is_one_line(
+    finished_run: Path, tmp_path: Path, capsys: pytest.CaptureFixture, name: str
+) -> None:
+    import torch
+
+    output = Path(shutil.copytree(finished_run, tmp_path / "out"))
+    torch.save({"state": Payload()}, output / "checkpoint-2" / name)  # an intact archive, a hostile pickle
+    message = _refused(
+        _argv(tmp_path, output, "--max_steps", "3", "--resume_from_checkpoint", str(output / "checkpoint-2")), capsys
+    )
+    assert "pickled objects that are not plain data" in message and "--resume_from_checkpoint" in message
+
+
 def test_resume_last_with_a_corrupt_trainer_state(finished_run: Path, tmp_path: Path, capsys) -> None:
     output = Path(shutil.copytree(finished_run, tmp_path / "out"))
     (output / "checkpoint-2" / "trainer_state.json").write_text('{"global_step": 2, ')

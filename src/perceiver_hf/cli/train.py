@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import pickle
 import sys
 
 REQUIRED_MODULES = {"datasets": "datasets", "matplotlib": "matplotlib", "yaml": "pyyaml"}
@@ -46,6 +47,15 @@ def run(args: argparse.Namespace) -> int:
         run_from_argv(args.extra_args)
     except ValueError as error:
         print(f"perceiver-hf train: error: {error}", file=sys.stderr)
+        return 2
+    except pickle.UnpicklingError as error:  # torch.load(weights_only=True) of a checkpoint's optimizer/rng file
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(
+            "perceiver-hf train: error: a file of the checkpoint to resume from holds pickled objects that are not "
+            f"plain data, so it was not loaded ({first_line}). Resume from a checkpoint this run wrote, or start "
+            "again without --resume_from_checkpoint.",
+            file=sys.stderr,
+        )
         return 2
     close_process_group()  # every process got here: leave together
     return 0
