@@ -9,6 +9,8 @@ ONNX_EXTRA = ["onnx>=1.17", "onnxruntime>=1.20", "onnxscript>=0.2"]
 # perceiver-io==0.4.0 itself pins an old torch and Lightning, so the Makefile's test target installs it with
 # --no-deps (pip extras cannot say that): PERCEIVER_IO_REFERENCE there.
 PERCEIVER_IO_REFERENCE = ["einops==0.4.1", "fairscale==0.4.13"]
+# transformers' own common test files (fetched from its sdist by scripts/fetch_transformers_tests.py) import these
+TRANSFORMERS_COMMON_TESTS = ["parameterized>=0.9"]
 
 setup(
     name="perceiver-hf",
@@ -38,7 +40,8 @@ setup(
         "training": ["datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0"],
         # `perceiver-hf export onnx`: torch.onnx's dynamo exporter needs onnxscript; validation needs onnxruntime
         "onnx": ONNX_EXTRA,
-        "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA, *PERCEIVER_IO_REFERENCE],
+        "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA, *PERCEIVER_IO_REFERENCE,
+                 *TRANSFORMERS_COMMON_TESTS],
     },
     entry_points={"console_scripts": ["perceiver-hf=perceiver_hf_launcher:main"]},
     classifiers=[
