@@ -14,7 +14,13 @@ import re
 import unittest
 from typing import TypeVar
 
-SKIPS: dict[str, str] = {}
+SKIPS: dict[str, str] = {
+    "test_model_weights_reload_no_missing_tied_weights": (
+        "loads a checkpoint holding none of the model's weights and expects the model back with every weight "
+        "reported missing; perceiver-hf refuses any checkpoint with missing weights (WeightsMismatchError naming "
+        "them, issue 25 item 3; tests/robustness/test_strict_loading.py), except a task head it lacks entirely"
+    ),
+}
 
 TestClass = TypeVar("TestClass", bound=type)
 

@@ -15,13 +15,13 @@ PyTorch:
 
 - `eager_attention_forward`: the explicit computation (float32 softmax); returns the probabilities.
 - `sdpa_attention_forward`: `torch.nn.functional.scaled_dot_product_attention`.
-- `default_attention_forward` (the default): SDPA, except on CPU when q/k and v heads differ in width
+- `default_attention_forward` (the default, and the models' "sdpa"): SDPA, except on CPU when q/k and v heads differ in width
   (DeepMind's models: 32 vs 160 channels). torch has no fused CPU kernel for that case and SDPA runs its math
   fallback, which adds a "safe softmax" pass (isneginf/all/where over the scores); the explicit computation is
   the same math without it (about 10% faster attention).
 
-The Hugging Face wrappers pick the function from transformers' `ALL_ATTENTION_FUNCTIONS` by
-`config._attn_implementation` and pass it down through `forward`; the core never imports transformers.
+The Hugging Face wrappers pick the function by `config._attn_implementation` ("sdpa": `default_attention_forward`,
+"eager": `eager_attention_forward`) and pass it down through `forward`; the core never imports transformers.
 """
 
 from __future__ import annotations
