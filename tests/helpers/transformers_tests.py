@@ -14,6 +14,9 @@ import sys
 import types
 from functools import cache
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from helpers.transformers_test_standins import STANDINS
 
@@ -58,16 +61,56 @@ def _register_package(folder: Path) -> None:
         sys.modules[standin.__name__] = standin
 
 
+def unavailable_reason(name: str) -> str | None:
+    """Why transformers' common test module `name` cannot be imported (one line), or None when it can: the reason
+    the last `scripts/fetch_transformers_tests.py` run wrote, or that the files were never fetched."""
+    folder = transformers_tests_dir()
+    if (folder / f"{name}.py").is_file():
+        return None
+    reason_file = _fetch_script().unavailable_file()
+    if reason_file.is_file():
+        return reason_file.read_text().strip()
+    return (
+        f"transformers' common test file {name}.py is not in {folder.relative_to(REPO_ROOT)}: run "
+        f"`python scripts/fetch_transformers_tests.py` (`make test` does) to fetch the installed transformers' test files"
+    )
+
+
+class _UnavailableMixin:
+    """Stands in for a test mixin that could not be imported: every test of a class built on it fails (never
+    skips) in `setUpClass`, with the one-line reason."""
+
+    reason = ""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        pytest.fail(cls.reason, pytrace=False)
+
+
+def _unavailable_module(name: str, reason: str) -> types.ModuleType:
+    """A stand-in for the module `name`: its `...Mixin` classes are `_UnavailableMixin`s, anything else (e.g.
+    `ConfigTester`, `ids_tensor`) a function that fails with `reason` when called."""
+    module = types.ModuleType(f"{PACKAGE}.{name}", f"not fetched: {reason}")
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        pytest.fail(reason, pytrace=False)
+
+    def unavailable_attribute(attribute: str) -> Any:
+        return type(attribute, (_UnavailableMixin,), {"reason": reason}) if attribute.endswith("Mixin") else fail
+
+    module.__getattr__ = unavailable_attribute  # type: ignore[method-assign]
+    return module
+
+
 def load_common_test_module(name: str) -> types.ModuleType:
     """Import transformers' common test module `name` (e.g. "test_modeling_common") of the installed version.
 
-    Raises FileNotFoundError naming the fix when the sdist's test files were not fetched yet.
+    When the sdist's test files are not there (offline, or never fetched), returns a stand-in whose every test
+    fails with `unavailable_reason(name)`, one line: the common tests then fail loudly instead of skipping or
+    stopping the collection of the whole suite.
     """
-    folder = transformers_tests_dir()
-    if not (folder / f"{name}.py").is_file():
-        raise FileNotFoundError(
-            f"transformers' common test file {name}.py is not in {folder}: run `make test` or "
-            f"`python scripts/fetch_transformers_tests.py` to fetch the installed transformers' test files"
-        )
-    _register_package(folder)
+    reason = unavailable_reason(name)
+    if reason is not None:
+        return _unavailable_module(name, reason)
+    _register_package(transformers_tests_dir())
     return importlib.import_module(f"{PACKAGE}.{name}")
