@@ -520,14 +520,15 @@ def test_attn_implementations_agree(tiny_model, random_ids, saved, equal_head_wi
 
 
 def test_default_attention_runs_sdpa_only_where_it_is_faster(monkeypatch):
-    # CPU: equal q/k and v head widths -> SDPA; mixed widths -> the explicit computation (SDPA's slower fallback)
+    # CPU: equal q/k and v head widths -> SDPA; mixed widths -> the explicit computation (SDPA's slower fallback),
+    # except in float64, where the explicit float32 softmax would be coarser than SDPA
     torch.manual_seed(0)
     calls = []
     sdpa = core_attention.sdpa_attention_forward
     monkeypatch.setattr(core_attention, "sdpa_attention_forward", lambda *a, **k: calls.append(1) or sdpa(*a, **k))
-    for v_width, expected_sdpa in ((8, True), (16, False)):
-        q, k = torch.randn(2, 4, 5, 8), torch.randn(2, 4, 7, 8)
-        v = torch.randn(2, 4, 7, v_width)
+    for v_width, dtype, expected_sdpa in ((8, torch.float32, True), (16, torch.float32, False), (16, torch.float64, True)):
+        q, k = torch.randn(2, 4, 5, 8, dtype=dtype), torch.randn(2, 4, 7, 8, dtype=dtype)
+        v = torch.randn(2, 4, 7, v_width, dtype=dtype)
         mask = torch.rand(2, 1, 1, 7) > 0.3
         calls.clear()
         fast, _ = core_attention.default_attention_forward(None, q, k, v, mask, scaling=8**-0.5)
