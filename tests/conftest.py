@@ -31,7 +31,9 @@ TINY_CONFIG: dict[str, Any] = PRESET_TINY_CONFIG  # the one tiny config: `percei
 
 # the marks transformers' common test files use (tests/test_transformers_common.py), registered as transformers'
 # own conftest.py (not in its sdist) registers them
-TRANSFORMERS_TEST_MARKS = ("slow", "accelerate_tests", "flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test")
+TRANSFORMERS_TEST_MARKS = (
+    "slow", "accelerate_tests", "flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test"
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -126,7 +126,9 @@ class PerceiverModelTester:
         config, input_ids, input_mask, _, _ = self.prepare_config_and_inputs()
         return config, {"input_ids": input_ids, "attention_mask": input_mask}
 
-    def prepare_config_and_inputs_for_model_class(self, model_class: type) -> tuple[PerceiverConfig, dict[str, torch.Tensor]]:
+    def prepare_config_and_inputs_for_model_class(
+        self, model_class: type
+    ) -> tuple[PerceiverConfig, dict[str, torch.Tensor]]:
         """What the mixin asks of a tester whose model file is modeling_perceiver.py (transformers' Perceiver takes
         other inputs per class); every class here takes the same token ids."""
         return self.prepare_config_and_inputs_for_common()

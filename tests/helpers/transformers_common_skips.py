@@ -21,7 +21,8 @@ _STRICT_LOADING = "perceiver-hf refuses a checkpoint with missing weights (stric
 
 SKIPS: dict[str, str] = {
     "test_model_weights_reload_no_missing_tied_weights": (
-        f"loads a checkpoint holding none of the model's weights and expects every weight reported missing; {_STRICT_LOADING}"
+        "loads a checkpoint holding none of the model's weights and expects every weight reported missing; "
+        + _STRICT_LOADING
     ),
     "test_can_init_all_missing_weights": (
         f"loads an empty state dict (`from_pretrained(None, state_dict={{}})`) to compare `_init_weights` with "
