@@ -12,6 +12,9 @@ PIP_INSTALL = $(PYTHON) -m pip install --progress-bar off $(PIP_ARGS) "$(TORCH)"
 # The perceiver-io library, the tests' independent reference for `convert perceiver-io`: its own requirements pin
 # an old torch and Lightning, so it goes in without dependencies (einops and fairscale come with the test extra;
 # Lightning and torchmetrics are stand-ins in tests/helpers/perceiver_io_standins).
+# transformers' own common tests (ModelTesterMixin, ConfigTester) come from the installed version's sdist:
+# scripts/fetch_transformers_tests.py puts them in .transformers-tests/ (pip download, once per version). If it
+# cannot (offline), make goes on (the leading "-") and tests/test_transformers_common.py fails naming the reason.
 PERCEIVER_IO = perceiver-io==0.4.0
 
 .PHONY: install test demo
@@ -22,6 +25,7 @@ install:
 test:
 	$(PIP_INSTALL) -e ".[test]"
 	$(PYTHON) -m pip install --progress-bar off $(PIP_ARGS) --no-deps "$(PERCEIVER_IO)"
+	-$(PYTHON) scripts/fetch_transformers_tests.py
 	$(PYTHON) -m pytest tests -q -n 2
 
 demo: install

@@ -16,6 +16,8 @@ PERCEIVER_IO_REFERENCE = ["einops==0.4.1", "fairscale==0.4.13"]
 # bitsandbytes 0.50, whose import (transformers.trainer imports it) asks the Hub for a `kernels` repository's
 # publisher trust and prints two lines on stderr in every training process, offline or not.
 CLIENTS = ["peft>=0.21", "optimum-quanto>=0.2.7", "sentence-transformers>=6.3"]
+# transformers' own common test files (fetched from its sdist by scripts/fetch_transformers_tests.py) import these
+TRANSFORMERS_COMMON_TESTS = ["parameterized>=0.9"]
 
 setup(
     name="perceiver-hf",
@@ -46,7 +48,7 @@ setup(
         # `perceiver-hf export onnx`: torch.onnx's dynamo exporter needs onnxscript; validation needs onnxruntime
         "onnx": ONNX_EXTRA,
         "test": ["pytest>=8", "pytest-xdist>=3.5", "datasets>=3.0", "matplotlib>=3.7", "pyyaml>=6.0", *ONNX_EXTRA,
-                 *PERCEIVER_IO_REFERENCE, *CLIENTS],
+                 *PERCEIVER_IO_REFERENCE, *CLIENTS, *TRANSFORMERS_COMMON_TESTS],
     },
     entry_points={"console_scripts": ["perceiver-hf=perceiver_hf_launcher:main"]},
     classifiers=[

@@ -29,6 +29,18 @@ REPO_ROOT = Path(__file__).resolve().parents[1]
 TINY_CONFIG: dict[str, Any] = PRESET_TINY_CONFIG  # the one tiny config: `perceiver-hf train --preset tiny`
 
 
+# the marks transformers' common test files use (tests/test_transformers_common.py), registered as transformers'
+# own conftest.py (not in its sdist) registers them
+TRANSFORMERS_TEST_MARKS = (
+    "slow", "accelerate_tests", "flash_attn_test", "flash_attn_3_test", "flash_attn_4_test", "torch_compile_test"
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    for mark in TRANSFORMERS_TEST_MARKS:
+        config.addinivalue_line("markers", f"{mark}: a mark of transformers' common tests")
+
+
 FIXTURES_DIR = REPO_ROOT / "tests" / "fixtures"
 HAIKU_TINY_DIR = FIXTURES_DIR / "haiku-tiny"
 

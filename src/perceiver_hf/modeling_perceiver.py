@@ -18,7 +18,6 @@ from torch import nn
 from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, MaskedLMOutput
-from transformers.modeling_utils import ALL_ATTENTION_FUNCTIONS, AttentionInterface
 
 from .config_validation import check_model_size
 from .configuration_perceiver import PerceiverConfig
@@ -40,11 +39,11 @@ class PerceiverMaskedLMOutput(MaskedLMOutput):
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
 
 
-# The default attention implementation: SDPA, except on CPU for heads whose q/k and v widths differ, where the
-# explicit computation is the same math and faster than SDPA's math fallback (`core.attention`).
-FAST_ATTENTION = "perceiver_fast"
-AttentionInterface.register(FAST_ATTENTION, default_attention_forward)
-ATTENTION_IMPLEMENTATIONS = ("eager", "sdpa", FAST_ATTENTION)
+# The attention implementations a Perceiver IO model runs (`config._attn_implementation`), each a function of
+# `core.attention`: "sdpa" (transformers' default) is `default_attention_forward`, torch's SDPA except on CPU for
+# heads whose q/k and v widths differ, where torch has only its math fallback and the explicit computation is the
+# same math, faster; "eager" is the explicit computation, which also returns the attention probabilities.
+ATTENTION_FUNCTIONS: dict[str, AttentionFunction] = {"sdpa": default_attention_forward, "eager": eager_attention_forward}
 
 # spec option -> PerceiverConfig field, for the options shared by all attention layers
 _SHARED_CONFIG_FIELDS = {
@@ -78,7 +77,7 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     supports_gradient_checkpointing = True
     _no_split_modules = ["CrossAttentionLayer", "SelfAttentionLayer"]
     _supports_sdpa = True
-    _task_head_prefixes: tuple[str, ...] = ()  # a task head a masked-LM checkpoint lacks (see `from_pretrained`)
+    _task_head_prefixes: tuple[str, ...] = ()  # a head a checkpoint may lack (see `from_pretrained`)
 
     def __init__(self, config: PerceiverConfig, *inputs: Any, **kwargs: Any) -> None:
         check_model_size(config)  # before any parameter is allocated
@@ -100,26 +99,21 @@ class PerceiverPreTrainedModel(PreTrainedModel):
             )
 
     def get_correct_attn_implementation(self, requested_attention: Optional[str], is_init_check: bool = False) -> str:
-        """The attention implementation to use: "perceiver_fast" unless another is asked for.
-
-        "eager" computes attention explicitly, "sdpa" runs transformers' `scaled_dot_product_attention` function,
-        "perceiver_fast" (the default) runs SDPA except on CPU when q/k and v heads differ in width (DeepMind's
-        models), where the explicit computation is the same math and faster than SDPA's fallback kernel. The
-        forward pass reads `config._attn_implementation` from transformers' `ALL_ATTENTION_FUNCTIONS`, so
-        `from_pretrained(..., attn_implementation=...)` and `set_attn_implementation` switch it.
-        """
-        if requested_attention is None:
-            return FAST_ATTENTION
-        if requested_attention not in ATTENTION_IMPLEMENTATIONS:
+        """transformers' choice and checks (default "sdpa"; an unknown name, flash or flex attention refused with
+        transformers' message), limited to the implementations in `ATTENTION_FUNCTIONS`. The forward pass reads
+        `config._attn_implementation`, so `from_pretrained(..., attn_implementation=...)` and
+        `set_attn_implementation` switch it."""
+        implementation = super().get_correct_attn_implementation(requested_attention, is_init_check)
+        if implementation not in ATTENTION_FUNCTIONS:
             raise ValueError(
-                f"attn_implementation={requested_attention!r} is not supported by Perceiver IO models; "
-                f"use one of {sorted(ATTENTION_IMPLEMENTATIONS)}."
+                f"Specified `attn_implementation={implementation!r}` is not supported by Perceiver IO models; "
+                f"use one of {sorted(ATTENTION_FUNCTIONS)}."
             )
-        return requested_attention
+        return implementation
 
     def attention_function(self) -> AttentionFunction:
         """The attention function `config._attn_implementation` names (passed to the core modules' forward)."""
-        return ALL_ATTENTION_FUNCTIONS.get_interface(self.config._attn_implementation, eager_attention_forward)
+        return ATTENTION_FUNCTIONS[self.config._attn_implementation]
 
     def gather_sharded_state_dict_for_save(
         self, model_to_save: Any, state_dict: dict, *args: Any, **kwargs: Any
@@ -185,8 +179,11 @@ class PerceiverModel(PerceiverPreTrainedModel):
     decodes with its own queries) it is the encoder alone and `last_hidden_state` is the latents [B, N, D].
     """
 
-    # loading from a masked-LM checkpoint drops its head (nothing is left randomly initialised)
-    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]
+    # loading from a masked-LM or classifier checkpoint drops its head (the head is simply not used)
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\.", r"^classifier\."]
+    # a sequence classifier's backbone is the encoder alone (`add_decoder=False`): loaded from its checkpoint, a
+    # `PerceiverModel` gets a new decoder, initialised and reported as transformers reports a new head
+    _task_head_prefixes = ("decoder.",)
 
     def __init__(self, config: PerceiverConfig, add_decoder: bool = True) -> None:
         super().__init__(config)

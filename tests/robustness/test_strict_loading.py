@@ -19,7 +19,7 @@ from transformers import AutoModelForMaskedLM, pipeline
 
 from helpers.sources import saved_model  # noqa: F401 (fixture)
 
-from perceiver_hf import PerceiverForMaskedLM, PerceiverModel
+from perceiver_hf import PerceiverForMaskedLM, PerceiverForSequenceClassification, PerceiverModel
 from perceiver_hf.cli import main
 from perceiver_hf.strict_loading import PipelineWeightsMismatchError, WeightsMismatchError
 
@@ -97,6 +97,35 @@ def test_a_head_the_checkpoint_lacks_is_initialised_and_reported(
     embedding = model.perceiver.get_input_embeddings().weight
     assert model.lm_head.weight is embedding and torch.equal(embedding, load_file(base / "model.safetensors")[
         "encoder.input_adapter.text_embedding.weight"])
+
+
+def test_a_base_model_from_a_classifier_gets_a_new_decoder(
+    tiny_config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sequence classifier's backbone is the encoder alone: `PerceiverModel` (encoder and decoder) from its
+    checkpoint keeps the encoder, drops the classifier and initialises and reports the decoder, as transformers'
+    `AutoModel` does with a classifier checkpoint (transformers' `test_load_with_mismatched_shapes`)."""
+    torch.manual_seed(0)
+    classifier = PerceiverForSequenceClassification(tiny_config(num_labels=3))
+    classifier.save_pretrained(tmp_path)
+    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+        model, info = PerceiverModel.from_pretrained(tmp_path, output_loading_info=True)
+    decoder_keys = {f"decoder.{name}" for name in model.decoder.state_dict()}
+    assert decoder_keys and set(info["missing_keys"]) == decoder_keys
+    assert "newly initialized" in caplog.text and "decoder." in caplog.text
+    saved = load_file(tmp_path / "model.safetensors")
+    for name, value in model.encoder.state_dict().items():
+        assert torch.equal(value, saved[f"perceiver.encoder.{name}"]), name
+
+
+def test_a_base_model_refuses_a_checkpoint_with_part_of_its_decoder(saved_model: Path) -> None:
+    """Only a checkpoint without any decoder weight gets a new decoder; a partial decoder is refused."""
+    def drop_one_decoder_weight(weights: dict[str, torch.Tensor]) -> None:
+        del weights[min(key for key in weights if key.startswith("perceiver.decoder."))]
+
+    _rewrite_weights(saved_model, drop_one_decoder_weight)
+    with pytest.raises(WeightsMismatchError, match=r"1 missing \(decoder\."):
+        PerceiverModel.from_pretrained(saved_model)
 
 
 @pytest.mark.parametrize("tied", [True, False])

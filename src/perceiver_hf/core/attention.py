@@ -15,13 +15,14 @@ PyTorch:
 
 - `eager_attention_forward`: the explicit computation (float32 softmax); returns the probabilities.
 - `sdpa_attention_forward`: `torch.nn.functional.scaled_dot_product_attention`.
-- `default_attention_forward` (the default): SDPA, except on CPU when q/k and v heads differ in width
+- `default_attention_forward` (the default, and the models' "sdpa"): SDPA, except on CPU when q/k and v heads differ in width
   (DeepMind's models: 32 vs 160 channels). torch has no fused CPU kernel for that case and SDPA runs its math
   fallback, which adds a "safe softmax" pass (isneginf/all/where over the scores); the explicit computation is
-  the same math without it (about 10% faster attention).
+  the same math without it (about 10% faster attention). float64 inputs always run SDPA (the explicit
+  computation's float32 softmax would lose their precision, e.g. for gradcheck).
 
-The Hugging Face wrappers pick the function from transformers' `ALL_ATTENTION_FUNCTIONS` by
-`config._attn_implementation` and pass it down through `forward`; the core never imports transformers.
+The Hugging Face wrappers pick the function by `config._attn_implementation` ("sdpa": `default_attention_forward`,
+"eager": `eager_attention_forward`) and pass it down through `forward`; the core never imports transformers.
 """
 
 from __future__ import annotations
@@ -92,8 +93,8 @@ def default_attention_forward(
     **kwargs: Any,
 ) -> tuple[torch.Tensor, None]:
     """SDPA, or the explicit computation where SDPA only has its slower math fallback (CPU, q/k head width !=
-    value head width); returns no probabilities."""
-    if query.device.type == "cpu" and query.shape[-1] != value.shape[-1]:
+    value head width; not float64, where the explicit float32 softmax would be coarser); returns no probabilities."""
+    if query.device.type == "cpu" and query.shape[-1] != value.shape[-1] and query.dtype != torch.float64:
         return eager_attention_forward(module, query, key, value, attention_mask, scaling, dropout)[0], None
     return sdpa_attention_forward(module, query, key, value, attention_mask, scaling, dropout)
 
