@@ -15,6 +15,8 @@ import sys
 from typing import Optional
 from urllib.parse import urlparse
 
+from .pretrained import available_models, pretrained_model_path
+
 PROXY_VARIABLES = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy")
 CONNECT_TIMEOUT = 3.0
 MAX_CONFIG_BYTES = 16 * 2**20  # a config.json is a few KB; larger is not one
@@ -59,8 +61,6 @@ def _go_offline() -> None:
 def resolve_shipped_model(model: str) -> str:
     """The folder of the shipped model `model` names (e.g. "perceiver-bytes-small"), unless a local path of that
     name exists; otherwise `model` unchanged. Every command that takes a model passes its argument through here."""
-    from .pretrained import available_models, pretrained_model_path
-
     if os.path.exists(model) or model not in available_models():
         return model
     return str(pretrained_model_path(model))
@@ -101,6 +101,18 @@ def check_local_model(model: str) -> None:
         )
     if os.path.isdir(model):
         _check_model_type(os.path.join(model, "config.json"))
+
+
+def saved_architecture(model: str) -> Optional[str]:
+    """The class a local model folder's config.json names first in `architectures` (None for a Hub id, or a
+    config without it). Call `check_local_model` first: it refuses configs that cannot be read."""
+    config_path = os.path.join(model, "config.json")
+    if not os.path.isfile(config_path):
+        return None
+    with open(config_path, encoding="utf-8") as file:
+        architectures = json.load(file).get("architectures")
+    first = architectures[0] if isinstance(architectures, list) and architectures else None
+    return first if isinstance(first, str) else None
 
 
 def _check_model_type(config_path: str) -> None:

@@ -24,6 +24,7 @@ TRACEBACK_VARIABLE = "PERCEIVER_HF_TRACEBACK"
 # subcommand name -> module that implements it
 SUBCOMMANDS = {
     "fill": "perceiver_hf.cli.fill",
+    "classify": "perceiver_hf.cli.classify",
     "convert": "perceiver_hf.cli.convert",
     "train": "perceiver_hf.cli.train",
     "export-hub": "perceiver_hf.cli.export_hub",

@@ -13,7 +13,14 @@ import os
 import sys
 from typing import Any, Callable, Optional
 
-from ..model_location import ModelSourceError, check_model_source, is_hub_id, looks_like_path, resolve_shipped_model
+from ..model_location import (
+    ModelSourceError,
+    check_model_source,
+    is_hub_id,
+    looks_like_path,
+    resolve_shipped_model,
+    saved_architecture,
+)
 
 SPANS_MODE = "spans"
 FILL_MASK_MODE = "fill-mask"
@@ -93,10 +100,26 @@ def _check_arguments(args: argparse.Namespace) -> tuple[str, list[str], str]:
         check_model_source(model, args.revision)
     except ModelSourceError as error:
         raise FillError(str(error)) from error
+    _check_architecture(model)
     mask_token = _local_mask_token(model)
     if mask_token is not None:
         _prepare_texts(texts, args.mask, mask_token)
     return model, texts, mode
+
+
+def _check_architecture(model: str) -> None:
+    """Name a local folder of another head as what it is, with the command that uses it."""
+    architecture = saved_architecture(model)
+    if architecture in ("PerceiverForSequenceClassification", "PerceiverForTokenClassification"):
+        raise FillError(
+            f"{model} holds a {architecture}, a classifier without a masked-LM head; label texts with: "
+            f'perceiver-hf classify {model} "a text"'
+        )
+    if architecture == "PerceiverModel":
+        raise FillError(
+            f"{model} holds a PerceiverModel, the encoder-decoder without its masked-LM head, so it cannot fill "
+            "masks; use the PerceiverForMaskedLM folder it came from."
+        )
 
 
 def _local_mask_token(model: str) -> Optional[str]:
