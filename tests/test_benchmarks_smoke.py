@@ -62,7 +62,8 @@ def test_int8_mostly_agrees_with_fp32(smoke_results):
 def test_bf16_agrees_with_fp32_within_its_precision(smoke_results):
     """bf16 keeps 8 significant bits (relative spacing 2**-8): logits within 3% of the largest, the same top-1
     token nearly everywhere, gradients pointing the same way; bf16 weights lose small AdamW updates (a weight
-    of 1.0, as LayerNorm gains start, has bf16 neighbours 2**-7 apart, far more than an lr 1e-4 step)."""
+    of 1.0, as LayerNorm gains start, has bf16 neighbours 2**-7 apart, far more than an lr 1e-4 step; float32
+    loses only those of elements whose gradient is far below AdamW's eps)."""
     results, _ = smoke_results
     [fill_mask, train] = next(case for case in results["cases"] if case["case"] == "bf16")["points"]
     fill, step = fill_mask["agreement"], train["agreement"]
@@ -71,5 +72,5 @@ def test_bf16_agrees_with_fp32_within_its_precision(smoke_results):
         assert fill[f"top1_agreement_{variant}"] >= 0.8
         assert step[f"abs_diff_loss_{variant}"] <= 0.01 * step["loss_fp32"]
         assert step[f"gradient_cosine_{variant}_vs_fp32"] >= 0.99
-    assert step["adamw_updates_lost_fp32"] == 0 < step["adamw_updates_lost_bf16_weights"]
+    assert step["adamw_updates_lost_fp32"] < 0.001 < step["adamw_updates_lost_bf16_weights"]
     assert set(fill_mask["ratios"]) == {"bf16_weights speedup over fp32", "bf16_autocast speedup over fp32"}

@@ -20,6 +20,7 @@ import transformers
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..cpu_bf16 import slow_cpu_bf16_warning
 from ..output_folder import (
     OutputFolderError,
     OutputPlan,
@@ -106,6 +107,14 @@ def setup_logging(training_args: TrainingArguments) -> None:
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     logging.getLogger("perceiver_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
+
+
+def warn_if_slow_cpu_bf16(training_args: TrainingArguments) -> None:
+    """Warn (one line) when --bf16 --use_cpu runs on a CPU without bf16 instructions: it works, but slowly."""
+    if training_args.bf16 and training_args.use_cpu:
+        warning = slow_cpu_bf16_warning("--bf16 --use_cpu", "drop --bf16 to train in float32")
+        if warning is not None:
+            logger.warning(warning)
 
 
 def wants_training(training_args: TrainingArguments) -> bool:
@@ -216,6 +225,7 @@ def run_training(
     plan = check_output_dir(arguments, resume)
     check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
+    warn_if_slow_cpu_bf16(training_args)
     prepare_cpu_fsdp_run(training_args)  # FSDP2 on CPU: refuse what cannot work, before anything is loaded
     set_seed(training_args.seed)
     if arguments.task.is_classification:
@@ -279,4 +289,5 @@ __all__ = [
     "resolve_resume",
     "run_from_argv",
     "run_training",
+    "warn_if_slow_cpu_bf16",
 ]
