@@ -1,6 +1,6 @@
 """Speed benchmarks: perceiver-hf against transformers' PerceiverForMaskedLM, same weights, one process.
 
-    python benchmarks/run_speed.py            # full size (about 8 minutes on 2 idle cores)
+    python benchmarks/run_speed.py            # full size (about 10 minutes on 2 idle cores)
     python benchmarks/run_speed.py --smoke    # tiny configuration, a few seconds (what CI runs)
 
 transformers' model is randomly initialised and converted into ours, so both hold the same weights; the two
