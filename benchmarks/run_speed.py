@@ -1,6 +1,6 @@
 """Speed benchmarks: perceiver-hf against transformers' PerceiverForMaskedLM, same weights, one process.
 
-    python benchmarks/run_speed.py            # full size (about 8 minutes on 2 idle cores)
+    python benchmarks/run_speed.py            # full size (about 10 minutes on 2 idle cores)
     python benchmarks/run_speed.py --smoke    # tiny configuration, a few seconds (what CI runs)
 
 transformers' model is randomly initialised and converted into ours, so both hold the same weights; the two
@@ -23,6 +23,7 @@ import transformers
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from speedbench.cases_bf16 import bf16_case  # noqa: E402
 from speedbench.cases_inference import fill_mask_case, length_case, throughput_case  # noqa: E402
 from speedbench.cases_onnx import onnx_case  # noqa: E402
 from speedbench.cases_quantization import quantization_case  # noqa: E402
@@ -33,7 +34,7 @@ from speedbench.report import markdown, plot_length, summary, write_json  # noqa
 from speedbench.timing import machine_info  # noqa: E402
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
-CASES = ("fill_mask", "quantization", "onnx", "throughput", "train_byte", "roofline", "train_base", "length")
+CASES = ("fill_mask", "quantization", "bf16", "onnx", "throughput", "train_byte", "roofline", "train_base", "length")
 
 
 SMOKE_NOTE = (
@@ -71,10 +72,11 @@ def run(smoke: bool, repeats: int, heavy_repeats: int, cases: tuple[str, ...]) -
             print(f"[run_speed] {case} ...", flush=True)
             results["cases"].append(make())
 
-    if {"fill_mask", "quantization", "onnx", "throughput", "train_byte", "roofline"} & set(cases):
+    if {"fill_mask", "quantization", "bf16", "onnx", "throughput", "train_byte", "roofline"} & set(cases):
         pair = build_pair(plan["byte"])
         add("fill_mask", lambda: fill_mask_case(pair, repeats))
         add("quantization", lambda: quantization_case(pair.ours, repeats))
+        add("bf16", lambda: bf16_case(pair.ours, repeats, *plan["train"], heavy_repeats))
         add("onnx", lambda: onnx_case(pair.ours, repeats, "smoke config" if smoke else "full size"))
         add("throughput", lambda: throughput_case(pair, *plan["throughput"], heavy_repeats))
         add("train_byte", lambda: train_case(

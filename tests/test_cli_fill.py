@@ -110,3 +110,62 @@ def test_fill_tells_model_from_text(argv: list[str], expected_model: str, expect
     from perceiver_hf.cli.fill import _split_model_and_texts
 
     assert _split_model_and_texts(argv[0], argv[1:]) == (expected_model, expected_texts)
+
+
+def spans_json(argv: list[str], capsys: pytest.CaptureFixture) -> list[dict]:
+    code, out, _ = fill([*argv, "--json"], capsys)
+    assert code == 0
+    return json.loads(out)
+
+
+def test_fill_bfloat16_predicts_what_float32_does(model_folder: str, capsys: pytest.CaptureFixture):
+    texts = [masked(SENTENCE, MASKED_WORD), masked(OTHER_SENTENCE, OTHER_MASKED_WORD)]
+    fp32 = spans_json([model_folder, *texts, "--dtype", "float32"], capsys)
+    bf16 = spans_json([model_folder, *texts, "--dtype", "bfloat16"], capsys)
+    assert [r["sequence"] for r in bf16] == [r["sequence"] for r in fp32] == [SENTENCE, OTHER_SENTENCE]
+    fp32_scores = [span["score"] for r in fp32 for span in r["spans"]]
+    bf16_scores = [span["score"] for r in bf16 for span in r["spans"]]
+    # bf16 logits keep 8 significant bits: the scores move a little, so the model did run in bf16
+    assert bf16_scores != fp32_scores and bf16_scores == pytest.approx(fp32_scores, rel=0.1)
+
+
+def test_fill_bfloat16_top_k(model_folder: str, capsys: pytest.CaptureFixture):
+    code, out, _ = fill([model_folder, SENTENCE.replace("missing", "m[MASK]ssing"), "--top-k", "2", "--dtype",
+                         "bfloat16"], capsys)
+    assert code == 0
+    assert out.splitlines()[1].startswith("  mask 1: 'i' ")
+
+
+@pytest.mark.parametrize("native, warned", [(True, False), (False, True)])
+def test_fill_bfloat16_warns_on_a_cpu_without_bf16(
+    native: bool, warned: bool, model_folder: str, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    import torch
+
+    capabilities = {"architecture": "x86_64", "avx512_f": True, "avx512_bf16": native}
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: capabilities)
+    code, out, err = fill([model_folder, masked(SENTENCE, MASKED_WORD), "--dtype", "bfloat16"], capsys)
+    assert code == 0 and out.splitlines()[0] == SENTENCE
+    warnings = [line for line in err.splitlines() if line.startswith("perceiver-hf fill: warning: ")]
+    assert len(warnings) == int(warned)
+    if warned:
+        assert "no bfloat16 instructions" in warnings[0] and "use --dtype float32" in warnings[0]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--dtype", "float16"], "argument --dtype: invalid choice: 'float16' (choose from "),  # names the choices
+        (["--dtype", "bfloat16", "--quantize", "int8"], "--quantize int8 quantizes float32 weights; drop --dtype"),
+    ],
+)
+def test_fill_dtype_errors(argv: list[str], message: str, model_folder: str, capsys: pytest.CaptureFixture):
+    try:
+        code = main(["fill", model_folder, masked(SENTENCE, MASKED_WORD), *argv])
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    err = capsys.readouterr().err
+    assert code == 2
+    last_line = err.strip().splitlines()[-1]
+    assert last_line.startswith(f"perceiver-hf fill: error: {message}")
+    assert "bfloat16" in last_line

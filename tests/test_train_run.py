@@ -20,11 +20,11 @@ import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
 import transformers.trainer
-from transformers import AutoModelForMaskedLM, AutoTokenizer, EvalPrediction, TrainerCallback
+from transformers import AutoModelForMaskedLM, AutoTokenizer, EvalPrediction, TrainerCallback, TrainingArguments
 
 from helpers.log_records import RecordedMessages
 from perceiver_hf.training.metrics import compute_metrics, preprocess_logits_for_metrics
-from perceiver_hf.training.run import run_from_argv
+from perceiver_hf.training.run import run_from_argv, warn_if_slow_cpu_bf16
 
 DATA = Path(__file__).parent / "data" / "english"
 FIXTURE_PARAMS = Path(__file__).parent / "fixtures" / "haiku-tiny" / "params.pickle"
@@ -175,6 +175,24 @@ def test_bf16_autocast_on_cpu(reference, tmp_path):
     assert all(t.dtype == torch.float32 for t in weights(output_dir).values())  # master weights stay fp32
     losses, reference_losses = logged_losses(output_dir), logged_losses(reference)
     assert losses == pytest.approx(reference_losses, abs=0.02) and losses != reference_losses
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_bf16_warns_on_a_cpu_without_bf16_instructions(native, monkeypatch, tmp_path):
+    monkeypatch.setattr(torch.cpu, "get_capabilities", lambda: {"architecture": "x86_64", "avx512_bf16": native})
+    logger = logging.getLogger("perceiver_hf.training.run")
+    logger.addHandler(records := RecordedMessages())
+    try:
+        warn_if_slow_cpu_bf16(TrainingArguments(output_dir=str(tmp_path), bf16=True, use_cpu=True))
+        warn_if_slow_cpu_bf16(TrainingArguments(output_dir=str(tmp_path), use_cpu=True))  # float32: nothing to say
+    finally:
+        logger.removeHandler(records)
+    if native:
+        assert records.messages == []
+    else:
+        [message] = records.messages
+        assert message.startswith("--bf16 --use_cpu: this CPU has no bfloat16 instructions")
+        assert message.endswith("drop --bf16 to train in float32.") and "\n" not in message
 
 
 class FakeHubApi:

@@ -6,6 +6,7 @@ from typing import Any
 
 import torch
 
+from .agreement import max_abs_diff
 from .inputs import fill_mask_input, pad_to, random_ids
 from .measure import measure, ratio, target
 from .models import ModelPair
@@ -14,10 +15,6 @@ THEIRS_PADDED = "transformers, padded to max_seq_len (as its docs call it)"
 THEIRS_UNPADDED = "transformers, unpadded (as pipeline('fill-mask') calls it)"
 OURS_MASKED = "perceiver-hf, decoding only the masked positions"
 OURS_ALL = "perceiver-hf, decoding every input position"
-
-
-def _max_diff(a: torch.Tensor, b: torch.Tensor) -> float:
-    return float((a - b).abs().max())
 
 
 @torch.inference_mode()
@@ -42,8 +39,8 @@ def fill_mask_case(pair: ModelPair, repeats: int, target_ratio: float = 0.85) ->
         "rows": rows,
         "ratios": ratios,
         "agreement": {
-            "max_abs_diff_logits_vs_padded": _max_diff(outputs[OURS_MASKED], outputs[THEIRS_PADDED]),
-            "max_abs_diff_logits_vs_unpadded": _max_diff(outputs[OURS_MASKED], outputs[THEIRS_UNPADDED]),
+            "max_abs_diff_logits_vs_padded": max_abs_diff(outputs[OURS_MASKED], outputs[THEIRS_PADDED]),
+            "max_abs_diff_logits_vs_unpadded": max_abs_diff(outputs[OURS_MASKED], outputs[THEIRS_UNPADDED]),
             "top1_equal": bool((outputs[OURS_MASKED].argmax(-1) == outputs[THEIRS_PADDED].argmax(-1)).all()),
         },
         "targets": [
@@ -77,8 +74,8 @@ def throughput_case(pair: ModelPair, batch: int, length: int, repeats: int) -> d
             "ours / transformers unpadded": ratio(rows, OURS_ALL, THEIRS_UNPADDED),
         },
         "agreement": {
-            "max_abs_diff_logits_vs_padded": _max_diff(outputs[OURS_ALL], outputs[THEIRS_PADDED]),
-            "max_abs_diff_logits_vs_unpadded": _max_diff(outputs[OURS_ALL], outputs[THEIRS_UNPADDED]),
+            "max_abs_diff_logits_vs_padded": max_abs_diff(outputs[OURS_ALL], outputs[THEIRS_PADDED]),
+            "max_abs_diff_logits_vs_unpadded": max_abs_diff(outputs[OURS_ALL], outputs[THEIRS_UNPADDED]),
         },
         "targets": [],
     }
@@ -101,7 +98,7 @@ def length_case(pair: ModelPair, lengths: list[int], repeats: int) -> dict[str, 
                 "length": length,
                 "rows": rows,
                 "ratio": ratio(rows, "perceiver-hf", "transformers"),
-                "max_abs_diff_logits": _max_diff(outputs["perceiver-hf"], outputs["transformers"]),
+                "max_abs_diff_logits": max_abs_diff(outputs["perceiver-hf"], outputs["transformers"]),
             }
         )
     return {

@@ -7,37 +7,13 @@ from typing import Any
 import torch
 
 from perceiver_hf import PerceiverForMaskedLM, quantize_dynamic_int8
-from perceiver_hf.pretrained import pretrained_model_path
 
-from .inputs import agreement_batch, fill_mask_input
+from .agreement import max_abs_diff, shipped_model_agreement, top1_agreement
+from .inputs import fill_mask_input
 from .measure import measure, ratio, target
 
 FP32 = "perceiver-hf fp32"
 INT8 = "perceiver-hf int8 dynamic"
-
-
-@torch.inference_mode()
-def top1_agreement(fp32: PerceiverForMaskedLM, int8: PerceiverForMaskedLM) -> dict[str, Any]:
-    """Share of masked positions where both models predict the same top-1 token (16 sentences, 15% masked)."""
-    batch = agreement_batch()
-    predictions = [m(batch.input_ids, output_positions=batch.positions).logits.argmax(-1) for m in (fp32, int8)]
-    return {
-        "top1_agreement": float((predictions[0] == predictions[1]).float().mean()),
-        "masked_positions": int(batch.positions.numel()),
-    }
-
-
-def shipped_model_agreement() -> dict[str, Any]:
-    """`top1_agreement` for the trained model shipped with the package (perceiver-bytes-small), if installed.
-
-    A randomly initialised model has small margins between its top candidates, so it understates agreement.
-    """
-    try:
-        path = pretrained_model_path()
-    except ValueError:
-        return {}
-    model = PerceiverForMaskedLM.from_pretrained(path, dtype=torch.float32).eval()
-    return {"top1_agreement_shipped_model": top1_agreement(model, quantize_dynamic_int8(model))["top1_agreement"]}
 
 
 @torch.inference_mode()
@@ -57,9 +33,9 @@ def quantization_case(ours: PerceiverForMaskedLM, repeats: int, target_speedup: 
         "rows": rows,
         "ratios": {"int8 speedup over fp32": speedup},
         "agreement": {
-            "max_abs_diff_logits_vs_fp32": float((outputs[FP32] - outputs[INT8]).abs().max()),
+            "max_abs_diff_logits_vs_fp32": max_abs_diff(outputs[FP32], outputs[INT8]),
             **top1_agreement(ours, int8),
-            **shipped_model_agreement(),
+            **shipped_model_agreement(quantize_dynamic_int8),
         },
         "targets": [target("int8 speedup over fp32 (fill-mask)", speedup, target_speedup, at_most=False)],
     }

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable, Optional
 
 import torch
 
-from .inputs import mlm_batch, pad_to, random_ids
+from .inputs import MLMBatch, mlm_batch, pad_to, random_ids
 from .measure import measure, ratio, target
 from .models import ModelPair
 from .timing import interleaved
@@ -27,6 +27,22 @@ def _optimizer_step_seconds(model: torch.nn.Module, repeats: int) -> float:
     optimizer = torch.optim.AdamW(params, lr=1e-4)
     timing = interleaved({"adamw": optimizer.step}, repeats=repeats)["adamw"]
     return timing.median
+
+
+def ours_step(
+    model: torch.nn.Module, mlm: MLMBatch, autocast: Optional[torch.dtype] = None
+) -> Callable[[], torch.Tensor]:
+    """One step of our model on `mlm` (zero_grad, forward decoding only the masked positions, backward), as a
+    function returning the loss; the forward under CPU autocast to `autocast` when given."""
+
+    def step() -> torch.Tensor:
+        model.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=autocast or torch.bfloat16, enabled=autocast is not None):
+            loss = model(mlm.input_ids, output_positions=mlm.positions, labels=mlm.position_labels).loss
+        loss.backward()
+        return loss.detach()
+
+    return step
 
 
 def train_case(
@@ -55,16 +71,10 @@ def train_case(
         loss.backward()
         return loss.detach()
 
-    def ours_step() -> torch.Tensor:
-        pair.ours.zero_grad(set_to_none=True)
-        loss = pair.ours(mlm.input_ids, output_positions=mlm.positions, labels=mlm.position_labels).loss
-        loss.backward()
-        return loss.detach()
-
     pair.theirs.train()
     pair.ours.train()
     try:
-        rows, losses = measure({THEIRS: theirs_step, OURS: ours_step}, repeats=repeats)
+        rows, losses = measure({THEIRS: theirs_step, OURS: ours_step(pair.ours, mlm)}, repeats=repeats)
         agreement = {  # gradients of the last step of each
             "abs_diff_loss": float((losses[THEIRS] - losses[OURS]).abs()),
             "max_abs_diff_grad_latents": _grad_diff(

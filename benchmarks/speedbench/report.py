@@ -82,8 +82,42 @@ def _shares(r: dict[str, Any]) -> str:
     return f"{r['gflop_per_s']:.0f} ({r['fraction_of_peak']:.0%}{onednn})"
 
 
+def _bf16_cost(point: dict[str, Any]) -> str:
+    """What bf16 costs in precision, for the summary's last column (bf16 weights / autocast)."""
+    a = point["agreement"]
+    if point["what"] == "fill-mask":
+        shipped = ""
+        if "top1_agreement_bf16_weights_shipped_model" in a:
+            shipped = (" (the shipped trained perceiver-bytes-small: "
+                       f"{a['top1_agreement_bf16_weights_shipped_model']:.0%} / "
+                       f"{a['top1_agreement_bf16_autocast_shipped_model']:.0%})")
+        return (
+            f"max abs logit diff {a['max_abs_diff_logits_bf16_weights_vs_fp32']:.2g} / "
+            f"{a['max_abs_diff_logits_bf16_autocast_vs_fp32']:.2g} (largest logit {a['max_abs_logit_fp32']:.2g}); "
+            f"top-1 agreement with fp32 at {a['masked_positions']} masked bytes: {a['top1_agreement_bf16_weights']:.0%} / "
+            f"{a['top1_agreement_bf16_autocast']:.0%}{shipped}"
+        )
+    return (
+        f"loss diff {a['abs_diff_loss_bf16_weights']:.2g} / {a['abs_diff_loss_bf16_autocast']:.2g} (loss "
+        f"{a['loss_fp32']:.3g}); gradient cosine with fp32 {a['gradient_cosine_bf16_weights_vs_fp32']:.4f} / "
+        f"{a['gradient_cosine_bf16_autocast_vs_fp32']:.4f}; bf16 weights round away "
+        f"{a['adamw_updates_lost_bf16_weights']:.0%} of the updates of an AdamW step (lr {a['adamw_lr']:g}; fp32 "
+        f"{a['adamw_updates_lost_fp32']:.0%})"
+    )
+
+
+def _bf16_row(point: dict[str, Any]) -> str:
+    speedups = " / ".join(f"{v:.2f}x" for v in point["ratios"].values())
+    return (
+        f"| bf16, {point['description']} (fp32 / bf16 weights / bf16 autocast) | - | "
+        f"{_cell(point['rows'], 'perceiver-hf')} | speedup over fp32: {speedups} | {_bf16_cost(point)} |"
+    )
+
+
 def _summary_rows(case: dict[str, Any]) -> list[str]:
     kind = case["case"]
+    if kind == "bf16":
+        return [_bf16_row(p) for p in case["points"]]
     if kind == "roofline":
         return [
             f"| latent stack, batch {p['batch']}: GFLOP/s (share of the {p['peak_gflop_per_s']:.0f} GFLOP/s torch.matmul "

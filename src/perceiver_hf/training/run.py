@@ -19,6 +19,7 @@ import transformers
 from transformers import Trainer, TrainerCallback, TrainingArguments, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
+from ..cpu_bf16 import slow_cpu_bf16_warning
 from ..model_location import check_model_source
 from ..output_folder import (
     OutputFolderError,
@@ -117,6 +118,14 @@ def setup_logging(training_args: TrainingArguments) -> None:
     logging.getLogger("perceiver_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
 
 
+def warn_if_slow_cpu_bf16(training_args: TrainingArguments) -> None:
+    """Warn (one line) when --bf16 --use_cpu runs on a CPU without bf16 instructions: it works, but slowly."""
+    if training_args.bf16 and training_args.use_cpu:
+        warning = slow_cpu_bf16_warning("--bf16 --use_cpu", "drop --bf16 to train in float32")
+        if warning is not None:
+            logger.warning(warning)
+
+
 class PerceiverMLMTask:
     """The masked-LM task of `build_task_trainer`: text chunked into `max_seq_len` tokens, masked by
     `PerceiverMLMCollator` (fresh masks per epoch), `PerceiverForMaskedLM`, accuracy / perplexity metrics."""
@@ -191,6 +200,7 @@ def run_training(
     plan = check_output_dir(arguments, resume)
     check_resume_checkpoint(resume, training_args.output_dir)
     setup_logging(training_args)
+    warn_if_slow_cpu_bf16(training_args)
     prepare_cpu_fsdp_run(training_args)  # FSDP2 on CPU: refuse what cannot work, before anything is loaded
     set_seed(training_args.seed)
     trainer = build_trainer(arguments, callbacks, command)
@@ -254,4 +264,5 @@ __all__ = [
     "run_from_argv",
     "run_training",
     "wants_training",
+    "warn_if_slow_cpu_bf16",
 ]
