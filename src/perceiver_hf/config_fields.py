@@ -42,6 +42,11 @@ def field_names(cls: type) -> tuple[str, ...]:
     return tuple(f.name for f in declared_fields(cls))
 
 
+def field_help(cls: type) -> dict[str, str]:
+    """Field name -> what it means, for every declared field of `cls` (the help table of the docs and flags)."""
+    return {f.name: f.metadata["help"] for f in declared_fields(cls)}
+
+
 def fine_tuning_fields(cls: type) -> tuple[str, ...]:
     """The fields a fine-tuning run may change (declared with `fine_tuning=True`)."""
     return tuple(f.name for f in declared_fields(cls) if f.metadata["fine_tuning"])
@@ -103,6 +108,7 @@ __all__ = [
     "declared_fields",
     "document_fields",
     "field_docs",
+    "field_help",
     "field_names",
     "fine_tuning_fields",
     "type_name",
