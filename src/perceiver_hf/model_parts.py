@@ -4,9 +4,9 @@
     build_decoder(config)     masked-LM decoder: `max_seq_len` learned queries + `PerceiverDecoder` (`decoder_spec`)
     build_classifier(config)  sequence classification decoder (`classifier_spec`)
 
-The Hugging Face classes (`PerceiverModel`, the classification heads) and the size estimate of `model_size`
-build their parts here; the text API (`text.language.build_text_encoder`) and these builders both end in
-`text.language.text_encoder` / `text_decoder`, the modules' one constructor.
+The Hugging Face classes (`PerceiverModel`, the classification heads) build their parts here; the text API
+(`text.language.build_text_encoder`) and these builders both end in `text.language.text_encoder` /
+`text_decoder`, the modules' one constructor.
 """
 
 from __future__ import annotations

@@ -1,39 +1,44 @@
-"""The number of parameters a config implies, counted on the model parts built on the meta device, and the
-refusal of a model too large for this machine before anything is allocated.
+"""The number of parameters a model would have, counted on the model built on the meta device, and the refusal
+of a model too large for this machine before anything is allocated.
 
 `check_model_size` runs in every model's `__init__`: a config.json is input from a file, and `num_latents:
-10000000` would otherwise take minutes and gigabytes before failing. Set `PERCEIVER_HF_ALLOW_LARGE_MODELS=1` to
-build such a model anyway.
+10000000` would otherwise take minutes and gigabytes before failing. The count is not a formula of the config's
+fields: the same class is built on the meta device (shapes only, nothing allocated, a few milliseconds per layer
+whatever its size), with transformers' weight tying, and its parameters are counted (a tied or shared one once).
+Set `PERCEIVER_HF_ALLOW_LARGE_MODELS=1` to build a larger model anyway.
 """
 
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Callable, Iterator
 
 import torch
 from torch import nn
 
-from .configuration_perceiver import PerceiverConfig
-from .model_parts import build_decoder, build_encoder
-
 ALLOW_LARGE_ENV = "PERCEIVER_HF_ALLOW_LARGE_MODELS"
 """Set to 1 to build a model whose float32 parameters exceed half of this machine's memory."""
 
-
-def _num_parameters(*modules: nn.Module) -> int:
-    """Distinct parameters of `modules` (a shared one counts once)."""
-    unique = {id(p): p for module in modules for p in module.parameters()}
-    return sum(p.numel() for p in unique.values())
+_COUNTING = ContextVar("perceiver_hf_counting_on_meta", default=False)
 
 
-def estimated_num_parameters(config: PerceiverConfig) -> int:
-    """The parameter count of `PerceiverForMaskedLM(config)`: its encoder and decoder built on the meta device
-    (shapes only, nothing allocated, milliseconds whatever the size), plus the masked-LM head (its bias, and its
-    own weight when the embedding is not tied)."""
-    with torch.device("meta"):
-        backbone = _num_parameters(build_encoder(config), build_decoder(config))
-    head = config.vocab_size * (1 if config.tie_word_embeddings else config.num_input_channels + 1)
-    return backbone + head
+@contextmanager
+def _counting() -> Iterator[None]:
+    token = _COUNTING.set(True)
+    try:
+        yield
+    finally:
+        _COUNTING.reset(token)
+
+
+def num_parameters_on_meta(build: Callable[[], nn.Module]) -> int:
+    """The parameters of the module `build()` makes, built on the meta device; a tied or shared parameter counts
+    once. The size checks of the models built inside are skipped (this is the count they would make)."""
+    with _counting(), torch.device("meta"):
+        model = build()
+    return sum(p.numel() for p in model.parameters())  # `parameters()` yields a shared parameter once
 
 
 def _machine_memory_bytes() -> int:
@@ -43,14 +48,13 @@ def _machine_memory_bytes() -> int:
         return 0
 
 
-def check_model_size(config: PerceiverConfig) -> None:
-    """Refuse (ValueError, with the figures) a model whose float32 parameters exceed half of this machine's memory.
-
-    Set the environment variable `PERCEIVER_HF_ALLOW_LARGE_MODELS=1` to build it anyway.
-    """
-    if os.environ.get(ALLOW_LARGE_ENV) == "1":
+def check_model_size(count_parameters: Callable[[], int]) -> None:
+    """Refuse (ValueError, with the figures) a model whose float32 parameters, `count_parameters()`, exceed half of
+    this machine's memory. Nothing is counted inside `num_parameters_on_meta`, or when the environment variable
+    `PERCEIVER_HF_ALLOW_LARGE_MODELS=1` allows any size."""
+    if os.environ.get(ALLOW_LARGE_ENV) == "1" or _COUNTING.get():
         return
-    num_parameters = estimated_num_parameters(config)
+    num_parameters = count_parameters()
     memory = _machine_memory_bytes()
     if memory and num_parameters * 4 > memory // 2:
         raise ValueError(
@@ -60,4 +64,4 @@ def check_model_size(config: PerceiverConfig) -> None:
         )
 
 
-__all__ = ["ALLOW_LARGE_ENV", "check_model_size", "estimated_num_parameters"]
+__all__ = ["ALLOW_LARGE_ENV", "check_model_size", "num_parameters_on_meta"]

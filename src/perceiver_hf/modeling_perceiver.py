@@ -25,7 +25,7 @@ from .core.attention import AttentionFunction, default_attention_forward, eager_
 from .core.modules import PerceiverDecoder, PerceiverEncoder
 from .loading_checks import check_pretrained_arguments, readable_weights
 from .model_parts import build_decoder, build_encoder
-from .model_size import check_model_size
+from .model_size import check_model_size, num_parameters_on_meta
 from .strict_loading import load_strictly
 from .input_validation import check_labels, check_model_inputs, sequence_shaped
 from .text.adapters import TextInputAdapter
@@ -56,8 +56,15 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     _task_head_prefixes: tuple[str, ...] = ()  # a head a checkpoint may lack (see `from_pretrained`)
 
     def __init__(self, config: PerceiverConfig, *inputs: Any, **kwargs: Any) -> None:
-        check_model_size(config)  # before any parameter is allocated
+        # before any parameter is allocated: refuse a model larger than this machine (see `model_size`)
+        check_model_size(lambda: type(self).estimated_num_parameters(config))
         super().__init__(config, *inputs, **kwargs)
+
+    @classmethod
+    def estimated_num_parameters(cls, config: PerceiverConfig) -> int:
+        """The parameter count of `cls(config)`, counted on that model built on the meta device (nothing is
+        allocated; tied weights count once)."""
+        return num_parameters_on_meta(lambda: cls(config))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:

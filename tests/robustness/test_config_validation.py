@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from helpers.bounded import run_bounded
 
-from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
-from perceiver_hf.model_size import ALLOW_LARGE_ENV, estimated_num_parameters
+from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM, PerceiverForSequenceClassification
+from perceiver_hf.model_size import ALLOW_LARGE_ENV
 from perceiver_hf.training.presets import TINY_CONFIG, tiny
 
 
@@ -60,14 +60,19 @@ def test_a_bad_config_json_names_the_field(tmp_path: Path) -> None:
 
 def test_estimated_parameter_count_is_the_real_one() -> None:
     """Independent figures: DeepMind's model has 201,108,230 parameters (its paper and checkpoint); the estimate
-    counts the parts built on the meta device, so it equals the built model's count."""
-    assert estimated_num_parameters(PerceiverConfig()) == 201_108_230
+    counts the model built on the meta device, so it equals the built model's count, tied weights once."""
+    assert PerceiverForMaskedLM.estimated_num_parameters(PerceiverConfig()) == 201_108_230
     for overrides in (
         {}, {"num_self_attention_qk_channels": None}, {"cross_attention_widening_factor": 4},
         {"tie_word_embeddings": False}, {"num_self_attention_blocks": 2, "first_self_attention_block_shared": False},
     ):  # fmt: skip
         config = tiny(**overrides)
-        assert estimated_num_parameters(config) == PerceiverForMaskedLM(config).num_parameters(), overrides
+        for model_class in (PerceiverForMaskedLM, PerceiverForSequenceClassification):
+            estimate = model_class.estimated_num_parameters(config)
+            assert estimate == model_class(config).num_parameters(), (model_class, overrides)
+    # untied, the head has its own [V, C] weight
+    untied = PerceiverForMaskedLM.estimated_num_parameters(tiny(tie_word_embeddings=False))
+    assert untied - PerceiverForMaskedLM.estimated_num_parameters(tiny()) == TINY_CONFIG["vocab_size"] * TINY_CONFIG["num_input_channels"]
 
 
 def test_an_assignment_is_checked_too() -> None:
@@ -92,7 +97,7 @@ def test_an_absurd_model_fails_fast_without_allocating(tmp_path: Path) -> None:
     config.save_pretrained(tmp_path)
     outcome = run_bounded(
         f"""
-        from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM
+        from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM, PerceiverForSequenceClassification
         PerceiverForMaskedLM(PerceiverConfig.from_pretrained({str(tmp_path)!r}))
         """,
         timeout=120,
@@ -108,5 +113,5 @@ def test_the_estimate_of_an_absurd_config_is_fast() -> None:
     config = tiny(num_latents=10_000_000, num_latent_channels=1280, num_cross_attention_v_channels=1280,
                   num_self_attention_v_channels=1280)  # fmt: skip
     start = time.perf_counter()
-    assert estimated_num_parameters(config) > 10_000_000 * 1280
+    assert PerceiverForMaskedLM.estimated_num_parameters(config) > 10_000_000 * 1280
     assert time.perf_counter() - start < 2.0
