@@ -36,11 +36,23 @@ from perceiver_hf.training.presets import TINY_CONFIG, tiny
         ("hidden_act", ["gelu"]),
         ("cross_attention_residual", "yes"),
         ("tie_word_embeddings", 1),
+        ("pad_token_id", "0"),  # was accepted before each field carried its own check
+        ("pad_token_id", 1.5),
     ],
 )
 def test_bad_field_values_are_refused_by_name(field: str, value: object) -> None:
     with pytest.raises(ValueError, match=rf"PerceiverConfig\.{field} must be .*got {re.escape(repr(value))}"):
         PerceiverConfig(**{**TINY_CONFIG, field: value})
+
+
+def test_standard_names_given_as_arguments_are_checked_as_their_field() -> None:
+    """`PerceiverConfig(hidden_size=0)` used to build a config with a 0-wide input (the checks ran before
+    transformers mapped the standard names onto the fields)."""
+    with pytest.raises(ValueError, match=r"PerceiverConfig\.num_input_channels must be a positive integer, got 0;"):
+        PerceiverConfig(**TINY_CONFIG, hidden_size=0)
+    divisible = r"num_self_attention_qk_channels \(32\) is not divisible by num_self_attention_heads \(3\)"
+    with pytest.raises(ValueError, match=divisible):
+        PerceiverConfig(**TINY_CONFIG, num_attention_heads=3)
 
 
 def test_defaults_presets_and_round_trips_stay_valid(tmp_path: Path) -> None:
