@@ -19,7 +19,7 @@ from torch import nn
 from .adapters import InputAdapter, OutputAdapter, OutputQueryProvider, TrainableQueryProvider
 from .attention import AttentionFunction
 from .layers import CrossAttentionLayer, SelfAttentionBlock
-from .specs import DecoderSpec, EncoderSpec, check_flat_options, decoder_spec, encoder_spec
+from .specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec
 
 
 @dataclass
@@ -39,15 +39,11 @@ class EncoderOutput:
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
 
 
-def _spec_or_options(
-    spec: Any, options: dict[str, Any], build: Callable[[], Any], part: str, owner: str, *sizes: Any
-) -> Any:
-    """`spec` if given (then no sizes or options may be), else the spec `build()` makes from the flat options of
-    `part` ("encoder" / "decoder")."""
+def _spec_or_options(spec: Any, options: dict[str, Any], build: Callable[[], Any], owner: str, *sizes: Any) -> Any:
+    """`spec` if given (then no sizes or options may be), else the spec `build()` makes from the flat options."""
     if spec is None:
         if any(size is None for size in sizes):
             raise TypeError(f"{owner} needs either spec=... or its sizes (num_latent_channels, ...) and flat options.")
-        check_flat_options(options, part, owner)
         return build()
     if options or any(size is not None for size in sizes):
         raise TypeError(f"{owner} got spec=... and flat options {sorted(options)}; pass one or the other.")
@@ -92,7 +88,7 @@ class PerceiverEncoder(nn.Module):
     ) -> None:
         super().__init__()
         spec = _spec_or_options(spec, options, lambda: encoder_spec(num_latents, num_latent_channels, **options),
-                                "encoder", "PerceiverEncoder", num_latents, num_latent_channels)
+                                "PerceiverEncoder", num_latents, num_latent_channels)
         _check_schedule(spec)
         self.spec = spec
         self.input_adapter = input_adapter
@@ -193,7 +189,7 @@ class PerceiverDecoder(nn.Module):
     ) -> None:
         super().__init__()
         spec = _spec_or_options(spec, options, lambda: decoder_spec(num_latent_channels, **options),
-                                "decoder", "PerceiverDecoder", num_latent_channels)
+                                "PerceiverDecoder", num_latent_channels)
         if output_query_provider is None:
             if output_adapter is None or output_adapter.num_output_queries is None:
                 raise ValueError(

@@ -12,9 +12,10 @@ spec field by name. (`PerceiverConfig` has its own builders, `perceiver_hf.confi
 
 from __future__ import annotations
 
+import functools
 import inspect
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Callable, Optional, TypeVar
 
 DEFAULT_ACTIVATION = "gelu_tanh"  # DeepMind's jax.nn.gelu (tanh approximation)
 DEFAULT_LAYER_NORM_EPS = 1e-5  # Haiku's LayerNorm default
@@ -122,12 +123,31 @@ class DecoderSpec:
     init_scale: float = DEFAULT_INIT_SCALE
 
 
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def _refusing_unknown_options(builder: F) -> F:
+    """`builder` (`encoder_spec` / `decoder_spec`), refusing keyword options it does not take with a `TypeError`
+    that names them and the valid ones (Python's own message lists none)."""
+    names = sorted(p.name for p in inspect.signature(builder).parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+    @functools.wraps(builder)
+    def checked(*args: Any, **options: Any) -> Any:
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise TypeError(f"{builder.__name__} got unknown option(s) {unknown}; the options are {names}.")
+        return builder(*args, **options)
+
+    return checked  # type: ignore[return-value]
+
+
 # the specs' defaults, which unset flat options keep
 _CROSS = EncoderSpec.cross_attention
 _SELF = EncoderSpec.self_attention
 _DECODER_CROSS = DecoderSpec.cross_attention
 
 
+@_refusing_unknown_options
 def encoder_spec(
     num_latents: int,
     num_latent_channels: int,
@@ -181,6 +201,7 @@ def encoder_spec(
     )
 
 
+@_refusing_unknown_options
 def decoder_spec(
     num_latent_channels: int,
     *,
@@ -220,10 +241,3 @@ def flat_option_names(part: str) -> tuple[str, ...]:
         raise ValueError(f"part must be 'encoder' or 'decoder', got {part!r}.")
     parameters = inspect.signature(builders[part]).parameters.values()
     return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)
-
-
-def check_flat_options(options: dict[str, Any], part: str, owner: str) -> None:
-    """Refuse (TypeError naming them and the valid ones) options that `part`'s builder does not take."""
-    unknown = sorted(set(options) - set(flat_option_names(part)))
-    if unknown:
-        raise TypeError(f"{owner} got unknown option(s) {unknown}; the options are {sorted(flat_option_names(part))}.")
