@@ -4,8 +4,9 @@ Each field is declared once, below, as transformers 5's configs declare theirs (
 attribute whose `config_field(default, check, help)` carries its value check and help text. `@strict`
 (huggingface_hub) runs the type and value checks on every assignment, and `validate_architecture` the checks that
 involve several fields; the docstring, `perceiver-hf train`'s flags, `--config_overrides` and the fine-tuning field
-list are read from these declarations (`config_fields`). Where each field becomes a module option:
-`configuration_specs` (one line per field).
+list are read from these declarations (`config_fields`). Where each field becomes a module option, named once:
+`configuration_specs` (the encoder, decoder and classifier specs) and `model_parts` (the text adapters and the
+output queries).
 """
 
 from typing import Any
