@@ -9,6 +9,7 @@ K = L by default (every input position is decoded); `output_positions` [B, K] de
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -63,8 +64,9 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     @classmethod
     def estimated_num_parameters(cls, config: PerceiverConfig) -> int:
         """The parameter count of `cls(config)`, counted on that model built on the meta device (nothing is
-        allocated; tied weights count once)."""
-        return num_parameters_on_meta(lambda: cls(config))
+        allocated; tied weights count once). It is built from a copy of `config`: building a model may change its
+        config (transformers' `post_init` consumes `config.gradient_checkpointing`)."""
+        return num_parameters_on_meta(lambda: cls(copy.deepcopy(config)))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:

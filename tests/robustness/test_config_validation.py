@@ -127,3 +127,11 @@ def test_the_estimate_of_an_absurd_config_is_fast() -> None:
     start = time.perf_counter()
     assert PerceiverForMaskedLM.estimated_num_parameters(config) > 10_000_000 * 1280
     assert time.perf_counter() - start < 2.0
+
+
+def test_the_size_check_leaves_the_config_to_the_model() -> None:
+    """The count builds the model on the meta device from a copy of the config: building consumes
+    `config.gradient_checkpointing` (transformers' backward compatibility), which the real model must still see."""
+    config = tiny()
+    config.gradient_checkpointing = True
+    assert PerceiverForMaskedLM(config).is_activation_checkpointing
