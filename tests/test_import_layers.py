@@ -19,7 +19,10 @@ ALLOWED = {
     "perceiver_hf.text": ("perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.config_validation"),
     "perceiver_hf.configuration_perceiver": ("perceiver_hf.config_validation", "perceiver_hf.config_fields"),
     "perceiver_hf.config_validation": (),
-    "perceiver_hf.config_fields": (),
+    # a field's declaration carries its value check
+    "perceiver_hf.config_fields": ("perceiver_hf.config_validation",),
+    # where config fields become module options: the config and the core specs, nothing else
+    "perceiver_hf.configuration_specs": ("perceiver_hf.configuration_perceiver", "perceiver_hf.core.specs"),
     "perceiver_hf.version": (),
 }
 # What the model (and everything it is built from) must never import: the layers that use the model.
@@ -27,7 +30,8 @@ USERS_OF_THE_MODEL = ("perceiver_hf.hub", "perceiver_hf.deploy", "perceiver_hf.c
                       "perceiver_hf.cli")  # fmt: skip
 # The model and what it is built from (its loading and input checks live beside it).
 MODEL_SIDE = ("perceiver_hf.modeling_perceiver", "perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.loading_checks",
-              "perceiver_hf.strict_loading", "perceiver_hf.input_validation", "perceiver_hf.configuration_perceiver")  # fmt: skip
+              "perceiver_hf.strict_loading", "perceiver_hf.input_validation", "perceiver_hf.configuration_perceiver",
+              "perceiver_hf.configuration_specs", "perceiver_hf.model_parts", "perceiver_hf.model_size")  # fmt: skip
 # Imports inside functions are allowed only where they defer torch/transformers for the command's start-up.
 DEFERRED_IMPORTS_ALLOWED = ("perceiver_hf.cli", "perceiver_hf")
 

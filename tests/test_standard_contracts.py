@@ -7,12 +7,12 @@ import pytest
 import torch
 from transformers import AutoConfig, AutoTokenizer, pipeline
 
-from perceiver_hf import PerceiverConfig, PerceiverForMaskedLM, pretrained_model_path
+from perceiver_hf import PerceiverConfig, PerceiverModel, pretrained_model_path
 
 # distinct values, so a mapping to the wrong field shows
 FIELDS = {"num_latent_channels": 48, "num_self_attention_heads": 3, "num_self_attention_layers_per_block": 5,
           "max_seq_len": 77, "num_input_channels": 24}
-STANDARD = {"hidden_size": "num_latent_channels", "num_attention_heads": "num_self_attention_heads",
+STANDARD = {"hidden_size": "num_input_channels", "num_attention_heads": "num_self_attention_heads",
             "num_hidden_layers": "num_self_attention_layers_per_block", "max_position_embeddings": "max_seq_len"}
 
 
@@ -35,14 +35,18 @@ def test_standard_names_read_and_set_the_perceiver_fields(tmp_path, standard: st
     assert getattr(AutoConfig.from_pretrained(tmp_path), standard) == 2 * FIELDS[field]
 
 
-def test_hidden_size_is_the_width_of_the_hidden_states() -> None:
+def test_hidden_size_is_the_width_of_last_hidden_state() -> None:
+    """What feature-extraction tools (sentence-transformers, a `Dense` layer after pooling) size their layers from:
+    `PerceiverModel`'s per-position output, here C = 24 wide while the latents are D = 48 wide."""
     config = small_config()
-    model = PerceiverForMaskedLM(config).eval()
+    assert config.num_input_channels != config.num_latent_channels
+    model = PerceiverModel(config).eval()
     with torch.no_grad():
         out = model(torch.randint(0, 262, (2, 9)), output_hidden_states=True)
-    # latents [B, N, D]: one after the cross-attention and one per self-attention layer
+    assert out.last_hidden_state.shape == (2, 9, config.hidden_size)
+    # `hidden_states` are the latents [B, N, D]: one after the cross-attention and one per self-attention layer
     assert len(out.hidden_states) == 1 + config.num_hidden_layers
-    assert {tuple(h.shape) for h in out.hidden_states} == {(2, config.num_latents, config.hidden_size)}
+    assert {tuple(h.shape) for h in out.hidden_states} == {(2, config.num_latents, config.num_latent_channels)}
 
 
 def test_the_shipped_tokenizer_truncates_to_the_model_length() -> None:

@@ -1,83 +1,92 @@
-"""What each `PerceiverConfig` field means: one table, rendered into the config's docstring and `train --help`.
+"""How a `PerceiverConfig` field is declared, and the tables read from the declarations.
 
-`FIELD_HELP` holds the meaning of each `PerceiverConfig.__init__` argument; its type and default come from the
-signature, so `document_fields` renders the docstring's Args section (Google style, as transformers' configs write it)
-and the command line shows the same text. A test keeps the table and the signature in step.
+A field is declared once, as an annotated class attribute of the config (transformers 5's config style):
+
+    num_latents: int = config_field(256, POSITIVE_INT, "N, number of latent vectors.")
+
+Its type is the annotation, its default the first argument; the help text, the value check and whether a
+fine-tuning run may change it are the field's metadata. Everything else reads them from there: the docstring's
+Args section (`document_fields`), `perceiver-hf train`'s flags and `--config_overrides` (`declared_fields`,
+`value_type`), the fine-tuning list (`fine_tuning_fields`) and the error messages (`config_validation`).
 """
 
 from __future__ import annotations
 
-import inspect
+import dataclasses
 import textwrap
-from typing import Any, Callable
+import types
+import typing
+from typing import Any
 
-FIELD_HELP: dict[str, str] = {
-    "vocab_size": 'number of token ids (262 for UTF-8 bytes + 6 special ids).',
-    "max_seq_len": 'longest input; also the number of learned decoder queries.',
-    "num_input_channels": 'width C of the token embedding (and of the decoder queries).',
-    "scale_input_embeddings": "multiply the token embedding by sqrt(num_input_channels) before adding the position encoding (the perceiver-io library's `TextInputAdapter`; DeepMind's model does not).",
-    "num_latents": 'N, number of latent vectors.',
-    "num_latent_channels": 'D, latent width.',
-    "num_cross_attention_heads": 'heads of the encoder cross-attention.',
-    "num_cross_attention_qk_channels": 'q/k width of the encoder cross-attention (None: the input width C).',
-    "num_cross_attention_v_channels": 'value width of the encoder cross-attention (None: the q/k width).',
-    "cross_attention_widening_factor": 'MLP widening of the encoder cross-attention layer.',
-    "cross_attention_residual": 'add the latents back after the encoder cross-attention.',
-    "num_self_attention_heads": 'heads of each latent self-attention.',
-    "num_self_attention_qk_channels": 'q/k width of self-attention (None: D).',
-    "num_self_attention_v_channels": 'value width of self-attention (None: the q/k width).',
-    "num_self_attention_layers_per_block": 'self-attention layers in the latent block.',
-    "num_self_attention_blocks": 'how often the self-attention block is applied (see first_self_attention_block_shared).',
-    "self_attention_widening_factor": 'MLP widening of the self-attention layers.',
-    "num_cross_attention_layers": 'how many block applications start with a cross-attention to the input (1: only the first; at most num_self_attention_blocks; the perceiver-io library\'s option).',
-    "first_cross_attention_layer_shared": 'the later cross-attentions reuse the first one\'s weights; false gives them (together) their own layer.',
-    "first_self_attention_block_shared": 'the later block applications reuse the first block\'s weights; false gives them (together) their own block.',
-    "decoder_num_cross_attention_heads": 'heads of the decoder cross-attention.',
-    "decoder_num_cross_attention_qk_channels": 'q/k width of the decoder cross-attention (None: C).',
-    "decoder_num_cross_attention_v_channels": 'value width of the decoder cross-attention (None: the q/k width).',
-    "decoder_cross_attention_widening_factor": 'MLP widening of the decoder layer.',
-    "decoder_cross_attention_residual": "add the decoder queries back after attention (DeepMind's MLM decoder does not).",
-    "mask_padded_queries": "a padded position's decoder query gets attention output 0, as in DeepMind's model; False decodes padded positions like any other (the perceiver-io library). Valid positions are the same either way.",
-    "dropout": 'dropout on attention probabilities and residual branches.',
-    "hidden_act": 'MLP activation; DeepMind uses the tanh-approximate GELU (`"gelu_pytorch_tanh"` = `"gelu_new"` = `"gelu_tanh"`); `"gelu"` is the exact erf GELU.',
-    "layer_norm_eps": "LayerNorm epsilon (Haiku's default).",
-    "initializer_range": "std of the initialisation of embeddings, latents, position encodings and decoder queries. Linear weights use DeepMind's fan-in variance scaling (truncated normal, std 1/sqrt(fan_in)), whatever this value.",
-    "tie_word_embeddings": 'output logits use the input embedding matrix.',
-    "classifier_num_queries": "learned queries of the sequence classification decoder (`PerceiverForSequenceClassification`; their logits are averaged).",
-    "classifier_num_query_channels": "width of those queries (None: D, as transformers').",
-    "classifier_num_cross_attention_heads": "heads of the classification decoder's cross-attention to the latents.",
-    "classifier_num_cross_attention_qk_channels": "its q/k width (None: the query width).",
-    "classifier_num_cross_attention_v_channels": "its value width (None: the q/k width).",
-    "classifier_cross_attention_widening_factor": "MLP widening of that layer.",
-    "classifier_cross_attention_residual": "add the queries back after attention.",
-    "pad_token_id": "id of the padding token (the byte tokenizer's [PAD] is 0).",
-}
-"""Field name -> what it means (the type and default are read from `PerceiverConfig.__init__`)."""
+from huggingface_hub.dataclasses import validated_field
+
+from .config_validation import Check
 
 DOCSTRING_WIDTH = 120
 
 
-def field_type(parameter: inspect.Parameter) -> tuple[str, bool]:
-    """(type name, optional?) of a parameter annotated as a string, e.g. "Optional[int]" -> ("int", True)."""
-    annotation = str(parameter.annotation)
-    if annotation.startswith("Optional[") and annotation.endswith("]"):
-        return annotation[len("Optional[") : -1], True
-    return annotation, False
+def config_field(default: Any, check: Check, help: str, *, fine_tuning: bool = False) -> Any:
+    """A config field: `default`, its value `check` (run by `@strict` on every assignment), what it means
+    (`help`), and whether fine-tuning a pretrained model may change it (`fine_tuning`: it does not change the
+    architecture of the pretrained part)."""
+    return validated_field(check, default=default, metadata={"help": help, "check": check, "fine_tuning": fine_tuning})
+
+
+def declared_fields(cls: type) -> tuple[dataclasses.Field, ...]:
+    """The fields `cls` declares with `config_field` (not `PreTrainedConfig`'s own), in declaration order."""
+    return tuple(f for f in dataclasses.fields(cls) if "help" in f.metadata)
+
+
+def field_names(cls: type) -> tuple[str, ...]:
+    """The names of `declared_fields(cls)`."""
+    return tuple(f.name for f in declared_fields(cls))
+
+
+def field_help(cls: type) -> dict[str, str]:
+    """Field name -> what it means, for every declared field of `cls` (the help table of the docs and flags)."""
+    return {f.name: f.metadata["help"] for f in declared_fields(cls)}
+
+
+def fine_tuning_fields(cls: type) -> tuple[str, ...]:
+    """The fields a fine-tuning run may change (declared with `fine_tuning=True`)."""
+    return tuple(f.name for f in declared_fields(cls) if f.metadata["fine_tuning"])
+
+
+def _type_args(field: dataclasses.Field) -> tuple[tuple[Any, ...], bool]:
+    """(the non-None types of the annotation, whether None is allowed)."""
+    annotation = field.type
+    if isinstance(annotation, str):
+        raise TypeError(f"Field {field.name!r} has a string annotation; its module must not use postponed annotations.")
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        args = typing.get_args(annotation)
+        return tuple(arg for arg in args if arg is not type(None)), type(None) in args
+    return (annotation,), False
+
+
+def value_type(field: dataclasses.Field) -> type:
+    """The Python type a value of `field` is parsed to: `int | None` -> int, `int | float` -> float."""
+    args, _ = _type_args(field)
+    return float if float in args else args[0]
+
+
+def type_name(field: dataclasses.Field) -> tuple[str, bool]:
+    """(type name for the docs, optional?): `int | None` -> ("int", True), `int | float` -> ("float", False)."""
+    args, optional = _type_args(field)
+    return value_type(field).__name__ if args else "None", optional
 
 
 def _default_text(value: Any) -> str:
     return f"`{value!r}`".replace("'", '"') if isinstance(value, (str, bool)) or value is None else f"{value!r}"
 
 
-def field_docs(init: Callable[..., Any], indent: int = 8) -> str:
-    """The Args lines of every field of `init` that `FIELD_HELP` documents, wrapped at `DOCSTRING_WIDTH`."""
+def field_docs(cls: type, indent: int = 8) -> str:
+    """The Args lines of every declared field of `cls` (Google style, as transformers' configs write them),
+    wrapped at `DOCSTRING_WIDTH`."""
     lines = []
-    for name, parameter in inspect.signature(init).parameters.items():
-        if name not in FIELD_HELP:
-            continue
-        type_name, optional = field_type(parameter)
-        kind = f"`{type_name}`, *optional*" if optional else f"`{type_name}`"
-        entry = f"{name} ({kind}, defaults to {_default_text(parameter.default)}): {FIELD_HELP[name]}"
+    for field in declared_fields(cls):
+        name, optional = type_name(field)
+        kind = f"`{name}`, *optional*" if optional else f"`{name}`"
+        entry = f"{field.name} ({kind}, defaults to {_default_text(field.default)}): {field.metadata['help']}"
         lines += textwrap.wrap(
             entry, DOCSTRING_WIDTH, initial_indent=" " * indent, subsequent_indent=" " * (indent + 4),
             break_long_words=False, break_on_hyphens=False,
@@ -86,12 +95,22 @@ def field_docs(init: Callable[..., Any], indent: int = 8) -> str:
 
 
 def document_fields(cls: type) -> type:
-    """Class decorator: replace the `{fields}` line of `cls.__doc__` with `field_docs(cls.__init__)`."""
+    """Class decorator: replace the `{fields}` line of `cls.__doc__` with `field_docs(cls)`."""
     marker = " " * 8 + "{fields}"
     if cls.__doc__ is None or marker not in cls.__doc__:
         raise ValueError(f"{cls.__name__}'s docstring has no '{marker.strip()}' line for its field table")
-    cls.__doc__ = cls.__doc__.replace(marker, field_docs(cls.__init__))
+    cls.__doc__ = cls.__doc__.replace(marker, field_docs(cls))
     return cls
 
 
-__all__ = ["FIELD_HELP", "document_fields", "field_docs", "field_type"]
+__all__ = [
+    "config_field",
+    "declared_fields",
+    "document_fields",
+    "field_docs",
+    "field_help",
+    "field_names",
+    "fine_tuning_fields",
+    "type_name",
+    "value_type",
+]

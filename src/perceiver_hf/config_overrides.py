@@ -1,36 +1,25 @@
 """Parse `key=value,...` config overrides (`perceiver-hf convert --config-overrides`, `train --config_overrides`).
 
-Values are typed by transformers' `PreTrainedConfig.update_from_string` (int, float, bool, str, from the type
-of the field's default); the fields whose default is None (`Optional[int]` widths) take an int or "None".
-Keys are `PerceiverConfig.__init__` argument names. Unknown keys and unparsable values raise `ValueError`
-saying what is accepted.
+Keys are `PerceiverConfig` field names; each value is parsed to the field's declared type (int, float, bool as
+true/false, str), and a field declared `int | None` also takes "None". Unknown keys and unparsable values raise
+`ValueError` saying what is accepted; the ranges are checked when the config is made.
 """
 
 from __future__ import annotations
 
-import inspect
-import typing
 from typing import Any
 
+from .config_fields import declared_fields, type_name, value_type
 from .configuration_perceiver import PerceiverConfig
 
 _NONE = {"none", "null"}
+_TRUE = {"true", "1", "y", "yes"}  # the words transformers' `PreTrainedConfig.update_from_string` reads
+_FALSE = {"false", "0", "n", "no"}
 
 
 def config_fields() -> list[str]:
-    """The `PerceiverConfig` field names that overrides accept (its `__init__` arguments)."""
-    parameters = inspect.signature(PerceiverConfig.__init__).parameters
-    return [
-        name
-        for name, parameter in parameters.items()
-        if name != "self" and parameter.kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-    ]
-
-
-def _optional_fields() -> set[str]:
-    """The fields annotated `Optional[...]`: they also accept None."""
-    hints = typing.get_type_hints(PerceiverConfig.__init__)
-    return {name for name, hint in hints.items() if type(None) in typing.get_args(hint)}
+    """The `PerceiverConfig` field names that overrides accept."""
+    return [field.name for field in declared_fields(PerceiverConfig)]
 
 
 def _split(text: str, fields: list[str]) -> dict[str, str]:
@@ -48,20 +37,19 @@ def _split(text: str, fields: list[str]) -> dict[str, str]:
     return pairs
 
 
-def _typed_value(defaults: PerceiverConfig, key: str, value: str, optional: bool) -> Any:
+def _typed_value(key: str, value: str) -> Any:
+    field = next(f for f in declared_fields(PerceiverConfig) if f.name == key)
+    kind, optional = value_type(field), type_name(field)[1]
     if optional and value.lower() in _NONE:
         return None
-    default = getattr(defaults, key)
-    if default is None:  # an Optional[int] width whose default is None: anything but None is an int
-        default = 0
-        setattr(defaults, key, default)
-    kind = type(default).__name__
+    if kind is bool:
+        if value.lower() not in _TRUE | _FALSE:
+            raise ValueError(f"config overrides: {key}={value!r} is not a boolean (true or false).")
+        return value.lower() in _TRUE
     try:
-        defaults.update_from_string(f"{key}={value}")
+        return kind(value)
     except ValueError:
-        what = "a boolean (true or false)" if isinstance(default, bool) else f"a valid {kind}"
-        raise ValueError(f"config overrides: {key}={value!r} is not {what}.") from None
-    return getattr(defaults, key)
+        raise ValueError(f"config overrides: {key}={value!r} is not a valid {kind.__name__}.") from None
 
 
 def parse_config_overrides(text: str | None) -> dict[str, Any]:
@@ -73,9 +61,7 @@ def parse_config_overrides(text: str | None) -> dict[str, Any]:
     if not text or not text.strip():
         return {}
     pairs = _split(text, config_fields())
-    defaults = PerceiverConfig()  # carries each field's type; update_from_string parses into it
-    optional = _optional_fields()
-    return {key: _typed_value(defaults, key, value, key in optional) for key, value in pairs.items()}
+    return {key: _typed_value(key, value) for key, value in pairs.items()}
 
 
 __all__ = ["config_fields", "parse_config_overrides"]

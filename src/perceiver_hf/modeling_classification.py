@@ -24,15 +24,9 @@ from .classification_labels import check_sequence_labels, check_token_labels
 from .configuration_perceiver import PerceiverConfig
 from .core.classification import ClassificationOutputAdapter
 from .core.modules import PerceiverDecoder
-from .core.specs import DecoderSpec, decoder_spec
 from .input_validation import check_labels, sequence_shaped
-from .modeling_perceiver import (
-    PerceiverModel,
-    PerceiverPreTrainedModel,
-    _spec_options,
-    masked_lm_loss,
-)
-from .text.classification import classification_decoder
+from .model_parts import build_classifier
+from .modeling_perceiver import PerceiverModel, PerceiverPreTrainedModel, masked_lm_loss
 
 CLASSIFIER_PREFIX = "classifier."
 """The key prefix of both task heads: the only weights a masked-LM checkpoint does not provide."""
@@ -52,11 +46,6 @@ class PerceiverTokenClassifierOutput(TokenClassifierOutput):
     cross_attentions: Optional[tuple[torch.Tensor, ...]] = None
 
 
-def classifier_spec_from_config(config: PerceiverConfig) -> DecoderSpec:
-    """The `DecoderSpec` of the sequence classification decoder (`config`'s `classifier_*` fields)."""
-    return decoder_spec(config.num_latent_channels, **_spec_options(config, "decoder", prefix="classifier_"))
-
-
 class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
     """Perceiver IO sequence classifier: `config.classifier_num_queries` learned queries decode the latents."""
 
@@ -71,10 +60,7 @@ class PerceiverForSequenceClassification(PerceiverPreTrainedModel):
         super().__init__(config)
         self.num_labels = config.num_labels
         self.perceiver = PerceiverModel(config, add_decoder=False)  # the encoder: its output is the latents
-        self.classifier: PerceiverDecoder = classification_decoder(
-            config.num_labels, config.classifier_num_queries, config.classifier_num_query_channels,
-            classifier_spec_from_config(config),
-        )
+        self.classifier: PerceiverDecoder = build_classifier(config)
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:
@@ -205,5 +191,4 @@ __all__ = [
     "PerceiverForTokenClassification",
     "PerceiverSequenceClassifierOutput",
     "PerceiverTokenClassifierOutput",
-    "classifier_spec_from_config",
 ]

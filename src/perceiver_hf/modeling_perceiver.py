@@ -9,6 +9,7 @@ K = L by default (every input position is decoded); `output_positions` [B, K] de
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any, Optional
 
@@ -19,17 +20,16 @@ from transformers import PreTrainedModel
 from transformers import initialization as init
 from transformers.modeling_outputs import BaseModelOutputWithCrossAttentions, MaskedLMOutput
 
-from .config_validation import check_model_size
 from .configuration_perceiver import PerceiverConfig
 from .core.adapters import TrainableQueryProvider
 from .core.attention import AttentionFunction, default_attention_forward, eager_attention_forward
 from .core.modules import PerceiverDecoder, PerceiverEncoder
-from .core.specs import DecoderSpec, EncoderSpec, decoder_spec, encoder_spec, flat_option_names
 from .loading_checks import check_pretrained_arguments, readable_weights
+from .model_parts import build_decoder, build_encoder
+from .model_size import check_model_size, num_parameters_on_meta
 from .strict_loading import load_strictly
 from .input_validation import check_labels, check_model_inputs, sequence_shaped
 from .text.adapters import TextInputAdapter
-from .text.language import text_decoder, text_encoder
 
 
 @dataclass
@@ -45,29 +45,6 @@ class PerceiverMaskedLMOutput(MaskedLMOutput):
 # same math, faster; "eager" is the explicit computation, which also returns the attention probabilities.
 ATTENTION_FUNCTIONS: dict[str, AttentionFunction] = {"sdpa": default_attention_forward, "eager": eager_attention_forward}
 
-# spec option -> PerceiverConfig field, for the options shared by all attention layers
-_SHARED_CONFIG_FIELDS = {
-    "dropout": "dropout", "activation": "hidden_act", "layer_norm_eps": "layer_norm_eps", "init_scale": "initializer_range"
-}
-
-
-def _spec_options(config: PerceiverConfig, part: str, prefix: str = "") -> dict[str, Any]:
-    """The flat spec options of `part` ("encoder"/"decoder") read from `config` (decoder fields: "decoder_*")."""
-    return {
-        name: getattr(config, _SHARED_CONFIG_FIELDS.get(name) or prefix + name) for name in flat_option_names(part)
-    }
-
-
-def encoder_spec_from_config(config: PerceiverConfig) -> EncoderSpec:
-    """The `EncoderSpec` that `config` describes."""
-    return encoder_spec(config.num_latents, config.num_latent_channels, **_spec_options(config, "encoder"))
-
-
-def decoder_spec_from_config(config: PerceiverConfig) -> DecoderSpec:
-    """The `DecoderSpec` that `config` describes (its `decoder_*` fields)."""
-    return decoder_spec(config.num_latent_channels, **_spec_options(config, "decoder", prefix="decoder_"))
-
-
 class PerceiverPreTrainedModel(PreTrainedModel):
     """Weight initialisation and the transformers class attributes shared by all Perceiver IO models."""
 
@@ -80,8 +57,16 @@ class PerceiverPreTrainedModel(PreTrainedModel):
     _task_head_prefixes: tuple[str, ...] = ()  # a head a checkpoint may lack (see `from_pretrained`)
 
     def __init__(self, config: PerceiverConfig, *inputs: Any, **kwargs: Any) -> None:
-        check_model_size(config)  # before any parameter is allocated
+        # before any parameter is allocated: refuse a model larger than this machine (see `model_size`)
+        check_model_size(lambda: type(self).estimated_num_parameters(config))
         super().__init__(config, *inputs, **kwargs)
+
+    @classmethod
+    def estimated_num_parameters(cls, config: PerceiverConfig) -> int:
+        """The parameter count of `cls(config)`, counted on that model built on the meta device (nothing is
+        allocated; tied weights count once). It is built from a copy of `config`: building a model may change its
+        config (transformers' `post_init` consumes `config.gradient_checkpointing`)."""
+        return num_parameters_on_meta(lambda: cls(copy.deepcopy(config)))
 
     @classmethod
     def from_pretrained(cls, pretrained_model_name_or_path: Any, *model_args: Any, **kwargs: Any) -> Any:
@@ -187,15 +172,8 @@ class PerceiverModel(PerceiverPreTrainedModel):
 
     def __init__(self, config: PerceiverConfig, add_decoder: bool = True) -> None:
         super().__init__(config)
-        self.encoder: PerceiverEncoder = text_encoder(
-            config.vocab_size, config.max_seq_len, config.num_input_channels, config.initializer_range,
-            encoder_spec_from_config(config), config.scale_input_embeddings,
-        )
-        self.decoder: Optional[PerceiverDecoder] = (
-            text_decoder(config.max_seq_len, config.num_input_channels, decoder_spec_from_config(config))
-            if add_decoder
-            else None
-        )
+        self.encoder: PerceiverEncoder = build_encoder(config)
+        self.decoder: Optional[PerceiverDecoder] = build_decoder(config) if add_decoder else None
         self.post_init()
 
     def get_input_embeddings(self) -> nn.Embedding:

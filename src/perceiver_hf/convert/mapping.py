@@ -18,7 +18,7 @@ from typing import Any, Callable, Iterable, Iterator, Mapping, MutableMapping, O
 
 import torch
 
-from ..modeling_perceiver import encoder_spec_from_config
+from ..configuration_specs import encoder_spec
 from .errors import MappingError
 
 Shape = tuple[int, ...]
@@ -123,7 +123,7 @@ class CheckpointLayout:
 
     def rules_for(self, config: Any) -> list[Rule]:
         """The rules of a model built from `config` (a `PerceiverConfig`): its layers and unshared modules."""
-        spec = encoder_spec_from_config(config)
+        spec = encoder_spec(config)
         return self.rules(
             config.num_self_attention_layers_per_block,
             later_cross_attention=spec.has_later_cross_attention,

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..modeling_perceiver import encoder_spec_from_config
+from ..configuration_specs import encoder_spec
 from .mapping import SAME, CheckpointLayout, ModuleTable, Param
 
 LIGHTNING_PREFIX = "model."
@@ -75,7 +75,7 @@ def perceiver_io_layout(tied: bool) -> CheckpointLayout:
 def shared_copies(names: list[str], tied: bool, config: Any) -> dict[str, str]:
     """Copy key -> original key, for the library's second registrations of shared modules among `names` (those
     `config`, a `PerceiverConfig`, shares)."""
-    spec = encoder_spec_from_config(config)
+    spec = encoder_spec(config)
     shared = tuple(
         prefix for prefix, unshared in (("0.cross_attn_n.", spec.has_later_cross_attention),
                                         ("0.self_attn_n.", spec.has_later_self_attention)) if not unshared

@@ -5,15 +5,17 @@
     DecoderSpec     output cross-attention to the latents
 
 The specs are frozen dataclasses. The modules in `layers` and `modules` are built from them; the fronts that use
-the perceiver-io library's flat option names (`PerceiverEncoder(...)` keyword options, the text configs,
-`PerceiverConfig`) turn their fields into specs with `encoder_spec` / `decoder_spec`, which read the flat names
-from one table (`flat_option_names`).
+the perceiver-io library's flat option names (`PerceiverEncoder(...)` keyword options, the text configs) turn
+them into specs with `encoder_spec` / `decoder_spec`, whose keyword parameters are those names, each passed to its
+spec field by name. (`PerceiverConfig` has its own builders, `perceiver_hf.configuration_specs`.)
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
-from typing import Any, Optional
+import functools
+import inspect
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, TypeVar
 
 DEFAULT_ACTIVATION = "gelu_tanh"  # DeepMind's jax.nn.gelu (tanh approximation)
 DEFAULT_LAYER_NORM_EPS = 1e-5  # Haiku's LayerNorm default
@@ -121,69 +123,121 @@ class DecoderSpec:
     init_scale: float = DEFAULT_INIT_SCALE
 
 
-# AttentionSpec field -> the perceiver-io library's flat option name; "{}" is "cross_attention" or "self_attention".
-_ATTENTION_OPTIONS = {
-    "num_heads": "num_{}_heads",
-    "num_qk_channels": "num_{}_qk_channels",
-    "num_v_channels": "num_{}_v_channels",
-    "widening_factor": "{}_widening_factor",
-    "residual": "{}_residual",
-}
-_SHARED_OPTIONS = ("dropout", "activation", "layer_norm_eps")  # same name in the spec and the flat options
-_ENCODER_OPTIONS = (
-    "num_self_attention_layers_per_block", "num_self_attention_blocks", "num_cross_attention_layers",
-    "first_cross_attention_layer_shared", "first_self_attention_block_shared", "init_scale",
-)  # fmt: skip
+F = TypeVar("F", bound=Callable[..., Any])
 
 
-def _attention_option_names(kind: str) -> dict[str, str]:
-    names = {field: name.format(kind) for field, name in _ATTENTION_OPTIONS.items()}
-    if kind == "self_attention":
-        del names["residual"]  # self-attention always adds its residual
-    return {**names, **{name: name for name in _SHARED_OPTIONS}}
+def _refusing_unknown_options(builder: F) -> F:
+    """`builder` (`encoder_spec` / `decoder_spec`), refusing keyword options it does not take with a `TypeError`
+    that names them and the valid ones (Python's own message lists none)."""
+    names = sorted(p.name for p in inspect.signature(builder).parameters.values() if p.kind is p.KEYWORD_ONLY)
+
+    @functools.wraps(builder)
+    def checked(*args: Any, **options: Any) -> Any:
+        unknown = sorted(set(options) - set(names))
+        if unknown:
+            raise TypeError(f"{builder.__name__} got unknown option(s) {unknown}; the options are {names}.")
+        return builder(*args, **options)
+
+    return checked  # type: ignore[return-value]
 
 
-def flat_option_names(part: str) -> tuple[str, ...]:
-    """The flat option names `encoder_spec` ("encoder") or `decoder_spec` ("decoder") accept."""
-    if part == "encoder":
-        names = [*_attention_option_names("cross_attention").values(), *_attention_option_names("self_attention").values()]
-        return tuple(dict.fromkeys(names)) + _ENCODER_OPTIONS  # the shared options once
-    if part == "decoder":
-        return tuple(_attention_option_names("cross_attention").values()) + ("init_scale",)
-    raise ValueError(f"part must be 'encoder' or 'decoder', got {part!r}.")
+# the specs' defaults, which unset flat options keep
+_CROSS = EncoderSpec.cross_attention
+_SELF = EncoderSpec.self_attention
+_DECODER_CROSS = DecoderSpec.cross_attention
 
 
-def _attention_spec(options: dict[str, Any], kind: str, base: AttentionSpec) -> AttentionSpec:
-    given = {field: options[name] for field, name in _attention_option_names(kind).items() if name in options}
-    return replace(base, **given)
-
-
-def _check_options(options: dict[str, Any], part: str, owner: str) -> None:
-    unknown = sorted(set(options) - set(flat_option_names(part)))
-    if unknown:
-        raise TypeError(f"{owner} got unknown option(s) {unknown}; the options are {sorted(flat_option_names(part))}.")
-
-
-def encoder_spec(num_latents: int, num_latent_channels: int, **options: Any) -> EncoderSpec:
-    """An `EncoderSpec` from the perceiver-io library's flat encoder options (`flat_option_names("encoder")`,
-    e.g. `num_cross_attention_heads`, `num_self_attention_qk_channels`, `dropout`); unset options keep the specs'
-    defaults."""
-    _check_options(options, "encoder", "encoder_spec")
+@_refusing_unknown_options
+def encoder_spec(
+    num_latents: int,
+    num_latent_channels: int,
+    *,
+    num_cross_attention_heads: int = _CROSS.num_heads,
+    num_cross_attention_qk_channels: Optional[int] = _CROSS.num_qk_channels,
+    num_cross_attention_v_channels: Optional[int] = _CROSS.num_v_channels,
+    cross_attention_widening_factor: int = _CROSS.widening_factor,
+    cross_attention_residual: bool = _CROSS.residual,
+    num_self_attention_heads: int = _SELF.num_heads,
+    num_self_attention_qk_channels: Optional[int] = _SELF.num_qk_channels,
+    num_self_attention_v_channels: Optional[int] = _SELF.num_v_channels,
+    self_attention_widening_factor: int = _SELF.widening_factor,
+    num_self_attention_layers_per_block: int = EncoderSpec.num_self_attention_layers_per_block,
+    num_self_attention_blocks: int = EncoderSpec.num_self_attention_blocks,
+    num_cross_attention_layers: int = EncoderSpec.num_cross_attention_layers,
+    first_cross_attention_layer_shared: bool = EncoderSpec.first_cross_attention_layer_shared,
+    first_self_attention_block_shared: bool = EncoderSpec.first_self_attention_block_shared,
+    dropout: float = _SELF.dropout,
+    activation: str = _SELF.activation,
+    layer_norm_eps: float = _SELF.layer_norm_eps,
+    init_scale: float = EncoderSpec.init_scale,
+) -> EncoderSpec:
+    """An `EncoderSpec` from the perceiver-io library's flat encoder options (`dropout`, `activation` and
+    `layer_norm_eps` apply to every layer); the defaults are the specs' own."""
+    shared = {"dropout": dropout, "activation": activation, "layer_norm_eps": layer_norm_eps}
     return EncoderSpec(
         num_latents=num_latents,
         num_latent_channels=num_latent_channels,
-        cross_attention=_attention_spec(options, "cross_attention", EncoderSpec.cross_attention),
-        self_attention=_attention_spec(options, "self_attention", EncoderSpec.self_attention),
-        **{name: options[name] for name in _ENCODER_OPTIONS if name in options},
+        cross_attention=AttentionSpec(
+            num_heads=num_cross_attention_heads,
+            num_qk_channels=num_cross_attention_qk_channels,
+            num_v_channels=num_cross_attention_v_channels,
+            widening_factor=cross_attention_widening_factor,
+            residual=cross_attention_residual,
+            **shared,
+        ),
+        self_attention=AttentionSpec(
+            num_heads=num_self_attention_heads,
+            num_qk_channels=num_self_attention_qk_channels,
+            num_v_channels=num_self_attention_v_channels,
+            widening_factor=self_attention_widening_factor,
+            **shared,
+        ),
+        num_self_attention_layers_per_block=num_self_attention_layers_per_block,
+        num_self_attention_blocks=num_self_attention_blocks,
+        num_cross_attention_layers=num_cross_attention_layers,
+        first_cross_attention_layer_shared=first_cross_attention_layer_shared,
+        first_self_attention_block_shared=first_self_attention_block_shared,
+        init_scale=init_scale,
     )
 
 
-def decoder_spec(num_latent_channels: int, **options: Any) -> DecoderSpec:
-    """A `DecoderSpec` from the flat decoder options (`flat_option_names("decoder")`, e.g.
-    `num_cross_attention_heads`, `cross_attention_residual`); unset options keep the specs' defaults."""
-    _check_options(options, "decoder", "decoder_spec")
+@_refusing_unknown_options
+def decoder_spec(
+    num_latent_channels: int,
+    *,
+    num_cross_attention_heads: int = _DECODER_CROSS.num_heads,
+    num_cross_attention_qk_channels: Optional[int] = _DECODER_CROSS.num_qk_channels,
+    num_cross_attention_v_channels: Optional[int] = _DECODER_CROSS.num_v_channels,
+    cross_attention_widening_factor: int = _DECODER_CROSS.widening_factor,
+    cross_attention_residual: bool = _DECODER_CROSS.residual,
+    dropout: float = _DECODER_CROSS.dropout,
+    activation: str = _DECODER_CROSS.activation,
+    layer_norm_eps: float = _DECODER_CROSS.layer_norm_eps,
+    init_scale: float = DecoderSpec.init_scale,
+) -> DecoderSpec:
+    """A `DecoderSpec` from the perceiver-io library's flat decoder options; the defaults are the specs' own
+    (no query residual)."""
     return DecoderSpec(
         num_latent_channels=num_latent_channels,
-        cross_attention=_attention_spec(options, "cross_attention", DecoderSpec.cross_attention),
-        **({"init_scale": options["init_scale"]} if "init_scale" in options else {}),
+        cross_attention=AttentionSpec(
+            num_heads=num_cross_attention_heads,
+            num_qk_channels=num_cross_attention_qk_channels,
+            num_v_channels=num_cross_attention_v_channels,
+            widening_factor=cross_attention_widening_factor,
+            residual=cross_attention_residual,
+            dropout=dropout,
+            activation=activation,
+            layer_norm_eps=layer_norm_eps,
+        ),
+        init_scale=init_scale,
     )
+
+
+def flat_option_names(part: str) -> tuple[str, ...]:
+    """The flat option names `encoder_spec` ("encoder") or `decoder_spec` ("decoder") accept (their keyword-only
+    parameters)."""
+    builders = {"encoder": encoder_spec, "decoder": decoder_spec}
+    if part not in builders:
+        raise ValueError(f"part must be 'encoder' or 'decoder', got {part!r}.")
+    parameters = inspect.signature(builders[part]).parameters.values()
+    return tuple(p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY)

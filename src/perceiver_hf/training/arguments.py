@@ -2,7 +2,7 @@
 
 Following transformers' run_mlm.py: `ModelArguments` (what to train), `DataArguments` (on what),
 `MaskingArguments` (how to mask), plus transformers' own `TrainingArguments`. `PerceiverConfigArguments` has one
-optional flag per `PerceiverConfig` field (generated from its signature and `config_fields.FIELD_HELP`, so it
+optional flag per `PerceiverConfig` field (generated from the fields' declarations, type and help text, so it
 never falls out of date), e.g. `--num_latents 128`. `vocab_size` and `max_seq_len` are not flags: they come from
 the tokenizer and from `DataArguments.max_seq_len`.
 """
@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import dataclasses
 import glob
-import inspect
-import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ..config_fields import FIELD_HELP, field_type
+from ..config_fields import declared_fields, fine_tuning_fields, type_name, value_type
 from ..config_overrides import parse_config_overrides
 from ..configuration_perceiver import PerceiverConfig
 from .masking import MASKING_STRATEGIES
@@ -26,14 +24,10 @@ from .presets import PRESETS
 DATA_FILE_TYPES = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv"}
 LINKED_CONFIG_FIELDS = ("vocab_size", "max_seq_len", "pad_token_id")
 """PerceiverConfig fields set by the training setup (tokenizer, data arguments), not by flags."""
-FINE_TUNING_CONFIG_FIELDS = (
-    "dropout", "initializer_range", "hidden_act", "layer_norm_eps", "classifier_num_queries",
-    "classifier_num_query_channels", "classifier_num_cross_attention_heads", "classifier_num_cross_attention_qk_channels",
-    "classifier_num_cross_attention_v_channels", "classifier_cross_attention_widening_factor",
-    "classifier_cross_attention_residual",
-)  # fmt: skip
-"""Fields that may be changed when fine-tuning a pretrained model (the others change its architecture; the
-`classifier_*` fields shape the new head that `--task text-classification` adds to a masked-LM model)."""
+FINE_TUNING_CONFIG_FIELDS = fine_tuning_fields(PerceiverConfig)
+"""Fields that may be changed when fine-tuning a pretrained model (declared with `fine_tuning=True`; the others
+change its architecture; the `classifier_*` fields shape the new head that `--task text-classification` adds to a
+masked-LM model)."""
 
 
 @dataclass
@@ -234,16 +228,16 @@ class MaskingArguments:
 
 
 def _make_config_arguments() -> type:
-    hints = typing.get_type_hints(PerceiverConfig.__init__)
     fields = []
-    for name, parameter in inspect.signature(PerceiverConfig.__init__).parameters.items():
-        if name in ("self", *LINKED_CONFIG_FIELDS) or parameter.kind is parameter.VAR_KEYWORD:
+    for config_field in declared_fields(PerceiverConfig):
+        if config_field.name in LINKED_CONFIG_FIELDS:
             continue
-        base = hints[name]
-        if typing.get_origin(base) is typing.Union:  # Optional[int] -> int
-            base = next(arg for arg in typing.get_args(base) if arg is not type(None))
-        help_text = f"{FIELD_HELP[name]} [{field_type(parameter)[0]}] (PerceiverConfig field; default: the preset's value)"
-        fields.append((name, Optional[base], field(default=None, metadata={"help": help_text})))
+        help_text = (
+            f"{config_field.metadata['help']} [{type_name(config_field)[0]}] "
+            "(PerceiverConfig field; default: the preset's value)"
+        )
+        flag_type = Optional[value_type(config_field)]  # type: ignore[misc]  # every flag may be left out
+        fields.append((config_field.name, flag_type, field(default=None, metadata={"help": help_text})))
     return dataclasses.make_dataclass(
         "PerceiverConfigArguments",
         fields,

@@ -7,13 +7,13 @@ mismatch is reported before any data is processed or weights are loaded.
 
 from __future__ import annotations
 
-import inspect
 import os
 from dataclasses import dataclass
 from typing import Any, Optional
 
 from transformers import AutoConfig, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
+from ..config_fields import field_names
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_perceiver import PerceiverForMaskedLM
 from ..tokenization_perceiver import PerceiverByteTokenizer, special_token_ids
@@ -116,9 +116,8 @@ def resolve_model_setup(
 
 
 def _init_kwargs(config: PerceiverConfig) -> dict[str, Any]:
-    """The `PerceiverConfig.__init__` arguments that reproduce `config`, with its special-token ids."""
-    names = [n for n in inspect.signature(PerceiverConfig.__init__).parameters if n not in ("self", "kwargs")]
-    kwargs = {name: getattr(config, name) for name in names}
+    """The `PerceiverConfig` fields that reproduce `config`, with its special-token ids."""
+    kwargs = {name: getattr(config, name) for name in field_names(PerceiverConfig)}
     for name in ("bos_token_id", "eos_token_id"):  # PreTrainedConfig kwargs, set only where a config has them
         if getattr(config, name, None) is not None:
             kwargs[name] = getattr(config, name)
