@@ -126,9 +126,22 @@ def test_the_docs_have_blocks_to_run() -> None:
     assert len([block for block in ALL_BLOCKS if block.name not in NOT_RUN]) >= 15
 
 
+def unignored(names: list[str]) -> list[str]:
+    """The names, as paths at the repository's top level, that its .gitignore does not cover."""
+    if not names:
+        return []
+    result = subprocess.run(
+        ["git", "-C", str(REPO_ROOT), "check-ignore", "--no-index", "--stdin"],
+        input="\n".join(names) + "\n", capture_output=True, text=True,
+    )
+    ignored = set(result.stdout.split())
+    return sorted(set(names) - ignored)
+
+
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.relative_to(REPO_ROOT).as_posix())
 def test_blocks_run_and_print_what_the_docs_show(document: Path, workspace: tuple[Path, dict[str, str]]) -> None:
     folder, env = workspace
+    before = {path.name for path in folder.iterdir()}
     for block in extract_blocks(document):
         if block.name in NOT_RUN:
             continue
@@ -136,3 +149,6 @@ def test_blocks_run_and_print_what_the_docs_show(document: Path, workspace: tupl
         assert result.returncode == 0, f"{block.name} failed:\n{block.code}\n--- stderr:\n{result.stderr[-3000:]}"
         if block.expected is not None:
             assert _normalised(result.stdout) == _normalised(block.expected), f"{block.name} printed otherwise"
+    # what a reader's run of these blocks leaves in a clone is covered by .gitignore (issue 26 item 5)
+    created = [path.name + ("/" if path.is_dir() else "") for path in folder.iterdir() if path.name not in before]
+    assert unignored(created) == [], f"{document.name}'s blocks write paths that .gitignore does not cover"

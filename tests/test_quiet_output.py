@@ -51,3 +51,16 @@ def test_quiet_load_report_does_not_wake_the_tensor_parallel_check() -> None:
     finally:
         tp_logger.removeHandler(records)
     assert not [m for m in records.messages if "not sharded" in m]
+
+
+def test_train_with_disable_tqdm_shows_no_progress_bar(tmp_path: Path) -> None:
+    """`--disable_tqdm true` quiets every bar of a run (issue 26 item 5: datasets' map bars stayed)."""
+    data = REPO / "tests" / "data" / "english" / "declaration_of_independence.txt"
+    argv = [sys.executable, "-m", "perceiver_hf.cli", "train", "--preset", "tiny", "--train_file", str(data),
+            "--output_dir", str(tmp_path / "out"), "--max_seq_len", "64", "--max_steps", "2",
+            "--per_device_train_batch_size", "2", "--report_to", "none", "--disable_tqdm", "true",
+            "--cache_dir", str(tmp_path / "cache")]  # fmt: skip
+    result = run(argv, tmp_path)
+    assert result.returncode == 0, result.stderr
+    output = result.stdout + result.stderr
+    assert "it/s]" not in output and "examples/s]" not in output and "%|" not in output, output[-2000:]

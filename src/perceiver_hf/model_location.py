@@ -28,13 +28,18 @@ class ModelSourceError(ValueError):
 
 
 def _offline() -> bool:
+    """HF_HUB_OFFLINE as huggingface_hub reads it (its constant, once imported, else the environment)."""
+    constants = sys.modules.get("huggingface_hub.constants")
+    if constants is not None and getattr(constants, "HF_HUB_OFFLINE", False):
+        return True
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
 
 
-def _cached(repo_id: str, revision: Optional[str]) -> bool:
+def _cached(repo_id: str, revision: Optional[str], cache_dir: Optional[str] = None) -> bool:
     from huggingface_hub import try_to_load_from_cache
 
-    return isinstance(try_to_load_from_cache(repo_id, "config.json", revision=revision), str)
+    found = try_to_load_from_cache(repo_id, "config.json", revision=revision, cache_dir=cache_dir)
+    return isinstance(found, str)
 
 
 def endpoint_unreachable(endpoint: str, timeout: float = CONNECT_TIMEOUT) -> Optional[str]:
@@ -137,7 +142,9 @@ def _check_model_type(config_path: str) -> None:
         )
 
 
-def check_model_source(model: str, revision: Optional[str] = None, perceiver_folder: bool = True) -> None:
+def check_model_source(
+    model: str, revision: Optional[str] = None, perceiver_folder: bool = True, cache_dir: Optional[str] = None
+) -> None:
     """Raise `ModelSourceError` (one line, with the fix) when `model` can be found neither locally nor on the Hub.
 
     With `perceiver_folder`, a local folder must be a saved perceiver-hf model (`check_local_model`); without, any
@@ -152,10 +159,10 @@ def check_model_source(model: str, revision: Optional[str] = None, perceiver_fol
         return
     from huggingface_hub import constants
 
-    cache = constants.HF_HUB_CACHE
+    cache = cache_dir or constants.HF_HUB_CACHE
     looked = f"no folder {os.path.abspath(model)!r}, and no cached Hub repository {model!r}"
     looked += f"{'' if revision is None else f' at revision {revision!r}'} in {cache}"
-    cached = _cached(model, revision)
+    cached = _cached(model, revision, cache_dir)
     if _offline():
         if not cached:
             raise ModelSourceError(f"{looked}; HF_HUB_OFFLINE is set, so nothing is downloaded. Check the name.")

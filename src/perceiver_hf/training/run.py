@@ -37,7 +37,7 @@ from .fsdp import prepare_cpu_fsdp_run
 from .metrics import compute_metrics, preprocess_logits_for_metrics
 from .task_trainer import TaskData, TaskTrainerOptions, build_task_trainer, wants_training
 from .training_card import MODEL_CARD_NAME, render_training_card
-from .model_setup import ModelSetup, build_model
+from .model_setup import BYTE_TOKENIZER_NAMES, ModelSetup, build_model
 from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve
 from .run_command import RunCommand
@@ -70,8 +70,8 @@ def check_hub_inputs(arguments: TrainArguments) -> None:
     with the Hub unreachable, a `ModelSourceError` (a ValueError) at once instead of minutes of retries."""
     model_args = arguments.model
     for name in (model_args.model_name_or_path, model_args.config_name, model_args.tokenizer_name):
-        if name and not os.path.exists(name):
-            check_model_source(name, model_args.model_revision, perceiver_folder=False)
+        if name and not os.path.exists(name) and name.lower() not in BYTE_TOKENIZER_NAMES:
+            check_model_source(name, model_args.model_revision, perceiver_folder=False, cache_dir=model_args.cache_dir)
 
 
 def check_output_dir(arguments: TrainArguments, resume: Any) -> Optional[OutputPlan]:
@@ -106,7 +106,8 @@ def check_output_dir(arguments: TrainArguments, resume: Any) -> Optional[OutputP
 
 
 def setup_logging(training_args: TrainingArguments) -> None:
-    """run_mlm.py-style logging: INFO on the main process, warnings elsewhere; Trainer keeps its progress bars."""
+    """run_mlm.py-style logging: INFO on the main process, warnings elsewhere; progress bars unless
+    --disable_tqdm (Trainer's, datasets' and transformers' loading bars alike)."""
     logging.basicConfig(
         format="%(asctime)s - %(levelname)s - %(name)s - %(message)s",
         datefmt="%m/%d/%Y %H:%M:%S",
@@ -116,6 +117,9 @@ def setup_logging(training_args: TrainingArguments) -> None:
     datasets.utils.logging.set_verbosity(log_level)
     transformers.utils.logging.set_verbosity(log_level)
     logging.getLogger("perceiver_hf").setLevel(logging.INFO if training_args.should_log else logging.WARNING)
+    if training_args.disable_tqdm:  # Trainer's bars follow the flag; so do datasets' (map, split generation)
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()
 
 
 def warn_if_slow_cpu_bf16(training_args: TrainingArguments) -> None:
