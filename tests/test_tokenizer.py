@@ -7,7 +7,9 @@ Python's ``bytes.decode("utf-8", errors="replace")``, and the input ids DeepMind
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import random
 
 import numpy as np
@@ -211,6 +213,9 @@ def _nested_lists(array) -> list:
     return array.tolist()
 
 
+ENCODING_FIELDS = ("ids", "tokens", "offsets", "word_ids", "sequence_ids", "attention_mask", "special_tokens_mask")
+
+
 def _assert_same_encoding(fast, rust) -> None:
     if isinstance(rust, type):
         assert fast is rust
@@ -223,6 +228,9 @@ def _assert_same_encoding(fast, rust) -> None:
             assert _nested_lists(fast[key]) == _nested_lists(rust[key]), key
         else:
             assert fast[key] == rust[key], key
+    assert fast.n_sequences == rust.n_sequences
+    for name in ENCODING_FIELDS:
+        assert [getattr(e, name) for e in fast.encodings] == [getattr(e, name) for e in rust.encodings], name
 
 
 @pytest.mark.filterwarnings("ignore:`max_length` is ignored")
@@ -255,6 +263,29 @@ def test_fast_batch_encoding_matches_rust_pipeline():
             texts = texts[0]  # a single text, not a batch
         expected = _encode_or_error(rust, texts, kwargs)
         _assert_same_encoding(_encode_or_error(fast, texts, kwargs), expected)
+
+
+def test_encodings_of_the_default_path(tokenizer):
+    """word_ids, tokens, sequence_ids and char/token maps from a plain call, checked against the text by hand."""
+    batch = tokenizer(["é [MASK]b", "xy"], padding=True, return_tensors="pt")
+    assert batch.is_fast and len(batch.encodings) == 2 and batch.n_sequences == 1
+    assert batch.tokens(0) == ["Ã", "©", "Ġ", "[MASK]", "b"]  # the GPT-2 byte characters of 0xC3 0xA9 0x20
+    assert batch.tokens(1) == ["x", "y", "[PAD]", "[PAD]", "[PAD]"]
+    assert batch.sequence_ids(1) == [0, 0, None, None, None]
+    assert batch.char_to_token(0, 0) == 0  # "é" starts at its first byte
+    assert batch.char_to_token(0, 2) == 3  # "[MASK]" is one token
+    assert batch.char_to_token(1, 1) == 1
+    assert batch.token_to_chars(0, 1) == (0, 1)  # both bytes of "é" come from character 0
+    assert batch[0].offsets[3] == (2, 8)
+    assert batch.word_ids(1)[2:] == [None, None, None]
+    single = tokenizer("ab")
+    assert single.tokens() == ["a", "b"] and single.word_ids() == [0, 0] and single["input_ids"] == reference_ids("ab")
+
+
+def test_encodings_survive_pickling_and_copying(tokenizer):
+    batch = tokenizer(["ab", "c"], padding=True)
+    for copied in (pickle.loads(pickle.dumps(batch)), copy.deepcopy(batch)):
+        assert copied.tokens(1) == ["c", "[PAD]"] and copied["input_ids"] == batch["input_ids"]
 
 
 def test_custom_special_tokens_that_overlap_match_longest_first():

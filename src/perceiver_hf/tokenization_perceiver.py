@@ -20,7 +20,10 @@ The Rust pipeline builds a token string, offsets and word ids for every byte, wh
 than transformers' pure-Python ``PerceiverTokenizer``. Plain-text calls therefore take a vectorised path by
 default (``fast_batch_encoding``): ``str.encode("utf-8")`` and ``bytes.translate`` map a text to its ids in
 C, and numpy pads the batch. It gives the same ids and masks as the Rust pipeline (tests compare the two over
-random texts and options) and is one to two orders of magnitude faster (benchmarks/tokenizer_speed.py).
+random texts and options) and is one to two orders of magnitude faster (benchmarks/tokenizer_speed.py). Its
+`BatchEncoding` still holds the Rust pipeline's `tokenizers.Encoding` objects (``word_ids()``, ``tokens()``,
+``char_to_token()``, offsets, ...): they are computed for the whole batch, with the call's options, the first
+time one is read (`perceiver_hf.lazy_encodings.LazyEncodings`), so a call that only needs ids never pays for them.
 """
 
 from __future__ import annotations
@@ -31,7 +34,7 @@ import re
 from typing import Any, Optional
 
 import numpy as np
-from tokenizers import AddedToken, Tokenizer, decoders
+from tokenizers import AddedToken, Encoding, Tokenizer, decoders
 from tokenizers.models import BPE
 from tokenizers.pre_tokenizers import ByteLevel
 from transformers.tokenization_utils_base import (
@@ -42,6 +45,8 @@ from transformers.tokenization_utils_base import (
 )
 from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, TokenizersBackend
 from transformers.utils import TensorType
+
+from .lazy_encodings import LazyEncodings
 
 NUM_SPECIAL_TOKENS = 6
 """Ids 0-5 are special tokens; byte ``b`` has id ``b + NUM_SPECIAL_TOKENS``."""
@@ -132,9 +137,9 @@ class PerceiverByteTokenizer(TokenizersBackend):
             with ``str.encode("utf-8")`` and numpy: the same ids and attention masks (the test suite checks this
             against the Rust pipeline), >100x faster than transformers' ``PerceiverTokenizer`` when returning
             tensors or arrays and ~15x when returning Python lists (building the lists dominates). The
-            returned `BatchEncoding` then carries no `tokenizers.Encoding` objects, so ``.tokens()``,
-            ``.word_ids()`` and ``.char_to_token()`` are unavailable on it (``tokenizer.tokenize`` still works).
-            Set False to always run the Rust pipeline.
+            returned `BatchEncoding` still has the Rust pipeline's encodings (``.tokens()``, ``.word_ids()``,
+            ``.char_to_token()``, ...): the Rust pipeline runs on the batch when one of them is first read.
+            Set False to always run the Rust pipeline at once.
         **kwargs: Passed on to `transformers.TokenizersBackend` (e.g. ``truncation_side``).
 
     Example:
@@ -233,18 +238,29 @@ class PerceiverByteTokenizer(TokenizersBackend):
             self._eventual_warn_about_too_long_sequence(max(rows, key=len), max_length, kwargs.get("verbose", True))
 
         return_mask = kwargs.get("return_attention_mask")
-        batch = _rows_to_batch(
+        padding_side = kwargs.get("padding_side") or self.padding_side
+        data = _rows_to_batch(
             rows,
             lengths,
             target,
             pad_byte=bytes([self.pad_token_id]) if target else b"",
-            left=(kwargs.get("padding_side") or self.padding_side) == "left",
+            left=padding_side == "left",
             return_tensors=return_tensors,
             return_attention_mask="attention_mask" in self.model_input_names if return_mask is None else return_mask,
         )
         if isinstance(text, str) and return_tensors is None:
-            return BatchEncoding({key: value[0] for key, value in batch.items()})
-        return batch
+            data = {key: value[0] for key, value in data.items()}
+        rust_kwargs = {**kwargs, "padding_side": padding_side, "return_tensors": None}
+        compute = functools.partial(self._rust_encodings, text, rust_kwargs, self.truncation_side)
+        return BatchEncoding(data, LazyEncodings(len(texts), compute), n_sequences=1)
+
+    def _rust_encodings(self, text: Any, kwargs: dict[str, Any], truncation_side: str) -> list[Encoding]:
+        """The `tokenizers.Encoding` objects of the Rust pipeline for one call (``truncation_side`` as at the call)."""
+        current_side, self.truncation_side = self.truncation_side, truncation_side
+        try:
+            return super()._encode_plus(text, **kwargs).encodings
+        finally:
+            self.truncation_side = current_side
 
     def _check_truncation_length(self, kwargs: dict[str, Any]) -> None:
         """Refuse a `max_length` that cannot even hold the special tokens this tokenizer adds."""
@@ -447,14 +463,14 @@ def _rows_to_batch(
     left: bool,
     return_tensors: str | TensorType | None,
     return_attention_mask: bool,
-) -> BatchEncoding:
+) -> dict[str, Any]:
     """Pad id rows to ``target`` and build input_ids (and attention_mask) as lists, numpy arrays or torch tensors."""
     pads = [max(target - n, 0) for n in lengths]
     padded = [pad_byte * p + row if left else row + pad_byte * p for row, p in zip(rows, pads)]
     tensor_type = None if return_tensors is None else TensorType(return_tensors)
     if tensor_type not in (TensorType.NUMPY, TensorType.PYTORCH):
         data = _padded_rows_to_lists(padded, lengths, pads, left, return_attention_mask)
-        return BatchEncoding(data, tensor_type=tensor_type)
+        return BatchEncoding(data, tensor_type=tensor_type).data
 
     width = len(padded[0]) if padded else 0
     input_ids = np.frombuffer(b"".join(padded), dtype=np.uint8).reshape(len(padded), width).astype(np.int64)
@@ -467,7 +483,7 @@ def _rows_to_batch(
         import torch
 
         data = {key: torch.from_numpy(value) for key, value in data.items()}
-    return BatchEncoding(data)
+    return data
 
 
 def _padded_rows_to_lists(
