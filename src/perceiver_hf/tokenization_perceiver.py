@@ -118,6 +118,13 @@ class PerceiverByteTokenizer(TokenizersBackend):
     By default no special tokens are added around a text (DeepMind's notebook adds none). Padding is on the
     right with ``[PAD]`` (id 0) and ``attention_mask`` marks valid positions with 1.
 
+    Pre-split words (``is_split_into_words=True``, as in transformers' run_ner recipe) are joined with single
+    spaces, the text the model saw in pre-training: ``["You", "may"]`` is encoded as ``"You may"``. Each space
+    belongs to the word before it, so ``word_ids()`` maps every byte to a word, each word's first byte is its own
+    first character (where ``tokenize_and_align_labels`` puts the word's label), and the offsets, relative to
+    each word as in transformers, put the space just after its word. ``add_prefix_space`` is refused: the model
+    never saw a text that starts with a space.
+
     Args:
         pad_token: Padding token, id 0.
         bos_token: Beginning-of-sequence token, id 1. Only added when ``add_bos_eos=True``.
@@ -166,6 +173,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
         fast_batch_encoding: bool = True,
         **kwargs: Any,
     ) -> None:
+        _refuse_prefix_space(kwargs)
         named = (pad_token, bos_token, eos_token, mask_token, cls_token, sep_token)
         special_tokens = [_token_content(token) for token in named]  # ids 0..5
         _check_special_tokens(special_tokens)
@@ -205,10 +213,15 @@ class PerceiverByteTokenizer(TokenizersBackend):
         self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
     ) -> list[str]:
         """Split ``text`` into byte tokens (ByteLevel characters) and special tokens, via the Rust pipeline."""
+        if kwargs.get("is_split_into_words"):
+            text, pair = _join_words(text), _join_words(pair)
         return super()._encode_plus(text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs).tokens()
 
     def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
         """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust."""
+        _refuse_prefix_space(kwargs)
+        if kwargs.get("is_split_into_words"):
+            text, text_pair = _join_words(text), _join_words(text_pair)
         texts = [text] if isinstance(text, str) else text
         _check_texts(texts, "text")
         if text_pair is not None:
@@ -411,6 +424,27 @@ def _not_utf8(position: int, error: UnicodeEncodeError) -> ValueError:
         "Unicode, so it has no UTF-8 bytes to tokenize. Fix the text, e.g. "
         "text.encode('utf-8', 'replace').decode('utf-8')."
     )
+
+
+def _join_words(words: Any) -> Any:
+    """Pre-split words (one example or a batch) with a space after every word but the last of each example.
+
+    The Rust pipeline then encodes each example as the words joined by single spaces, with every byte (the
+    space after a word included) in that word's ``word_ids``.
+    """
+    if words is None or not isinstance(words, (list, tuple)) or not words:
+        return words
+    if isinstance(words[0], (list, tuple)):  # a batch
+        return [_join_words(example) for example in words]
+    return [word + " " if isinstance(word, str) else word for word in words[:-1]] + list(words[-1:])
+
+
+def _refuse_prefix_space(kwargs: dict[str, Any]) -> None:
+    if kwargs.get("add_prefix_space"):
+        raise ValueError(
+            "PerceiverByteTokenizer does not take add_prefix_space=True: it encodes text byte for byte and joins "
+            "pre-split words with single spaces (is_split_into_words=True); put a space in the text if you want one."
+        )
 
 
 def _check_texts(texts: Any, what: str) -> None:
