@@ -29,6 +29,7 @@ time one is read (`perceiver_hf.lazy_encodings.LazyEncodings`), so a call that o
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 from typing import Any, Optional
@@ -47,6 +48,9 @@ from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, Tokenizer
 from transformers.utils import TensorType
 
 from .lazy_encodings import LazyEncodings
+from .tokenizer_max_length import capped_model_max_length, folder_max_seq_len, saved_model_max_length
+
+logger = logging.getLogger(__name__)
 
 NUM_SPECIAL_TOKENS = 6
 """Ids 0-5 are special tokens; byte ``b`` has id ``b + NUM_SPECIAL_TOKENS``."""
@@ -136,8 +140,10 @@ class PerceiverByteTokenizer(TokenizersBackend):
             each sequence as ``[BOS] text [EOS]``. If False (default) nothing is added. ``None`` keeps the
             behaviour stored in a loaded ``tokenizer.json`` (or the standard ``add_bos_token`` /
             ``add_eos_token`` arguments, if given).
-        model_max_length: Longest sequence the model accepts (DeepMind's model: 2048); used by
-            ``truncation=True`` and ``padding="max_length"`` without an explicit ``max_length``.
+        model_max_length: Longest sequence the model accepts; used by ``truncation=True`` and
+            ``padding="max_length"`` without an explicit ``max_length``. A fresh tokenizer defaults to DeepMind's
+            2048; ``from_pretrained`` on a model folder caps it at the folder's config.json ``max_seq_len``
+            (or takes that value where tokenizer_config.json has none), unless ``model_max_length`` is passed.
         padding_side: ``"right"`` (default, as DeepMind's inputs) or ``"left"``.
         fast_batch_encoding: If True (default), calls on plain text (``str`` or a list of ``str``, no text pairs,
             no offsets/overflow/special-tokens-mask/length/token-type outputs) skip the Rust pipeline and encode
@@ -209,6 +215,26 @@ class PerceiverByteTokenizer(TokenizersBackend):
             **kwargs,
         )
 
+    @classmethod
+    def _from_pretrained(
+        cls,
+        resolved_vocab_files: dict[str, Any],
+        pretrained_model_name_or_path: str | os.PathLike,
+        init_configuration: dict[str, Any],
+        *init_inputs: Any,
+        **kwargs: Any,
+    ) -> "PerceiverByteTokenizer":
+        """transformers' loading, with ``model_max_length`` at most the model's ``max_seq_len`` (see its Arg)."""
+        if kwargs.get("model_max_length") is None:
+            config_file = resolved_vocab_files.get("tokenizer_config_file")
+            max_seq_len = folder_max_seq_len(config_file or resolved_vocab_files.get("tokenizer_file"))
+            if max_seq_len is not None:
+                saved = saved_model_max_length(config_file)
+                kwargs["model_max_length"] = capped_model_max_length(saved, max_seq_len)
+        return super()._from_pretrained(
+            resolved_vocab_files, pretrained_model_name_or_path, init_configuration, *init_inputs, **kwargs
+        )
+
     def tokenize(
         self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
     ) -> list[str]:
@@ -217,8 +243,41 @@ class PerceiverByteTokenizer(TokenizersBackend):
             text, pair = _join_words(text), _join_words(pair)
         return super()._encode_plus(text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs).tokens()
 
+    def _get_padding_truncation_strategies(
+        self, padding: Any = False, truncation: Any = None, max_length: int | None = None, **kwargs: Any
+    ) -> tuple[PaddingStrategy, TruncationStrategy, int | None, dict[str, Any]]:
+        """transformers' rules; notes whether the next encoding truncates to the model's limit unasked-for length.
+
+        A call with truncation on and no ``max_length`` cuts texts to ``model_max_length``, the model's limit
+        (pipelines call the tokenizer so); `_encode_plus` then logs how much it dropped. An explicit ``max_length``
+        is the caller's choice and truncates silently.
+        """
+        strategies = super()._get_padding_truncation_strategies(padding, truncation, max_length, **kwargs)
+        to_model_limit = max_length is None and strategies[1] != TruncationStrategy.DO_NOT_TRUNCATE
+        self._report_truncation = to_model_limit and kwargs.get("verbose", True)
+        return strategies
+
     def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
-        """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust."""
+        """Encode (see `_encode_fast_or_rust`); log what truncation to ``model_max_length`` dropped, if asked."""
+        report, self._report_truncation = getattr(self, "_report_truncation", False), False
+        if not report or kwargs.get("return_overflowing_tokens"):
+            return self._encode_fast_or_rust(text, text_pair, kwargs)
+        full_lengths: list[int] = []
+        batch = self._encode_fast_or_rust(text, text_pair, kwargs, full_lengths)
+        if not full_lengths and any(encoding.overflowing for encoding in batch.encodings):  # the Rust path cut
+            untruncated = {"truncation_strategy": TruncationStrategy.DO_NOT_TRUNCATE, "return_tensors": None}
+            full = super()._encode_plus(text, text_pair=text_pair, **{**kwargs, **untruncated, "verbose": False})
+            full_lengths = [len(encoding.ids) for encoding in full.encodings]
+        _log_truncation(full_lengths, kwargs.get("max_length"))
+        return batch
+
+    def _encode_fast_or_rust(
+        self, text: Any, text_pair: Any, kwargs: dict[str, Any], full_lengths: list[int] | None = None
+    ) -> BatchEncoding:
+        """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust.
+
+        The vectorised path appends each sequence's length before truncation to ``full_lengths`` (if given).
+        """
         _refuse_prefix_space(kwargs)
         if kwargs.get("is_split_into_words"):
             text, text_pair = _join_words(text), _join_words(text_pair)
@@ -236,6 +295,8 @@ class PerceiverByteTokenizer(TokenizersBackend):
 
         max_length = kwargs.get("max_length")
         if _truncates(kwargs):
+            if full_lengths is not None:
+                full_lengths.extend(len(row) + len(prefix) + len(suffix) for row in rows)
             keep = max_length - len(prefix) - len(suffix)
             rows = [_truncate(row, keep, self.truncation_side) for row in rows]
         if prefix or suffix:
@@ -465,6 +526,20 @@ def _check_encodable(texts: Any) -> None:
                     text.encode("utf-8")
                 except UnicodeEncodeError as error:
                     raise _not_utf8(index, error) from None
+
+
+def _log_truncation(full_lengths: list[int], max_length: int | None) -> None:
+    """Warn how many sequences truncation to the model's limit cut, and by how much (nothing if none was)."""
+    if max_length is None:
+        return
+    cut = [length for length in full_lengths if length > max_length]
+    if cut:
+        logger.warning(
+            "Truncated %d of %d sequences to model_max_length=%d tokens, the model's limit: the longest had %d "
+            "tokens, %d tokens were dropped in all. Pass stride= with return_overflowing_tokens=True to keep the "
+            "rest as extra rows, or an explicit max_length to truncate silently.",
+            len(cut), len(full_lengths), max_length, max(cut), sum(length - max_length for length in cut),
+        )
 
 
 def _truncates(kwargs: dict[str, Any]) -> bool:
