@@ -280,6 +280,12 @@ def test_encodings_of_the_default_path(tokenizer):
     assert batch.word_ids(1)[2:] == [None, None, None]
     single = tokenizer("ab")
     assert single.tokens() == ["a", "b"] and single.word_ids() == [0, 0] and single["input_ids"] == reference_ids("ab")
+    assert single.char_to_token(1) == 1 and single.token_to_chars(0) == (0, 1)
+    pair = tokenizer(["ab", "é"], ["c", "[MASK]d"], padding=True)
+    assert pair["input_ids"][1] == reference_ids("é") + [3, *reference_ids("d")]  # no separator by default
+    assert pair.sequence_ids(0) == [0, 0, 1, None] and pair.sequence_ids(1) == [0, 0, 1, 1]
+    assert pair.char_to_token(1, 1, sequence_index=1) == 2 and pair.char_to_token(1, 6, sequence_index=1) == 3
+    assert pair.token_to_chars(1, 2) == (0, 6)  # "[MASK]" spans characters 0-6 of the second text
 
 
 def test_encodings_survive_pickling_and_copying(tokenizer):
