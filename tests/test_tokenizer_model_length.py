@@ -75,11 +75,14 @@ def warnings_of(caplog) -> list[str]:
 def test_truncating_to_the_models_limit_logs_the_lengths(caplog, fast_batch_encoding):
     tokenizer = PerceiverByteTokenizer(model_max_length=10, fast_batch_encoding=fast_batch_encoding)
     with caplog.at_level(logging.WARNING, logger=LOGGER):
-        batch = tokenizer(["é" * 15, "short", "x" * 12], truncation=True)  # 30, 5 and 12 tokens
-    assert [len(ids) for ids in batch["input_ids"]] == [10, 5, 10]
-    (message,) = warnings_of(caplog)
+        batch = tokenizer(["é" * 15, "short", "x" * 12], truncation=True, padding=True)  # 30, 5 and 12 tokens
+        words = tokenizer([["abcd"] * 3, ["a"]], is_split_into_words=True, truncation=True)  # 14 and 1 tokens
+    assert [sum(mask) for mask in batch["attention_mask"]] == [10, 5, 10]
+    assert [len(ids) for ids in words["input_ids"]] == [10, 1]
+    message, words_message = warnings_of(caplog)
     assert "2 of 3 sequences" in message and "model_max_length=10" in message
     assert "longest had 30 tokens" in message and "22 tokens were dropped" in message
+    assert "1 of 2 sequences" in words_message and "longest had 14 tokens" in words_message
 
 
 def test_explicit_max_length_overflow_and_short_texts_truncate_silently(caplog):

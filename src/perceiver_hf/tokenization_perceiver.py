@@ -246,11 +246,11 @@ class PerceiverByteTokenizer(TokenizersBackend):
     def _get_padding_truncation_strategies(
         self, padding: Any = False, truncation: Any = None, max_length: int | None = None, **kwargs: Any
     ) -> tuple[PaddingStrategy, TruncationStrategy, int | None, dict[str, Any]]:
-        """transformers' rules; notes whether the next encoding truncates to the model's limit unasked-for length.
+        """transformers' rules, noting for `_encode_plus` whether this call truncates to the model's limit.
 
         A call with truncation on and no ``max_length`` cuts texts to ``model_max_length``, the model's limit
         (pipelines call the tokenizer so); `_encode_plus` then logs how much it dropped. An explicit ``max_length``
-        is the caller's choice and truncates silently.
+        is the caller's choice and truncates silently, as does ``verbose=False``.
         """
         strategies = super()._get_padding_truncation_strategies(padding, truncation, max_length, **kwargs)
         to_model_limit = max_length is None and strategies[1] != TruncationStrategy.DO_NOT_TRUNCATE
@@ -260,12 +260,19 @@ class PerceiverByteTokenizer(TokenizersBackend):
     def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
         """Encode (see `_encode_fast_or_rust`); log what truncation to ``model_max_length`` dropped, if asked."""
         report, self._report_truncation = getattr(self, "_report_truncation", False), False
+        _refuse_prefix_space(kwargs)
+        if kwargs.get("is_split_into_words"):
+            text, text_pair = _join_words(text), _join_words(text_pair)
         if not report or kwargs.get("return_overflowing_tokens"):
             return self._encode_fast_or_rust(text, text_pair, kwargs)
         full_lengths: list[int] = []
         batch = self._encode_fast_or_rust(text, text_pair, kwargs, full_lengths)
         if not full_lengths and any(encoding.overflowing for encoding in batch.encodings):  # the Rust path cut
-            untruncated = {"truncation_strategy": TruncationStrategy.DO_NOT_TRUNCATE, "return_tensors": None}
+            untruncated = {
+                "truncation_strategy": TruncationStrategy.DO_NOT_TRUNCATE,
+                "padding_strategy": PaddingStrategy.DO_NOT_PAD,
+                "return_tensors": None,
+            }
             full = super()._encode_plus(text, text_pair=text_pair, **{**kwargs, **untruncated, "verbose": False})
             full_lengths = [len(encoding.ids) for encoding in full.encodings]
         _log_truncation(full_lengths, kwargs.get("max_length"))
@@ -278,9 +285,6 @@ class PerceiverByteTokenizer(TokenizersBackend):
 
         The vectorised path appends each sequence's length before truncation to ``full_lengths`` (if given).
         """
-        _refuse_prefix_space(kwargs)
-        if kwargs.get("is_split_into_words"):
-            text, text_pair = _join_words(text), _join_words(text_pair)
         texts = [text] if isinstance(text, str) else text
         _check_texts(texts, "text")
         if text_pair is not None:
