@@ -373,6 +373,19 @@ def test_auto_tokenizer_round_trip(tokenizer, tmp_path):
     _assert_same_behaviour(loaded, tokenizer)
 
 
+def test_special_tokens_renamed_or_removed_at_load(tokenizer, tmp_path):
+    """Ids 0-5 keep their meaning under the new names; the old names become plain bytes; nothing is added."""
+    tokenizer.save_pretrained(tmp_path / "saved")
+    renamed = PerceiverByteTokenizer.from_pretrained(tmp_path / "saved", bos_token="<BOS>")
+    assert len(renamed) == 262 and renamed.bos_token == "<BOS>" and renamed.bos_token_id == 1
+    assert renamed("<BOS>[BOS]")["input_ids"] == [1, *reference_ids("[BOS]")]
+    renamed.save_pretrained(tmp_path / "renamed")
+    assert PerceiverByteTokenizer.from_pretrained(tmp_path / "renamed")("<BOS>[MASK]")["input_ids"] == [1, 3]
+    without_bos = PerceiverByteTokenizer.from_pretrained(tmp_path / "saved", bos_token=None)
+    assert without_bos.bos_token is None and without_bos.bos_token_id is None and len(without_bos) == 262
+    assert without_bos("[BOS]a")["input_ids"] == [1, *reference_ids("a")]  # id 1 stays reserved for DeepMind's BOS
+
+
 # --- bad input ----------------------------------------------------------------------------------------------
 
 

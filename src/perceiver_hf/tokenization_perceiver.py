@@ -108,7 +108,13 @@ def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, Optional[
     }
 
 
-def _token_content(token: str | AddedToken) -> str:
+DEFAULT_SPECIAL_TOKENS = ("[PAD]", "[BOS]", "[EOS]", "[MASK]", "[CLS]", "[SEP]")
+"""The names of ids 0-5; a special token passed as None keeps its id under this name in the vocabulary."""
+
+
+def _token_content(token: str | AddedToken | None, default: str) -> str:
+    if token is None:
+        return default
     return token.content if isinstance(token, AddedToken) else str(token)
 
 
@@ -181,11 +187,15 @@ class PerceiverByteTokenizer(TokenizersBackend):
     ) -> None:
         _refuse_prefix_space(kwargs)
         named = (pad_token, bos_token, eos_token, mask_token, cls_token, sep_token)
-        special_tokens = [_token_content(token) for token in named]  # ids 0..5
+        special_tokens = [_token_content(token, name) for token, name in zip(named, DEFAULT_SPECIAL_TOKENS)]  # ids 0-5
         _check_special_tokens(special_tokens)
         # `from_pretrained` extracts the saved vocabulary from tokenizer.json; the byte vocabulary is fixed, so
         # only check that the file describes this tokenizer and rebuild the backend from scratch.
         _check_loaded_vocab(kwargs.pop("vocab", None), kwargs.pop("merges", None), special_tokens)
+        if kwargs.get("added_tokens_decoder"):  # ids 0-5 are (re)named by the arguments above, not by the saved file
+            kwargs["added_tokens_decoder"] = {
+                index: token for index, token in kwargs["added_tokens_decoder"].items() if int(index) >= NUM_SPECIAL_TOKENS
+            }
         for key in ("tokenizer_object", "tokenizer_file"):
             if kwargs.get(key) is not None:
                 raise ValueError(
@@ -630,11 +640,17 @@ def _check_special_tokens(special_tokens: list[str]) -> None:
 
 
 def _check_loaded_vocab(vocab: Any, merges: Any, special_tokens: list[str]) -> None:
-    """Raise if a vocabulary read from a saved tokenizer.json is not this tokenizer's byte vocabulary."""
+    """Raise if a vocabulary read from a saved tokenizer.json is not this tokenizer's byte vocabulary.
+
+    The special tokens may have other names than ``special_tokens`` (renamed at load, e.g.
+    ``from_pretrained(folder, bos_token="<BOS>")``): only the bytes' entries and six entries at ids 0-5 count.
+    """
     if vocab is None:
         return
-    expected = build_byte_vocab(special_tokens)
-    if vocab != expected or merges:
+    bytes_of = {token: index for token, index in build_byte_vocab(special_tokens).items() if index >= NUM_SPECIAL_TOKENS}
+    loaded_bytes = {token: index for token, index in vocab.items() if index >= NUM_SPECIAL_TOKENS}
+    loaded_special_ids = sorted(index for index in vocab.values() if index < NUM_SPECIAL_TOKENS)
+    if loaded_bytes != bytes_of or loaded_special_ids != list(range(NUM_SPECIAL_TOKENS)) or merges:
         raise ValueError(
             f"The vocabulary passed to PerceiverByteTokenizer ({len(vocab)} entries"
             f"{', with merges' if merges else ''}) is not the fixed byte vocabulary of {BYTE_VOCAB_SIZE} entries "
