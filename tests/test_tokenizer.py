@@ -288,6 +288,15 @@ def test_encodings_of_the_default_path(tokenizer):
     assert pair.token_to_chars(1, 2) == (0, 6)  # "[MASK]" spans characters 0-6 of the second text
 
 
+def test_word_ids_of_plain_text_are_words_with_the_whitespace_after_them(tokenizer):
+    """Words by hand: "  " | "ab " | "cd\n\t" | "é " | "[MASK]" (a special token is a word) | "f"."""
+    batch = tokenizer(["  ab cd\n\té [MASK]f", "x"], padding=True)
+    assert batch.word_ids(0) == [0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4, 5]
+    assert batch.word_ids(1) == [0] + [None] * 13
+    assert batch.word_to_tokens(0, 3) == (9, 12) and batch.token_to_word(0, 12) == 4
+    assert batch["input_ids"][0] == [*reference_ids("  ab cd\n\té "), 3, *reference_ids("f")]
+
+
 def test_encodings_survive_pickling_and_copying(tokenizer):
     batch = tokenizer(["ab", "c"], padding=True)
     for copied in (pickle.loads(pickle.dumps(batch)), copy.deepcopy(batch)):

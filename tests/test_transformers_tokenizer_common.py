@@ -2,7 +2,9 @@
 
 The test files come from the installed transformers version's sdist (`scripts/fetch_transformers_tests.py`, run
 by `make test`). The mixins load their tokenizer from `from_pretrained_id`: here a folder holding a fresh
-`PerceiverByteTokenizer()` saved at import time (no Hub access).
+`PerceiverByteTokenizer()` saved at import time (no Hub access). The integration expectations are DeepMind's ids
+(UTF-8 byte + 6) and GPT-2's byte alphabet (transformers' `bytes_to_unicode`), computed here from the text.
+Tests that cannot apply are in SKIPS, the one list, with reasons.
 """
 
 from __future__ import annotations
@@ -11,7 +13,10 @@ import tempfile
 import unittest
 from pathlib import Path
 
-from helpers.transformers_tests import load_common_test_module
+import pytest
+from helpers.transformers_tests import load_common_test_module, unavailable_reason
+from transformers.convert_slow_tokenizer import bytes_to_unicode
+
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
 tokenization_common = load_common_test_module("test_tokenization_common")
@@ -24,14 +29,57 @@ tokenization_common.get_tests_dir = lambda append_path=None: str(SAMPLE_TEXT_ROO
 SAVED_TOKENIZER = tempfile.mkdtemp(prefix="perceiver-byte-tokenizer-")
 PerceiverByteTokenizer().save_pretrained(SAVED_TOKENIZER)
 
+_FIXED_VOCABULARY = "the byte vocabulary is fixed (256 bytes + 6 special ids, DeepMind's); there is nothing to train"
+SKIPS: dict[str, str] = {
+    "test_training_new_tokenizer": _FIXED_VOCABULARY,
+    "test_training_new_tokenizer_with_special_tokens_change": _FIXED_VOCABULARY,
+    "test_rust_tokenizer_add_prefix_space_0": (
+        "add_prefix_space=True is refused in one line by design (issue 27 item 3): pre-split words are joined with "
+        "single spaces and plain text is encoded byte for byte, as the model saw it in pre-training"
+    ),
+}
 
+
+def apply_skips(test_class: type) -> type:
+    """Mark each test of `test_class` named in SKIPS as skipped, with its reason."""
+    for name, reason in SKIPS.items():
+        if hasattr(test_class, name):
+            setattr(test_class, name, unittest.skip(reason)(getattr(test_class, name)))
+    return test_class
+
+
+def _integration_expectations() -> dict[str, object]:
+    text = getattr(tokenization_common.TokenizerTesterMixin, "integration_test_input_string", None)
+    if text is None:  # the stand-in of files that were not fetched: its tests fail with the reason
+        return {}
+    alphabet = bytes_to_unicode()  # GPT-2's byte -> character map, which the ByteLevel pre-tokenizer uses
+    data = text.encode("utf-8")
+    return {
+        "integration_expected_tokens": [alphabet[byte] for byte in data],
+        "integration_expected_token_ids": [byte + 6 for byte in data],
+        "integration_expected_decoded_text": text,  # bytes decode back losslessly
+    }
+
+
+@apply_skips
 class PerceiverByteTokenizerCommonTest(tokenization_common.TokenizerTesterMixin, unittest.TestCase):
     tokenizer_class = PerceiverByteTokenizer
     from_pretrained_id = SAVED_TOKENIZER
+    locals().update(_integration_expectations())
 
 
+@apply_skips
 class PerceiverByteTokenizerBackendTest(backend_common.TokenizersBackendTesterMixin, unittest.TestCase):
     tokenizer_class = PerceiverByteTokenizer
     rust_tokenizer_class = PerceiverByteTokenizer
     from_pretrained_id = SAVED_TOKENIZER
     from_pretrained_kwargs = {}
+
+
+def test_every_skip_names_a_test_of_the_mixins() -> None:
+    """Also the one test that fails, with the reason, when transformers' test files could not be fetched."""
+    for module in ("test_tokenization_common", "test_tokenizers_backend_mixin"):
+        if (reason := unavailable_reason(module)) is not None:
+            pytest.fail(reason, pytrace=False)
+    names = set(dir(PerceiverByteTokenizerCommonTest)) | set(dir(PerceiverByteTokenizerBackendTest))
+    assert sorted(set(SKIPS) - names) == []

@@ -5,6 +5,8 @@ Ids follow DeepMind's language Perceiver IO: special tokens 0-5 (``[PAD]``, ``[B
 
 The backend is a plain `tokenizers.Tokenizer`, so encoding runs in Rust:
 
+- a ``Split`` pre-tokenizer cuts the text into words (non-space characters and the whitespace after them),
+  which only number the bytes' ``word_ids``: every byte is kept, in order;
 - the ``ByteLevel`` pre-tokenizer (no regex split, no prefix space) turns every UTF-8 byte of the text
   into one stand-in character (the usual GPT-2 byte alphabet);
 - a ``BPE`` model without merges maps each stand-in character to ``byte + 6`` (one token per byte);
@@ -35,9 +37,9 @@ import re
 from typing import Any, Optional
 
 import numpy as np
-from tokenizers import AddedToken, Encoding, Tokenizer, decoders
+from tokenizers import AddedToken, Encoding, Regex, Tokenizer, decoders, pre_tokenizers
 from tokenizers.models import BPE
-from tokenizers.pre_tokenizers import ByteLevel
+from tokenizers.pre_tokenizers import ByteLevel, Split
 from transformers.tokenization_utils_base import (
     BatchEncoding,
     PaddingStrategy,
@@ -57,6 +59,8 @@ NUM_SPECIAL_TOKENS = 6
 NUM_BYTES = 256
 BYTE_VOCAB_SIZE = NUM_SPECIAL_TOKENS + NUM_BYTES  # 262
 DEFAULT_MODEL_MAX_LENGTH = 2048
+WORD_PATTERN = r"\S+\s*"
+"""A word of ``word_ids()``: non-space characters and the whitespace after them (leading whitespace is a word)."""
 
 # Bytes the GPT-2 byte alphabet keeps as their own Latin-1 character: '!'..'~', '¡'..'¬', '®'..'ÿ'.
 _PRINTABLE_BYTES = frozenset([*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)])
@@ -89,7 +93,9 @@ def build_byte_vocab(special_tokens: list[str]) -> dict[str, int]:
 def build_byte_backend(special_tokens: list[str]) -> Tokenizer:
     """Build the Rust tokenizer: ByteLevel bytes -> BPE (no merges) -> ids, special tokens matched in text."""
     backend = Tokenizer(BPE(vocab=build_byte_vocab(special_tokens), merges=[], dropout=None, fuse_unk=False))
-    backend.pre_tokenizer = ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    words = Split(Regex(WORD_PATTERN), behavior="isolated")  # word_ids only: every byte is kept, in order
+    byte_level = ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    backend.pre_tokenizer = pre_tokenizers.Sequence([words, byte_level])
     backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special_tokens])
     return backend
