@@ -8,26 +8,19 @@ References: the text itself (one byte per token, ASCII), sliced by hand where ea
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import pytest
 import torch
-from conftest import make_tiny_config, make_tiny_model, randomize_
+from conftest import make_tiny_model
+from helpers.classifier_folders import save_classifier_folder
 from helpers.memorised_mlm import save_model_folder
 from transformers import pipeline
 
 import perceiver_hf  # noqa: F401  (registers the Auto classes)
-from perceiver_hf import PerceiverByteTokenizer, PerceiverForSequenceClassification, PerceiverForTokenClassification
+from perceiver_hf import PerceiverForSequenceClassification, PerceiverForTokenClassification
 
 MAX_SEQ_LEN = 128
 TEXT = ("The quick brown fox jumps over the lazy dog. " * 9)[: 3 * MAX_SEQ_LEN]  # 3x the model's length, ASCII
-
-
-def classifier_folder(head: type, folder: Path) -> Path:
-    model = randomize_(head(make_tiny_config(num_labels=3, max_seq_len=MAX_SEQ_LEN))).eval()
-    model.save_pretrained(folder)
-    PerceiverByteTokenizer().save_pretrained(folder)
-    return folder
 
 
 def recorded_inputs(pipe) -> list[list[int]]:
@@ -43,7 +36,7 @@ def recorded_inputs(pipe) -> list[list[int]]:
 
 
 def test_token_classification_with_stride_covers_a_text_three_times_the_model(tmp_path):
-    folder = classifier_folder(PerceiverForTokenClassification, tmp_path / "tokens")
+    folder = save_classifier_folder(PerceiverForTokenClassification, tmp_path / "tokens", max_seq_len=MAX_SEQ_LEN)
     pipe = pipeline("token-classification", model=str(folder), aggregation_strategy="simple", ignore_labels=[])
     assert pipe.tokenizer.model_max_length == MAX_SEQ_LEN
     stride = 32
@@ -60,7 +53,7 @@ def test_token_classification_with_stride_covers_a_text_three_times_the_model(tm
 
 
 def test_text_classification_truncates_to_the_model_and_says_how_much_it_dropped(tmp_path, caplog):
-    folder = classifier_folder(PerceiverForSequenceClassification, tmp_path / "sequence")
+    folder = save_classifier_folder(PerceiverForSequenceClassification, tmp_path / "sequence", max_seq_len=MAX_SEQ_LEN)
     pipe = pipeline("text-classification", model=str(folder))
     rows = recorded_inputs(pipe)
     with caplog.at_level(logging.WARNING, logger="perceiver_hf.tokenization_perceiver"):

@@ -199,9 +199,8 @@ class PerceiverByteTokenizer(TokenizersBackend):
         # only check that the file describes this tokenizer and rebuild the backend from scratch.
         _check_loaded_vocab(kwargs.pop("vocab", None), kwargs.pop("merges", None), special_tokens)
         if kwargs.get("added_tokens_decoder"):  # ids 0-5 are (re)named by the arguments above, not by the saved file
-            kwargs["added_tokens_decoder"] = {
-                index: token for index, token in kwargs["added_tokens_decoder"].items() if int(index) >= NUM_SPECIAL_TOKENS
-            }
+            saved = kwargs["added_tokens_decoder"]
+            kwargs["added_tokens_decoder"] = {i: token for i, token in saved.items() if int(i) >= NUM_SPECIAL_TOKENS}
         for key in ("tokenizer_object", "tokenizer_file"):
             if kwargs.get(key) is not None:
                 raise ValueError(
@@ -653,7 +652,8 @@ def _check_loaded_vocab(vocab: Any, merges: Any, special_tokens: list[str]) -> N
     """
     if vocab is None:
         return
-    bytes_of = {token: index for token, index in build_byte_vocab(special_tokens).items() if index >= NUM_SPECIAL_TOKENS}
+    expected = build_byte_vocab(special_tokens)
+    bytes_of = {token: index for token, index in expected.items() if index >= NUM_SPECIAL_TOKENS}
     loaded_bytes = {token: index for token, index in vocab.items() if index >= NUM_SPECIAL_TOKENS}
     loaded_special_ids = sorted(index for index in vocab.values() if index < NUM_SPECIAL_TOKENS)
     if loaded_bytes != bytes_of or loaded_special_ids != list(range(NUM_SPECIAL_TOKENS)) or merges:
