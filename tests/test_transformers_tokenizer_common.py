@@ -2,13 +2,14 @@
 
 The test files come from the installed transformers version's sdist (`scripts/fetch_transformers_tests.py`, run
 by `make test`). The mixins load their tokenizer from `from_pretrained_id`: here a folder holding a fresh
-`PerceiverByteTokenizer()` saved at import time (no Hub access). The integration expectations are DeepMind's ids
+`PerceiverByteTokenizer()`, saved for each test class (no Hub access). The integration expectations are DeepMind's ids
 (UTF-8 byte + 6) and GPT-2's byte alphabet (transformers' `bytes_to_unicode`), computed here from the text.
 Tests that cannot apply are in SKIPS, the one list, with reasons.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import unittest
 from pathlib import Path
@@ -26,8 +27,22 @@ backend_common = load_common_test_module("test_tokenizers_backend_mixin")
 SAMPLE_TEXT_ROOT = Path(__file__).resolve().parent / "fixtures" / "transformers-tokenizer-tests"
 tokenization_common.get_tests_dir = lambda append_path=None: str(SAMPLE_TEXT_ROOT / (append_path or ""))
 
-SAVED_TOKENIZER = tempfile.mkdtemp(prefix="perceiver-byte-tokenizer-")
-PerceiverByteTokenizer().save_pretrained(SAVED_TOKENIZER)
+
+
+class SavedByteTokenizer:
+    """Gives the mixin's `from_pretrained_id` a folder with a fresh saved tokenizer, removed after the class."""
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        cls.saved_folder = tempfile.mkdtemp(prefix="perceiver-byte-tokenizer-")
+        PerceiverByteTokenizer().save_pretrained(cls.saved_folder)
+        cls.from_pretrained_id = cls.saved_folder
+        super().setUpClass()
+
+    @classmethod
+    def tearDownClass(cls) -> None:
+        super().tearDownClass()
+        shutil.rmtree(cls.saved_folder, ignore_errors=True)
 
 _FIXED_VOCABULARY = "the byte vocabulary is fixed (256 bytes + 6 special ids, DeepMind's); there is nothing to train"
 SKIPS: dict[str, str] = {
@@ -62,17 +77,19 @@ def _integration_expectations() -> dict[str, object]:
 
 
 @apply_skips
-class PerceiverByteTokenizerCommonTest(tokenization_common.TokenizerTesterMixin, unittest.TestCase):
+class PerceiverByteTokenizerCommonTest(
+    SavedByteTokenizer, tokenization_common.TokenizerTesterMixin, unittest.TestCase
+):
     tokenizer_class = PerceiverByteTokenizer
-    from_pretrained_id = SAVED_TOKENIZER
     locals().update(_integration_expectations())
 
 
 @apply_skips
-class PerceiverByteTokenizerBackendTest(backend_common.TokenizersBackendTesterMixin, unittest.TestCase):
+class PerceiverByteTokenizerBackendTest(
+    SavedByteTokenizer, backend_common.TokenizersBackendTesterMixin, unittest.TestCase
+):
     tokenizer_class = PerceiverByteTokenizer
     rust_tokenizer_class = PerceiverByteTokenizer
-    from_pretrained_id = SAVED_TOKENIZER
     from_pretrained_kwargs = {}
 
 
