@@ -7,7 +7,9 @@ Python's ``bytes.decode("utf-8", errors="replace")``, and the input ids DeepMind
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
 import random
 
 import numpy as np
@@ -211,6 +213,9 @@ def _nested_lists(array) -> list:
     return array.tolist()
 
 
+ENCODING_FIELDS = ("ids", "tokens", "offsets", "word_ids", "sequence_ids", "attention_mask", "special_tokens_mask")
+
+
 def _assert_same_encoding(fast, rust) -> None:
     if isinstance(rust, type):
         assert fast is rust
@@ -223,6 +228,9 @@ def _assert_same_encoding(fast, rust) -> None:
             assert _nested_lists(fast[key]) == _nested_lists(rust[key]), key
         else:
             assert fast[key] == rust[key], key
+    assert fast.n_sequences == rust.n_sequences
+    for name in ENCODING_FIELDS:
+        assert [getattr(e, name) for e in fast.encodings] == [getattr(e, name) for e in rust.encodings], name
 
 
 @pytest.mark.filterwarnings("ignore:`max_length` is ignored")
@@ -255,6 +263,44 @@ def test_fast_batch_encoding_matches_rust_pipeline():
             texts = texts[0]  # a single text, not a batch
         expected = _encode_or_error(rust, texts, kwargs)
         _assert_same_encoding(_encode_or_error(fast, texts, kwargs), expected)
+
+
+def test_encodings_of_the_default_path(tokenizer):
+    """word_ids, tokens, sequence_ids and char/token maps from a plain call, checked against the text by hand."""
+    batch = tokenizer(["é [MASK]b", "xy"], padding=True, return_tensors="pt")
+    assert batch.is_fast and len(batch.encodings) == 2 and batch.n_sequences == 1
+    assert batch.tokens(0) == ["Ã", "©", "Ġ", "[MASK]", "b"]  # the GPT-2 byte characters of 0xC3 0xA9 0x20
+    assert batch.tokens(1) == ["x", "y", "[PAD]", "[PAD]", "[PAD]"]
+    assert batch.sequence_ids(1) == [0, 0, None, None, None]
+    assert batch.char_to_token(0, 0) == 0  # "é" starts at its first byte
+    assert batch.char_to_token(0, 2) == 3  # "[MASK]" is one token
+    assert batch.char_to_token(1, 1) == 1
+    assert batch.token_to_chars(0, 1) == (0, 1)  # both bytes of "é" come from character 0
+    assert batch[0].offsets[3] == (2, 8)
+    assert batch.word_ids(1)[2:] == [None, None, None]
+    single = tokenizer("ab")
+    assert single.tokens() == ["a", "b"] and single.word_ids() == [0, 0] and single["input_ids"] == reference_ids("ab")
+    assert single.char_to_token(1) == 1 and single.token_to_chars(0) == (0, 1)
+    pair = tokenizer(["ab", "é"], ["c", "[MASK]d"], padding=True)
+    assert pair["input_ids"][1] == reference_ids("é") + [3, *reference_ids("d")]  # no separator by default
+    assert pair.sequence_ids(0) == [0, 0, 1, None] and pair.sequence_ids(1) == [0, 0, 1, 1]
+    assert pair.char_to_token(1, 1, sequence_index=1) == 2 and pair.char_to_token(1, 6, sequence_index=1) == 3
+    assert pair.token_to_chars(1, 2) == (0, 6)  # "[MASK]" spans characters 0-6 of the second text
+
+
+def test_word_ids_of_plain_text_are_words_with_the_whitespace_after_them(tokenizer):
+    """Words by hand: "  " | "ab " | "cd\n\t" | "é " | "[MASK]" (a special token is a word) | "f"."""
+    batch = tokenizer(["  ab cd\n\té [MASK]f", "x"], padding=True)
+    assert batch.word_ids(0) == [0, 0, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 4, 5]
+    assert batch.word_ids(1) == [0] + [None] * 13
+    assert batch.word_to_tokens(0, 3) == (9, 12) and batch.token_to_word(0, 12) == 4
+    assert batch["input_ids"][0] == [*reference_ids("  ab cd\n\té "), 3, *reference_ids("f")]
+
+
+def test_encodings_survive_pickling_and_copying(tokenizer):
+    batch = tokenizer(["ab", "c"], padding=True)
+    for copied in (pickle.loads(pickle.dumps(batch)), copy.deepcopy(batch)):
+        assert copied.tokens(1) == ["c", "[PAD]"] and copied["input_ids"] == batch["input_ids"]
 
 
 def test_custom_special_tokens_that_overlap_match_longest_first():
@@ -334,6 +380,19 @@ def test_auto_tokenizer_round_trip(tokenizer, tmp_path):
     loaded = AutoTokenizer.from_pretrained(tmp_path)
     assert type(loaded) is PerceiverByteTokenizer
     _assert_same_behaviour(loaded, tokenizer)
+
+
+def test_special_tokens_renamed_or_removed_at_load(tokenizer, tmp_path):
+    """Ids 0-5 keep their meaning under the new names; the old names become plain bytes; nothing is added."""
+    tokenizer.save_pretrained(tmp_path / "saved")
+    renamed = PerceiverByteTokenizer.from_pretrained(tmp_path / "saved", bos_token="<BOS>")
+    assert len(renamed) == 262 and renamed.bos_token == "<BOS>" and renamed.bos_token_id == 1
+    assert renamed("<BOS>[BOS]")["input_ids"] == [1, *reference_ids("[BOS]")]
+    renamed.save_pretrained(tmp_path / "renamed")
+    assert PerceiverByteTokenizer.from_pretrained(tmp_path / "renamed")("<BOS>[MASK]")["input_ids"] == [1, 3]
+    without_bos = PerceiverByteTokenizer.from_pretrained(tmp_path / "saved", bos_token=None)
+    assert without_bos.bos_token is None and without_bos.bos_token_id is None and len(without_bos) == 262
+    assert without_bos("[BOS]a")["input_ids"] == [1, *reference_ids("a")]  # id 1 stays reserved for DeepMind's BOS
 
 
 # --- bad input ----------------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ Ids follow DeepMind's language Perceiver IO: special tokens 0-5 (``[PAD]``, ``[B
 
 The backend is a plain `tokenizers.Tokenizer`, so encoding runs in Rust:
 
+- a ``Split`` pre-tokenizer cuts the text into words (non-space characters and the whitespace after them),
+  which only number the bytes' ``word_ids``: every byte is kept, in order;
 - the ``ByteLevel`` pre-tokenizer (no regex split, no prefix space) turns every UTF-8 byte of the text
   into one stand-in character (the usual GPT-2 byte alphabet);
 - a ``BPE`` model without merges maps each stand-in character to ``byte + 6`` (one token per byte);
@@ -20,20 +22,24 @@ The Rust pipeline builds a token string, offsets and word ids for every byte, wh
 than transformers' pure-Python ``PerceiverTokenizer``. Plain-text calls therefore take a vectorised path by
 default (``fast_batch_encoding``): ``str.encode("utf-8")`` and ``bytes.translate`` map a text to its ids in
 C, and numpy pads the batch. It gives the same ids and masks as the Rust pipeline (tests compare the two over
-random texts and options) and is one to two orders of magnitude faster (benchmarks/tokenizer_speed.py).
+random texts and options) and is one to two orders of magnitude faster (benchmarks/tokenizer_speed.py). Its
+`BatchEncoding` still holds the Rust pipeline's `tokenizers.Encoding` objects (``word_ids()``, ``tokens()``,
+``char_to_token()``, offsets, ...): they are computed for the whole batch, with the call's options, the first
+time one is read (`perceiver_hf.lazy_encodings.LazyEncodings`), so a call that only needs ids never pays for them.
 """
 
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import re
 from typing import Any, Optional
 
 import numpy as np
-from tokenizers import AddedToken, Tokenizer, decoders
+from tokenizers import AddedToken, Encoding, Regex, Tokenizer, decoders, pre_tokenizers
 from tokenizers.models import BPE
-from tokenizers.pre_tokenizers import ByteLevel
+from tokenizers.pre_tokenizers import ByteLevel, Split
 from transformers.tokenization_utils_base import (
     BatchEncoding,
     PaddingStrategy,
@@ -43,11 +49,18 @@ from transformers.tokenization_utils_base import (
 from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, TokenizersBackend
 from transformers.utils import TensorType
 
+from .lazy_encodings import LazyEncodings
+from .tokenizer_max_length import capped_model_max_length, folder_max_seq_len, saved_model_max_length
+
+logger = logging.getLogger(__name__)
+
 NUM_SPECIAL_TOKENS = 6
 """Ids 0-5 are special tokens; byte ``b`` has id ``b + NUM_SPECIAL_TOKENS``."""
 NUM_BYTES = 256
 BYTE_VOCAB_SIZE = NUM_SPECIAL_TOKENS + NUM_BYTES  # 262
 DEFAULT_MODEL_MAX_LENGTH = 2048
+WORD_PATTERN = r"\S+\s*"
+"""A word of ``word_ids()``: non-space characters and the whitespace after them (leading whitespace is a word)."""
 
 # Bytes the GPT-2 byte alphabet keeps as their own Latin-1 character: '!'..'~', '¡'..'¬', '®'..'ÿ'.
 _PRINTABLE_BYTES = frozenset([*range(0x21, 0x7F), *range(0xA1, 0xAD), *range(0xAE, 0x100)])
@@ -80,7 +93,9 @@ def build_byte_vocab(special_tokens: list[str]) -> dict[str, int]:
 def build_byte_backend(special_tokens: list[str]) -> Tokenizer:
     """Build the Rust tokenizer: ByteLevel bytes -> BPE (no merges) -> ids, special tokens matched in text."""
     backend = Tokenizer(BPE(vocab=build_byte_vocab(special_tokens), merges=[], dropout=None, fuse_unk=False))
-    backend.pre_tokenizer = ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    words = Split(Regex(WORD_PATTERN), behavior="isolated")  # word_ids only: every byte is kept, in order
+    byte_level = ByteLevel(add_prefix_space=False, trim_offsets=False, use_regex=False)
+    backend.pre_tokenizer = pre_tokenizers.Sequence([words, byte_level])
     backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([AddedToken(token, special=True, normalized=False) for token in special_tokens])
     return backend
@@ -99,7 +114,13 @@ def special_token_ids(tokenizer: PreTrainedTokenizerBase) -> dict[str, Optional[
     }
 
 
-def _token_content(token: str | AddedToken) -> str:
+DEFAULT_SPECIAL_TOKENS = ("[PAD]", "[BOS]", "[EOS]", "[MASK]", "[CLS]", "[SEP]")
+"""The names of ids 0-5; a special token passed as None keeps its id under this name in the vocabulary."""
+
+
+def _token_content(token: str | AddedToken | None, default: str) -> str:
+    if token is None:
+        return default
     return token.content if isinstance(token, AddedToken) else str(token)
 
 
@@ -113,6 +134,13 @@ class PerceiverByteTokenizer(TokenizersBackend):
     By default no special tokens are added around a text (DeepMind's notebook adds none). Padding is on the
     right with ``[PAD]`` (id 0) and ``attention_mask`` marks valid positions with 1.
 
+    Pre-split words (``is_split_into_words=True``, as in transformers' run_ner recipe) are joined with single
+    spaces, the text the model saw in pre-training: ``["You", "may"]`` is encoded as ``"You may"``. Each space
+    belongs to the word before it, so ``word_ids()`` maps every byte to a word, each word's first byte is its own
+    first character (where ``tokenize_and_align_labels`` puts the word's label), and the offsets, relative to
+    each word as in transformers, put the space just after its word. ``add_prefix_space`` is refused: the model
+    never saw a text that starts with a space.
+
     Args:
         pad_token: Padding token, id 0.
         bos_token: Beginning-of-sequence token, id 1. Only added when ``add_bos_eos=True``.
@@ -124,17 +152,19 @@ class PerceiverByteTokenizer(TokenizersBackend):
             each sequence as ``[BOS] text [EOS]``. If False (default) nothing is added. ``None`` keeps the
             behaviour stored in a loaded ``tokenizer.json`` (or the standard ``add_bos_token`` /
             ``add_eos_token`` arguments, if given).
-        model_max_length: Longest sequence the model accepts (DeepMind's model: 2048); used by
-            ``truncation=True`` and ``padding="max_length"`` without an explicit ``max_length``.
+        model_max_length: Longest sequence the model accepts; used by ``truncation=True`` and
+            ``padding="max_length"`` without an explicit ``max_length``. A fresh tokenizer defaults to DeepMind's
+            2048; ``from_pretrained`` on a model folder caps it at the folder's config.json ``max_seq_len``
+            (or takes that value where tokenizer_config.json has none), unless ``model_max_length`` is passed.
         padding_side: ``"right"`` (default, as DeepMind's inputs) or ``"left"``.
         fast_batch_encoding: If True (default), calls on plain text (``str`` or a list of ``str``, no text pairs,
             no offsets/overflow/special-tokens-mask/length/token-type outputs) skip the Rust pipeline and encode
             with ``str.encode("utf-8")`` and numpy: the same ids and attention masks (the test suite checks this
             against the Rust pipeline), >100x faster than transformers' ``PerceiverTokenizer`` when returning
             tensors or arrays and ~15x when returning Python lists (building the lists dominates). The
-            returned `BatchEncoding` then carries no `tokenizers.Encoding` objects, so ``.tokens()``,
-            ``.word_ids()`` and ``.char_to_token()`` are unavailable on it (``tokenizer.tokenize`` still works).
-            Set False to always run the Rust pipeline.
+            returned `BatchEncoding` still has the Rust pipeline's encodings (``.tokens()``, ``.word_ids()``,
+            ``.char_to_token()``, ...): the Rust pipeline runs on the batch when one of them is first read.
+            Set False to always run the Rust pipeline at once.
         **kwargs: Passed on to `transformers.TokenizersBackend` (e.g. ``truncation_side``).
 
     Example:
@@ -161,12 +191,16 @@ class PerceiverByteTokenizer(TokenizersBackend):
         fast_batch_encoding: bool = True,
         **kwargs: Any,
     ) -> None:
+        _refuse_prefix_space(kwargs)
         named = (pad_token, bos_token, eos_token, mask_token, cls_token, sep_token)
-        special_tokens = [_token_content(token) for token in named]  # ids 0..5
+        special_tokens = [_token_content(token, name) for token, name in zip(named, DEFAULT_SPECIAL_TOKENS)]  # ids 0-5
         _check_special_tokens(special_tokens)
         # `from_pretrained` extracts the saved vocabulary from tokenizer.json; the byte vocabulary is fixed, so
         # only check that the file describes this tokenizer and rebuild the backend from scratch.
         _check_loaded_vocab(kwargs.pop("vocab", None), kwargs.pop("merges", None), special_tokens)
+        if kwargs.get("added_tokens_decoder"):  # ids 0-5 are (re)named by the arguments above, not by the saved file
+            saved = kwargs["added_tokens_decoder"]
+            kwargs["added_tokens_decoder"] = {i: token for i, token in saved.items() if int(i) >= NUM_SPECIAL_TOKENS}
         for key in ("tokenizer_object", "tokenizer_file"):
             if kwargs.get(key) is not None:
                 raise ValueError(
@@ -196,14 +230,76 @@ class PerceiverByteTokenizer(TokenizersBackend):
             **kwargs,
         )
 
+    @classmethod
+    def _from_pretrained(
+        cls,
+        resolved_vocab_files: dict[str, Any],
+        pretrained_model_name_or_path: str | os.PathLike,
+        init_configuration: dict[str, Any],
+        *init_inputs: Any,
+        **kwargs: Any,
+    ) -> "PerceiverByteTokenizer":
+        """transformers' loading, with ``model_max_length`` at most the model's ``max_seq_len`` (see its Arg)."""
+        if kwargs.get("model_max_length") is None:
+            config_file = resolved_vocab_files.get("tokenizer_config_file")
+            max_seq_len = folder_max_seq_len(config_file or resolved_vocab_files.get("tokenizer_file"))
+            if max_seq_len is not None:
+                saved = saved_model_max_length(config_file)
+                kwargs["model_max_length"] = capped_model_max_length(saved, max_seq_len)
+        return super()._from_pretrained(
+            resolved_vocab_files, pretrained_model_name_or_path, init_configuration, *init_inputs, **kwargs
+        )
+
     def tokenize(
         self, text: str, pair: str | None = None, add_special_tokens: bool = False, **kwargs: Any
     ) -> list[str]:
         """Split ``text`` into byte tokens (ByteLevel characters) and special tokens, via the Rust pipeline."""
+        if kwargs.get("is_split_into_words"):
+            text, pair = _join_words(text), _join_words(pair)
         return super()._encode_plus(text, text_pair=pair, add_special_tokens=add_special_tokens, **kwargs).tokens()
 
+    def _get_padding_truncation_strategies(
+        self, padding: Any = False, truncation: Any = None, max_length: int | None = None, **kwargs: Any
+    ) -> tuple[PaddingStrategy, TruncationStrategy, int | None, dict[str, Any]]:
+        """transformers' rules, noting for `_encode_plus` whether this call truncates to the model's limit.
+
+        A call with truncation on and no ``max_length`` cuts texts to ``model_max_length``, the model's limit
+        (pipelines call the tokenizer so); `_encode_plus` then logs how much it dropped. An explicit ``max_length``
+        is the caller's choice and truncates silently, as does ``verbose=False``.
+        """
+        strategies = super()._get_padding_truncation_strategies(padding, truncation, max_length, **kwargs)
+        to_model_limit = max_length is None and strategies[1] != TruncationStrategy.DO_NOT_TRUNCATE
+        self._report_truncation = to_model_limit and kwargs.get("verbose", True)
+        return strategies
+
     def _encode_plus(self, text: Any, text_pair: Any = None, **kwargs: Any) -> BatchEncoding:
-        """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust."""
+        """Encode (see `_encode_fast_or_rust`); log what truncation to ``model_max_length`` dropped, if asked."""
+        report, self._report_truncation = getattr(self, "_report_truncation", False), False
+        _refuse_prefix_space(kwargs)
+        if kwargs.get("is_split_into_words"):
+            text, text_pair = _join_words(text), _join_words(text_pair)
+        if not report or kwargs.get("return_overflowing_tokens"):
+            return self._encode_fast_or_rust(text, text_pair, kwargs)
+        full_lengths: list[int] = []
+        batch = self._encode_fast_or_rust(text, text_pair, kwargs, full_lengths)
+        if not full_lengths and any(encoding.overflowing for encoding in batch.encodings):  # the Rust path cut
+            untruncated = {
+                "truncation_strategy": TruncationStrategy.DO_NOT_TRUNCATE,
+                "padding_strategy": PaddingStrategy.DO_NOT_PAD,
+                "return_tensors": None,
+            }
+            full = super()._encode_plus(text, text_pair=text_pair, **{**kwargs, **untruncated, "verbose": False})
+            full_lengths = [len(encoding.ids) for encoding in full.encodings]
+        _log_truncation(full_lengths, kwargs.get("max_length"))
+        return batch
+
+    def _encode_fast_or_rust(
+        self, text: Any, text_pair: Any, kwargs: dict[str, Any], full_lengths: list[int] | None = None
+    ) -> BatchEncoding:
+        """Encode with the vectorised UTF-8 path when it applies (see ``fast_batch_encoding``), else in Rust.
+
+        The vectorised path appends each sequence's length before truncation to ``full_lengths`` (if given).
+        """
         texts = [text] if isinstance(text, str) else text
         _check_texts(texts, "text")
         if text_pair is not None:
@@ -218,6 +314,8 @@ class PerceiverByteTokenizer(TokenizersBackend):
 
         max_length = kwargs.get("max_length")
         if _truncates(kwargs):
+            if full_lengths is not None:
+                full_lengths.extend(len(row) + len(prefix) + len(suffix) for row in rows)
             keep = max_length - len(prefix) - len(suffix)
             rows = [_truncate(row, keep, self.truncation_side) for row in rows]
         if prefix or suffix:
@@ -233,18 +331,29 @@ class PerceiverByteTokenizer(TokenizersBackend):
             self._eventual_warn_about_too_long_sequence(max(rows, key=len), max_length, kwargs.get("verbose", True))
 
         return_mask = kwargs.get("return_attention_mask")
-        batch = _rows_to_batch(
+        padding_side = kwargs.get("padding_side") or self.padding_side
+        data = _rows_to_batch(
             rows,
             lengths,
             target,
             pad_byte=bytes([self.pad_token_id]) if target else b"",
-            left=(kwargs.get("padding_side") or self.padding_side) == "left",
+            left=padding_side == "left",
             return_tensors=return_tensors,
             return_attention_mask="attention_mask" in self.model_input_names if return_mask is None else return_mask,
         )
         if isinstance(text, str) and return_tensors is None:
-            return BatchEncoding({key: value[0] for key, value in batch.items()})
-        return batch
+            data = {key: value[0] for key, value in data.items()}
+        rust_kwargs = {**kwargs, "padding_side": padding_side, "return_tensors": None}
+        compute = functools.partial(self._rust_encodings, text, rust_kwargs, self.truncation_side)
+        return BatchEncoding(data, LazyEncodings(len(texts), compute), n_sequences=1)
+
+    def _rust_encodings(self, text: Any, kwargs: dict[str, Any], truncation_side: str) -> list[Encoding]:
+        """The `tokenizers.Encoding` objects of the Rust pipeline for one call (``truncation_side`` as at the call)."""
+        current_side, self.truncation_side = self.truncation_side, truncation_side
+        try:
+            return super()._encode_plus(text, **kwargs).encodings
+        finally:
+            self.truncation_side = current_side
 
     def _check_truncation_length(self, kwargs: dict[str, Any]) -> None:
         """Refuse a `max_length` that cannot even hold the special tokens this tokenizer adds."""
@@ -397,6 +506,27 @@ def _not_utf8(position: int, error: UnicodeEncodeError) -> ValueError:
     )
 
 
+def _join_words(words: Any) -> Any:
+    """Pre-split words (one example or a batch) with a space after every word but the last of each example.
+
+    The Rust pipeline then encodes each example as the words joined by single spaces, with every byte (the
+    space after a word included) in that word's ``word_ids``.
+    """
+    if words is None or not isinstance(words, (list, tuple)) or not words:
+        return words
+    if isinstance(words[0], (list, tuple)):  # a batch
+        return [_join_words(example) for example in words]
+    return [word + " " if isinstance(word, str) else word for word in words[:-1]] + list(words[-1:])
+
+
+def _refuse_prefix_space(kwargs: dict[str, Any]) -> None:
+    if kwargs.get("add_prefix_space"):
+        raise ValueError(
+            "PerceiverByteTokenizer does not take add_prefix_space=True: it encodes text byte for byte and joins "
+            "pre-split words with single spaces (is_split_into_words=True); put a space in the text if you want one."
+        )
+
+
 def _check_texts(texts: Any, what: str) -> None:
     """Refuse None and other non-text items of a batch by position (the Rust pipeline's TypeError names none)."""
     if not isinstance(texts, (list, tuple)):
@@ -415,6 +545,20 @@ def _check_encodable(texts: Any) -> None:
                     text.encode("utf-8")
                 except UnicodeEncodeError as error:
                     raise _not_utf8(index, error) from None
+
+
+def _log_truncation(full_lengths: list[int], max_length: int | None) -> None:
+    """Warn how many sequences truncation to the model's limit cut, and by how much (nothing if none was)."""
+    if max_length is None:
+        return
+    cut = [length for length in full_lengths if length > max_length]
+    if cut:
+        logger.warning(
+            "Truncated %d of %d sequences to model_max_length=%d tokens, the model's limit: the longest had %d "
+            "tokens, %d tokens were dropped in all. Pass stride= with return_overflowing_tokens=True to keep the "
+            "rest as extra rows, or an explicit max_length to truncate silently.",
+            len(cut), len(full_lengths), max_length, max(cut), sum(length - max_length for length in cut),
+        )
 
 
 def _truncates(kwargs: dict[str, Any]) -> bool:
@@ -447,14 +591,14 @@ def _rows_to_batch(
     left: bool,
     return_tensors: str | TensorType | None,
     return_attention_mask: bool,
-) -> BatchEncoding:
+) -> dict[str, Any]:
     """Pad id rows to ``target`` and build input_ids (and attention_mask) as lists, numpy arrays or torch tensors."""
     pads = [max(target - n, 0) for n in lengths]
     padded = [pad_byte * p + row if left else row + pad_byte * p for row, p in zip(rows, pads)]
     tensor_type = None if return_tensors is None else TensorType(return_tensors)
     if tensor_type not in (TensorType.NUMPY, TensorType.PYTORCH):
         data = _padded_rows_to_lists(padded, lengths, pads, left, return_attention_mask)
-        return BatchEncoding(data, tensor_type=tensor_type)
+        return BatchEncoding(data, tensor_type=tensor_type).data
 
     width = len(padded[0]) if padded else 0
     input_ids = np.frombuffer(b"".join(padded), dtype=np.uint8).reshape(len(padded), width).astype(np.int64)
@@ -467,7 +611,7 @@ def _rows_to_batch(
         import torch
 
         data = {key: torch.from_numpy(value) for key, value in data.items()}
-    return BatchEncoding(data)
+    return data
 
 
 def _padded_rows_to_lists(
@@ -501,11 +645,18 @@ def _check_special_tokens(special_tokens: list[str]) -> None:
 
 
 def _check_loaded_vocab(vocab: Any, merges: Any, special_tokens: list[str]) -> None:
-    """Raise if a vocabulary read from a saved tokenizer.json is not this tokenizer's byte vocabulary."""
+    """Raise if a vocabulary read from a saved tokenizer.json is not this tokenizer's byte vocabulary.
+
+    The special tokens may have other names than ``special_tokens`` (renamed at load, e.g.
+    ``from_pretrained(folder, bos_token="<BOS>")``): only the bytes' entries and six entries at ids 0-5 count.
+    """
     if vocab is None:
         return
     expected = build_byte_vocab(special_tokens)
-    if vocab != expected or merges:
+    bytes_of = {token: index for token, index in expected.items() if index >= NUM_SPECIAL_TOKENS}
+    loaded_bytes = {token: index for token, index in vocab.items() if index >= NUM_SPECIAL_TOKENS}
+    loaded_special_ids = sorted(index for index in vocab.values() if index < NUM_SPECIAL_TOKENS)
+    if loaded_bytes != bytes_of or loaded_special_ids != list(range(NUM_SPECIAL_TOKENS)) or merges:
         raise ValueError(
             f"The vocabulary passed to PerceiverByteTokenizer ({len(vocab)} entries"
             f"{', with merges' if merges else ''}) is not the fixed byte vocabulary of {BYTE_VOCAB_SIZE} entries "
