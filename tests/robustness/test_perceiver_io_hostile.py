@@ -213,8 +213,19 @@ def _folder(tmp_path: Path, name: str, edit: Any) -> Path:
     return folder
 
 
-def test_id2label_as_a_list_is_one_line(tmp_path: Path) -> None:
-    folder = _folder(tmp_path, "text-classifier", lambda c: c.update(id2label=["negative", "neutral", "positive"]))
+def test_id2label_as_a_list_of_names_is_read_as_their_indices(tmp_path: Path) -> None:
+    names = ["negative", "neutral", "positive"]
+    folder = _folder(tmp_path, "text-classifier", lambda c: c.update(id2label=names))
+    convert_perceiver_io_folder(folder, tmp_path / "out", progress=False)
+    written = json.loads((tmp_path / "out" / "config.json").read_text())
+    assert written["id2label"] == {"0": "negative", "1": "neutral", "2": "positive"}
+
+
+@pytest.mark.parametrize(
+    "id2label", [["negative", "positive"], ["negative", None, "positive"], "negative", {"0": "a", "x": "b", "2": "c"}]
+)
+def test_id2label_that_is_not_the_class_names_is_one_line(tmp_path: Path, id2label: Any) -> None:
+    folder = _folder(tmp_path, "text-classifier", lambda c: c.update(id2label=id2label))
     _refused(folder, tmp_path / "out", "id2label")
 
 
