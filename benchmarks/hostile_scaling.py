@@ -6,8 +6,8 @@ sizes the file claims.
 
 Each family is a perceiver-io 0.4 `.ckpt` (`torch.save` of {"state_dict", "hyper_parameters"}) that grows in one
 direction, and each is refused by `convert_perceiver_io_checkpoint`; the table gives the file's size, the time to
-the refusal, and the peak of Python's heap during a second run (`tracemalloc`: settings, label names, copies; torch's own
-tensor memory is not in it, but no family makes the converter allocate tensors beyond the file's):
+the refusal, and the peak of Python's heap during a second run (`tracemalloc`: settings, label names, copies;
+torch's own tensor memory is not in it, but no family makes the converter allocate tensors beyond the file's):
 
     shared-depth   settings nesting k levels, each holding the level below twice (2**k paths, k+1 dicts)
     shared-width   one settings dict holding n references to one 100-entry dict (100*n values once expanded)

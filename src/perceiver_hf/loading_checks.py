@@ -113,6 +113,13 @@ def check_device_map(device_map: Any, tied_weights: Optional[dict[str, str]]) ->
             )
 
 
+def _quantized(config: Any, config_dict: Optional[dict[str, Any]], kwargs: dict[str, Any]) -> bool:
+    """Whether the load reads or makes quantized weights (a `quantization_config` anywhere)."""
+    found = (getattr(config, "quantization_config", None), kwargs.get("quantization_config"),
+             (config_dict or {}).get("quantization_config"))  # fmt: skip
+    return any(value is not None for value in found)
+
+
 def check_pretrained_arguments(model_class: Any, name_or_path: Any, kwargs: dict[str, Any]) -> None:
     """The checks `PerceiverPreTrainedModel.from_pretrained` runs before loading: config.json, device map, and the
     config's sizes against the shapes in the safetensors headers (`strict_loading.check_config_fits_weights`)."""
@@ -126,12 +133,13 @@ def check_pretrained_arguments(model_class: Any, name_or_path: Any, kwargs: dict
         tied = (config_dict or {}).get("tie_word_embeddings", True)
     check_device_map(kwargs.get("device_map"), getattr(model_class, "_tied_weights_keys", None) if tied else None)
     if not kwargs.get("gguf_file"):
+        quantized = _quantized(config, config_dict, kwargs)  # packed weights: other shapes than the parameters
         check_config_fits_weights(
             model_class,
             checkpoint_folder(name_or_path, kwargs),
             config_dict,
             config=config if isinstance(config, PreTrainedConfig) else None,
-            allow_mismatched=bool(kwargs.get("ignore_mismatched_sizes", False)),
+            allow_mismatched=bool(kwargs.get("ignore_mismatched_sizes", False)) or quantized,
             where=repr(str(name_or_path)),
             error=PipelineWeightsMismatchError if loading_for_a_pipeline() else WeightsMismatchError,
         )

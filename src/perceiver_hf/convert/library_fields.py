@@ -43,6 +43,7 @@ def _bool(value: Any) -> bool:
 KINDS: dict[str, tuple[Check, str]] = {
     "dropout": (_probability, "a number in [0, 1)"),
     "params": (_optional_text, "null or a checkpoint name"),
+    "num_output_query_channels": (_optional_positive_int, "a positive integer or null"),  # unset: the library's own
 }
 """Fields whose kind does not follow from their default."""
 

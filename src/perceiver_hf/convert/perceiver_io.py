@@ -23,7 +23,13 @@ from ..modeling_classification import PerceiverForSequenceClassification
 from ..output_folder import plan_output_folder
 from .errors import ConversionError
 from .perceiver_io_card import LibrarySource, file_sha256, perceiver_io_command
-from .perceiver_io_classifier import CLASSIFIER_WEIGHT, classifier_config, classifier_hyper_parameters, classifier_layout, is_text_classifier
+from .perceiver_io_classifier import (
+    CLASSIFIER_WEIGHT,
+    classifier_config,
+    classifier_hyper_parameters,
+    classifier_layout,
+    is_text_classifier,
+)
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
 from .library_sizes import check_sizes_fit_weights

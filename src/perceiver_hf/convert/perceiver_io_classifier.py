@@ -54,9 +54,10 @@ def label_names(id2label: Any, num_classes: int) -> dict[int, str] | None:
             raise ConversionError(f"id2label must map class indices to label names, but has {index!r}: "
                                   f"{name!r} (a {type(name).__name__}).")
         labels[number] = name
-    if sorted(labels) != list(range(num_classes)):
+    if len(labels) != num_classes or not all(0 <= index < num_classes for index in labels):  # no range allocated
         shown = sorted(labels)[:6]
-        raise ConversionError(f"id2label has {len(labels)} entries (indices {shown}{'...' if len(labels) > 6 else ''}); "
+        more = "..." if len(labels) > 6 else ""
+        raise ConversionError(f"id2label has indices {shown}{more}; "
                               f"the classifier has num_classes={num_classes} (indices 0..{num_classes - 1}).")
     return labels
 
@@ -150,4 +151,5 @@ def classifier_hyper_parameters(config: PerceiverConfig) -> dict[str, Any]:
     )
     return settings
 
-__all__ = ["CLASSIFIER_WEIGHT", "classifier_config", "label_names", "classifier_hyper_parameters", "classifier_layout", "is_text_classifier"]
+__all__ = ["CLASSIFIER_WEIGHT", "classifier_config", "classifier_hyper_parameters", "classifier_layout", "is_text_classifier",
+           "label_names"]
