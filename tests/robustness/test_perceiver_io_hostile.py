@@ -289,3 +289,8 @@ def test_settings_json_nested_past_the_parser_is_one_line(tmp_path: Path) -> Non
     settings = {**_plain_settings(), "encoder": {"x": {"y": {"z": {"w": {"v": {"u": {"t": {"s": 1}}}}}}}}}
     (tmp_path / "settings.json").write_text(json.dumps(settings))
     _refused(tmp_path / "state.pt", tmp_path / "out", "nested more than", settings_json=tmp_path / "settings.json")
+
+
+def test_settings_keyed_by_something_else_than_names_are_one_line(tmp_path: Path) -> None:
+    settings = {**_plain_settings(), 1: "one"}
+    _refused(_save(tmp_path / "keys.ckpt", settings), tmp_path / "out", "key of type int")

@@ -37,7 +37,7 @@ def plain_settings(root: Any, what: str, unwrap: Unwrap = _no_stand_ins) -> Any:
 
     Raises:
         ConversionError: a container that contains itself, nesting deeper than `MAX_SETTINGS_DEPTH`, more than
-            `MAX_SETTINGS_ITEMS` values, or a mapping key that is neither text nor an integer.
+            `MAX_SETTINGS_ITEMS` values, or a mapping key that is not text.
     """
 
     def node_of(obj: Any) -> Optional[Any]:
@@ -75,9 +75,9 @@ def plain_settings(root: Any, what: str, unwrap: Unwrap = _no_stand_ins) -> Any:
         on_path.add(id(obj))
         stack.append((obj, depth, True))
         for key, child in node.items() if isinstance(node, Mapping) else enumerate(node):
-            if not isinstance(key, (str, int)):
+            if isinstance(node, Mapping) and not isinstance(key, str):
                 raise ConversionError(f"{what}: the model settings hold a key of type {type(key).__name__}; "
-                                      "settings are keyed by names.")
+                                      "settings are keyed by field names.")
             if id(child) in on_path:
                 raise ConversionError(f"{what}: a {type(child).__name__} in the model settings contains itself; "
                                       "the file is corrupt or hostile.")
