@@ -19,6 +19,13 @@ from huggingface_hub import try_to_load_from_cache
 from safetensors import SafetensorError, safe_open
 from transformers import PreTrainedConfig
 
+from .strict_loading import (
+    PipelineWeightsMismatchError,
+    WeightsMismatchError,
+    check_config_fits_weights,
+    loading_for_a_pipeline,
+)
+
 # from_pretrained keyword arguments that say where config.json comes from
 HUB_KWARGS = ("cache_dir", "force_download", "proxies", "token", "revision", "local_files_only", "subfolder")
 
@@ -106,8 +113,16 @@ def check_device_map(device_map: Any, tied_weights: Optional[dict[str, str]]) ->
             )
 
 
+def _quantized(config: Any, config_dict: Optional[dict[str, Any]], kwargs: dict[str, Any]) -> bool:
+    """Whether the load reads or makes quantized weights (a `quantization_config` anywhere)."""
+    found = (getattr(config, "quantization_config", None), kwargs.get("quantization_config"),
+             (config_dict or {}).get("quantization_config"))  # fmt: skip
+    return any(value is not None for value in found)
+
+
 def check_pretrained_arguments(model_class: Any, name_or_path: Any, kwargs: dict[str, Any]) -> None:
-    """The checks `PerceiverPreTrainedModel.from_pretrained` runs before loading: config.json and device map."""
+    """The checks `PerceiverPreTrainedModel.from_pretrained` runs before loading: config.json, device map, and the
+    config's sizes against the shapes in the safetensors headers (`strict_loading.check_config_fits_weights`)."""
     config_dict = check_pretrained_config(
         model_class.config_class.model_type, model_class.__name__, name_or_path, kwargs
     )
@@ -117,10 +132,22 @@ def check_pretrained_arguments(model_class: Any, name_or_path: Any, kwargs: dict
     else:
         tied = (config_dict or {}).get("tie_word_embeddings", True)
     check_device_map(kwargs.get("device_map"), getattr(model_class, "_tied_weights_keys", None) if tied else None)
+    if not kwargs.get("gguf_file"):
+        quantized = _quantized(config, config_dict, kwargs)  # packed weights: other shapes than the parameters
+        check_config_fits_weights(
+            model_class,
+            checkpoint_folder(name_or_path, kwargs),
+            config_dict,
+            config=config if isinstance(config, PreTrainedConfig) else None,
+            allow_mismatched=bool(kwargs.get("ignore_mismatched_sizes", False)) or quantized,
+            where=repr(str(name_or_path)),
+            error=PipelineWeightsMismatchError if loading_for_a_pipeline() else WeightsMismatchError,
+        )
 
 
-def _checkpoint_folder(name_or_path: Any, kwargs: dict[str, Any]) -> Optional[Path]:
-    """The local folder holding the checkpoint files: the folder itself, or the Hub cache snapshot."""
+def checkpoint_folder(name_or_path: Any, kwargs: dict[str, Any]) -> Optional[Path]:
+    """The local folder holding the checkpoint files: the folder itself, or the Hub cache snapshot (None if not
+    cached)."""
     subfolder = kwargs.get("subfolder") or ""
     if os.path.isdir(str(name_or_path)):
         return Path(name_or_path) / subfolder
@@ -151,7 +178,7 @@ def readable_weights(name_or_path: Any, kwargs: dict[str, Any]) -> Iterator[None
     try:
         yield
     except SafetensorError as error:
-        folder = _checkpoint_folder(name_or_path, kwargs)
+        folder = checkpoint_folder(name_or_path, kwargs)
         bad = unreadable_safetensors(folder) if folder is not None and folder.is_dir() else []
         files = ", ".join(bad) if bad else "a safetensors weights file"
         remote = not os.path.isdir(str(name_or_path))
@@ -168,6 +195,7 @@ def readable_weights(name_or_path: Any, kwargs: dict[str, Any]) -> Iterator[None
 
 __all__ = [
     "check_device_map",
+    "checkpoint_folder",
     "check_pretrained_arguments",
     "check_pretrained_config",
     "readable_weights",

@@ -19,15 +19,26 @@ a perceiver-hf folder is transformers' own `PerceiverForMaskedLM`: it loads none
 random fills. Under a pipeline (a load called from `transformers.pipelines.base.load_model`: the pipeline's own
 `_from_pipeline` flag does not survive the Auto classes) the same message is raised as
 `PipelineWeightsMismatchError`, which the pipeline lets through.
-Only transformers and the standard library are used, so this also works in exported remote code.
+
+A config's sizes are checked against the weights before anything is allocated (`check_config_fits_weights`): the
+shapes the config implies (the model built on the meta device) are compared with the shapes in the safetensors
+headers, and no integer in config.json may exceed the number of values the weights hold, so a small folder whose
+config.json says `num_latents=10**7` fails at once instead of allocating gigabytes first.
+Only transformers, torch, safetensors and the standard library are used, so this also works in exported remote code.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import sys
 from contextlib import contextmanager, nullcontext
-from typing import Any, Callable, Iterable, Iterator
+from pathlib import Path
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional
+
+import torch
+from safetensors import SafetensorError, safe_open
 
 _SHOWN_KEYS = 3
 
@@ -158,6 +169,114 @@ def report_new_head(class_name: str, where: str, keys: set[str]) -> None:
     )
 
 
+SAFETENSORS_FILE = "model.safetensors"
+SAFETENSORS_INDEX = "model.safetensors.index.json"
+
+
+def header_shapes(folder: Path) -> Optional[dict[str, tuple[int, ...]]]:
+    """Weight name -> shape of the safetensors checkpoint in `folder` (one file or the shards of its index), read
+    from the headers only; None when the folder has no safetensors checkpoint or one that cannot be read (the load
+    then reports it)."""
+    index = folder / SAFETENSORS_INDEX
+    try:
+        if (folder / SAFETENSORS_FILE).is_file():
+            files = [folder / SAFETENSORS_FILE]
+        elif index.is_file():
+            weight_map = json.loads(index.read_text(encoding="utf-8")).get("weight_map", {})
+            files = [folder / name for name in sorted(set(weight_map.values()))]
+        else:
+            return None
+        shapes: dict[str, tuple[int, ...]] = {}
+        for path in files:
+            with safe_open(str(path), framework="pt") as weights:
+                for name in weights.keys():
+                    shapes[name] = tuple(weights.get_slice(name).get_shape())
+        return shapes
+    except (OSError, ValueError, AttributeError, TypeError, SafetensorError):
+        return None
+
+
+def oversized_config_values(config_dict: Mapping[str, Any], num_values: int) -> list[tuple[str, int]]:
+    """(field, value) of the integers in `config_dict` (and the number of labels in its id2label) larger than
+    `num_values`, the number of values the weights hold: no size of a model can be larger."""
+    found = [(field, value) for field, value in config_dict.items()
+             if isinstance(value, int) and not isinstance(value, bool) and value > num_values]  # fmt: skip
+    labels = config_dict.get("id2label")
+    if isinstance(labels, (dict, list)) and len(labels) > num_values:
+        found.append(("id2label", len(labels)))
+    return found
+
+
+def _checkpoint_key(key: str, header: Mapping[str, Any], prefix: str) -> Optional[str]:
+    """The checkpoint's name for model key `key` (the same, or with the base model's `prefix` added or removed)."""
+    if key in header:
+        return key
+    if prefix and f"{prefix}.{key}" in header:
+        return f"{prefix}.{key}"
+    if prefix and key.startswith(f"{prefix}.") and key[len(prefix) + 1:] in header:
+        return key[len(prefix) + 1:]
+    return None
+
+
+def mismatched_header_shapes(
+    model_class: Any, config: Any, header: Mapping[str, tuple[int, ...]]
+) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
+    """(key, checkpoint shape, model shape) of every weight whose shape in `header` differs from the one
+    `model_class(config)` has; the model is built on the meta device, so nothing is allocated."""
+    with torch.device("meta"):
+        model = model_class(config)
+    prefix = getattr(model_class, "base_model_prefix", "")
+    mismatched = []
+    for key, tensor in model.state_dict().items():
+        found = _checkpoint_key(key, header, prefix)
+        if found is not None and tuple(header[found]) != tuple(tensor.shape):
+            mismatched.append((key, tuple(header[found]), tuple(tensor.shape)))
+    return mismatched
+
+
+def check_config_fits_weights(
+    model_class: Any,
+    folder: Optional[Path],
+    config_dict: Optional[Mapping[str, Any]],
+    config: Any = None,
+    allow_mismatched: bool = False,
+    where: str = "",
+    error: type = WeightsMismatchError,
+) -> None:
+    """Before `from_pretrained` allocates anything: refuse a config.json whose sizes the weights in `folder` cannot
+    hold (an integer larger than the number of values in all the weights), or whose model would have weights of
+    other shapes than the safetensors headers say (unless `allow_mismatched`). Skipped without a local
+    safetensors checkpoint or a config dict.
+
+    Args:
+        model_class: the loading class.
+        folder: the local folder (or Hub cache snapshot) with the checkpoint files.
+        config_dict: config.json's contents.
+        config: the caller's own config object (used instead of building one from `config_dict`).
+        allow_mismatched: the caller passed `ignore_mismatched_sizes=True`.
+        where: names the checkpoint in the message.
+        error: the exception class (`WeightsMismatchError`, or its pipeline variant).
+    """
+    header = header_shapes(folder) if folder is not None and folder.is_dir() else None
+    if header is None or (config_dict is None and config is None):
+        return
+    num_values = sum(math.prod(shape) for shape in header.values())
+    oversized = oversized_config_values(config_dict or {}, num_values) if config is None else []
+    if oversized:
+        field, value = oversized[0]
+        raise error(
+            f"The config.json of {where} says {field}={value:,}, but its weights hold {num_values:,} values in all, "
+            "so no size of the model can be that large; the config.json does not belong to these weights. Pass a "
+            "folder whose config.json and model.safetensors come from the same save_pretrained run."
+        )
+    if allow_mismatched:
+        return
+    if config is None:
+        config = model_class.config_class.from_dict(dict(config_dict))
+    mismatched = mismatched_header_shapes(model_class, config, header)
+    check_loading_info(model_class.__name__, where, {"mismatched_keys": mismatched}, error=error)
+
+
 def load_strictly(
     load: Callable[..., Any],
     class_name: str,
@@ -192,10 +311,14 @@ def load_strictly(
 __all__ = [
     "PipelineWeightsMismatchError",
     "WeightsMismatchError",
+    "check_config_fits_weights",
     "check_loading_info",
+    "header_shapes",
+    "mismatched_header_shapes",
     "load_strictly",
     "loading_for_a_pipeline",
     "new_head_keys",
+    "oversized_config_values",
     "quiet_load_report",
     "report_new_head",
     "weight_problems",

@@ -38,6 +38,7 @@ from .mapping import SAME, CheckpointLayout, ModuleTable, Param
 from .progress import logger
 from .transformers_classification import classification_layout, classifier_fields, classifier_settings
 from .transformers_source import (
+    check_config_fits_weights,
     check_loaded_shapes,
     check_source_config,
     check_source_location,
@@ -109,6 +110,7 @@ def _load_source(source: str, revision: Optional[str]) -> nn.Module:
     check_source_config(source, config)
     check_weight_files(source)
     class_name = source_class_name(config)
+    check_config_fits_weights(source, revision, config, getattr(transformers, class_name))  # before allocating
     try:
         with quiet_load_report():
             model, info = getattr(transformers, class_name).from_pretrained(

@@ -23,9 +23,16 @@ from ..modeling_classification import PerceiverForSequenceClassification
 from ..output_folder import plan_output_folder
 from .errors import ConversionError
 from .perceiver_io_card import LibrarySource, file_sha256, perceiver_io_command
-from .perceiver_io_classifier import classifier_config, classifier_hyper_parameters, classifier_layout, is_text_classifier
+from .perceiver_io_classifier import (
+    CLASSIFIER_WEIGHT,
+    classifier_config,
+    classifier_hyper_parameters,
+    classifier_layout,
+    is_text_classifier,
+)
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
+from .library_sizes import check_sizes_fit_weights
 from .perceiver_io_folder import write_library_folder
 from .perceiver_io_mapping import EMBEDDING, OUTPUT_QUERY, perceiver_io_layout, shared_copies
 
@@ -35,6 +42,12 @@ LIBRARY = "perceiver-io 0.4"
 def _drop_shared_copies(tensors: dict[str, torch.Tensor], tied: bool, config: PerceiverConfig, what: str) -> None:
     """Remove the library's second registrations of shared modules, after checking they equal the original."""
     for copy, original in shared_copies(list(tensors), tied, config).items():
+        if original in tensors and tensors[copy].shape != tensors[original].shape:
+            raise ConversionError(
+                f"{what}: {copy} has shape {list(tensors[copy].shape)} and {original} {list(tensors[original].shape)}, "
+                "but the settings say these weights are shared; check that the settings are the ones the checkpoint "
+                "was trained with."
+            )
         if original in tensors and not torch.equal(tensors[copy], tensors[original]):
             raise ConversionError(
                 f"{what}: {copy} differs from {original}, but the settings say these weights are shared "
@@ -92,8 +105,9 @@ def convert_perceiver_io_checkpoint(
     output_plan = plan_output_folder(output_dir, force=force, inputs=inputs)
     tensors, settings = read_checkpoint(source, Path(settings_json) if settings_json else None)
     classifier = is_text_classifier(settings)
-    config = classifier_config(settings) if classifier else library_config(settings)
     what = f"{LIBRARY} checkpoint {str(source)!r}"
+    check_sizes_fit_weights(settings, tensors, what, CLASSIFIER_WEIGHT if classifier else None)
+    config = classifier_config(settings) if classifier else library_config(settings)
     tensors = library_tensors_to_ours(tensors, config, what)
     digest = file_sha256(source)
     library_source = LibrarySource(

@@ -13,11 +13,14 @@ import json
 import pickle
 import re
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Mapping, Optional
 
 import torch
 
 from .errors import ConversionError, UnsafePickleError
+from .settings_graph import plain_settings
+from .tensor_sizes import check_tensor_sizes
 
 TEXT_CONFIGS = {
     "perceiver.model.text.common.TextEncoderConfig": "encoder",
@@ -40,16 +43,21 @@ SUPPORTED = ("perceiver-io 0.4 text models: LitLanguageModel / LitTextClassifier
 
 
 class LibraryObject:
-    """What an allow-listed object of the checkpoint becomes: its pickled state, nothing else."""
+    """What an allow-listed object of the checkpoint becomes: its pickled state, nothing else.
 
+    The state is kept in one slot, never as attributes, so a field named like a method (`fields`,
+    `__setstate__`, ...) stays a field."""
+
+    __slots__ = ("_state",)
     library_name = ""
 
     def __setstate__(self, state: Any) -> None:
-        self.__dict__.update(state if isinstance(state, dict) else {"state": state})
+        fields = dict(state) if isinstance(state, Mapping) else {"state": state}
+        object.__setattr__(self, "_state", {**getattr(self, "_state", {}), **fields})
 
-    def fields(self) -> dict[str, Any]:
-        """The object's fields (a dataclass pickles its `__dict__`)."""
-        return dict(self.__dict__)
+    def fields(self) -> Mapping[str, Any]:
+        """The object's fields (a dataclass pickles its `__dict__`), read-only."""
+        return MappingProxyType(getattr(self, "_state", {}))
 
 
 class AttributeDictStandIn(dict):
@@ -76,25 +84,27 @@ def _refused(path: Path, error: Exception) -> ConversionError:
 
 
 def load_torch_file(path: Path) -> Any:
-    """`torch.load(path, weights_only=True)` with the allow-list; a refused global raises one clear error."""
+    """`torch.load(path, weights_only=True)` with the allow-list; a refused global raises one clear error, and so
+    does a file that is empty or not a torch file."""
     if not path.is_file():
         raise ConversionError(f"{path} does not exist or is not a file.")
+    if path.stat().st_size == 0:
+        raise ConversionError(f"{path} is empty (0 bytes); copy or download the checkpoint again.")
     try:
         with torch.serialization.safe_globals(_allow_list()):
             return torch.load(path, map_location="cpu", weights_only=True, mmap=False)
     except pickle.UnpicklingError as error:
         raise _refused(path, error) from None
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        raise ConversionError(f"{path} is not a readable torch checkpoint ({str(error).splitlines()[0]}).") from None
+    except RecursionError:
+        raise ConversionError(f"{path} is not a readable torch checkpoint (its objects are nested too deeply); "
+                              "the file is corrupt or hostile.") from None
+    except Exception as error:  # anything torch raises on bad data: RuntimeError, EOFError, IndexError, ...
+        problem = (str(error).splitlines() or [type(error).__name__])[0]
+        raise ConversionError(f"{path} is not a readable torch checkpoint ({problem}).") from None
 
 
-def _plain(value: Any) -> Any:
-    """Config objects -> dicts of their fields, recursively (so the settings are plain data)."""
-    if isinstance(value, LibraryObject):
-        return {name: _plain(item) for name, item in value.fields().items()}
-    if isinstance(value, Mapping):
-        return {key: _plain(item) for key, item in value.items()}
-    return value
+def _settings_fields(obj: Any) -> Optional[Mapping[str, Any]]:
+    return obj.fields() if isinstance(obj, LibraryObject) else None
 
 
 def read_checkpoint(path: Path, settings_json: Optional[Path] = None) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
@@ -111,16 +121,20 @@ def read_checkpoint(path: Path, settings_json: Optional[Path] = None) -> tuple[d
         if not isinstance(hyper_parameters, Mapping):
             raise ConversionError(f"{path} is a Lightning checkpoint without hyper_parameters; pass the model settings "
                                   "as JSON with --config and the state dict alone.")
-        settings = _plain(hyper_parameters) if settings_json is None else read_settings(settings_json)
+        settings = (plain_settings(hyper_parameters, repr(str(path)), _settings_fields) if settings_json is None
+                    else read_settings(settings_json))
         state_dict = loaded["state_dict"]
     else:
         if settings_json is None:
             raise ConversionError(f"{path} is a plain state dict: give the TextEncoderConfig/TextDecoderConfig values "
                                   "as JSON with --config SETTINGS.json (see docs/perceiver-io.md).")
         settings, state_dict = read_settings(settings_json), loaded
+    if not isinstance(state_dict, Mapping):
+        raise ConversionError(f"{path}'s state_dict is a {type(state_dict).__name__}, not a mapping of tensors.")
     tensors = {name: value for name, value in state_dict.items() if isinstance(value, torch.Tensor)}
-    if len(tensors) != len(state_dict):
+    if len(tensors) != len(state_dict) or not all(isinstance(name, str) for name in tensors):
         raise ConversionError(f"{path}'s state dict holds values that are not tensors; supported: {SUPPORTED}.")
+    check_tensor_sizes(tensors, path)
     if tensors and all(name.startswith("model.") for name in tensors):
         tensors = {name[len("model."):]: value for name, value in tensors.items()}
     return tensors, settings
@@ -132,6 +146,8 @@ def read_settings(path: Path) -> dict[str, Any]:
         settings = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError) as error:
         raise ConversionError(f"Cannot read the model settings {path}: {error}.") from None
+    except RecursionError:
+        raise ConversionError(f"Cannot read the model settings {path}: nested too deeply.") from None
     if not isinstance(settings, dict):
         raise ConversionError(f"{path} must hold a JSON object with encoder, decoder, num_latents, num_latent_channels.")
-    return settings
+    return plain_settings(settings, repr(str(path)))

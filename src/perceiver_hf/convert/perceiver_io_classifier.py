@@ -33,6 +33,33 @@ CLASSIFIER_DEFAULTS = V0_4.classifier
 CLASSIFIER_KEY = "num_classes"
 """The field only a `ClassificationDecoderConfig` has (how a settings JSON says "text classifier")."""
 LIBRARY_CLASSIFIER = "perceiver-io 0.4's TextClassifier"
+CLASSIFIER_WEIGHT = "1.output_adapter.linear.weight"
+"""The classifier's output layer [num_classes, F] (0.4 and, under "backend_model.", 0.9-0.11)."""
+
+
+def label_names(id2label: Any, num_classes: int) -> dict[int, str] | None:
+    """`id2label` (a mapping index -> name, or a list of names) as {index: name} for indices 0..num_classes-1;
+    None when absent; a one-line `ConversionError` for anything else."""
+    if id2label is None or id2label == {} or id2label == []:
+        return None
+    if isinstance(id2label, (list, tuple)):
+        id2label = dict(enumerate(id2label))
+    if not isinstance(id2label, Mapping):
+        raise ConversionError(f"id2label must map class indices to names (or list the names), got a "
+                              f"{type(id2label).__name__}.")
+    labels: dict[int, str] = {}
+    for index, name in id2label.items():
+        number = int(index) if isinstance(index, str) and index.isdigit() else index
+        if not isinstance(number, int) or isinstance(number, bool) or not isinstance(name, str):
+            raise ConversionError(f"id2label must map class indices to label names, but has {index!r}: "
+                                  f"{name!r} (a {type(name).__name__}).")
+        labels[number] = name
+    if len(labels) != num_classes or not all(0 <= index < num_classes for index in labels):  # no range allocated
+        shown = sorted(labels)[:6]
+        more = "..." if len(labels) > 6 else ""
+        raise ConversionError(f"id2label has indices {shown}{more}; "
+                              f"the classifier has num_classes={num_classes} (indices 0..{num_classes - 1}).")
+    return labels
 
 
 def is_text_classifier(settings: Mapping[str, Any]) -> bool:
@@ -42,19 +69,23 @@ def is_text_classifier(settings: Mapping[str, Any]) -> bool:
 
 
 def classifier_config(
-    settings: Mapping[str, Any], id2label: Mapping[Any, str] | None = None, version: LibraryVersion = V0_4
+    settings: Mapping[str, Any], id2label: Any = None, version: LibraryVersion = V0_4
 ) -> PerceiverConfig:
     """The `PerceiverConfig` of a `PerceiverForSequenceClassification` computing the library's `TextClassifier`.
 
     Args:
         settings: {"encoder": TextEncoderConfig fields, "decoder": ClassificationDecoderConfig fields,
             "num_latents": N, "num_latent_channels": D}; the decoder may also hold "id2label" (JSON only).
-        id2label: label names, class index -> name (default LABEL_i).
+        id2label: label names, class index -> name, or a list of names (default LABEL_i).
         version: the library version whose fields and semantics these are.
     """
     fields, encoder = encoder_fields(settings, version)
+    if not isinstance(settings["decoder"], Mapping):
+        raise ConversionError(f"The classifier decoder config is a {type(settings['decoder']).__name__}, not a "
+                              f"mapping of {version.name} fields.")
     decoder_values = dict(settings["decoder"])
-    id2label = id2label or decoder_values.pop("id2label", None)
+    explicit = decoder_values.pop("id2label", None)
+    id2label = id2label if id2label is not None else explicit
     decoder = complete(decoder_values, version.classifier, "classifier decoder config", version)
     if decoder["num_output_queries"] != 1:
         raise ConversionError(
@@ -64,10 +95,7 @@ def classifier_config(
     check_same_dropout(encoder, decoder)
     query_channels = decoder["num_output_query_channels"] or decoder["num_classes"]  # the library's unset width
     qk_channels = decoder["num_cross_attention_qk_channels"] or query_channels
-    labels = {int(index): str(name) for index, name in id2label.items()} if id2label else None
-    if labels is not None and sorted(labels) != list(range(decoder["num_classes"])):
-        raise ConversionError(f"id2label has indices {sorted(labels)}; the classifier has "
-                              f"num_classes={decoder['num_classes']} (indices 0..{decoder['num_classes'] - 1}).")
+    labels = label_names(id2label, decoder["num_classes"])
     return PerceiverConfig(
         **fields,
         num_labels=decoder["num_classes"],
@@ -123,4 +151,5 @@ def classifier_hyper_parameters(config: PerceiverConfig) -> dict[str, Any]:
     )
     return settings
 
-__all__ = ["classifier_config", "classifier_hyper_parameters", "classifier_layout", "is_text_classifier"]
+__all__ = ["CLASSIFIER_WEIGHT", "classifier_config", "classifier_hyper_parameters", "classifier_layout", "is_text_classifier",
+           "label_names"]

@@ -20,6 +20,7 @@ from typing import Any, Mapping
 
 from ..configuration_perceiver import PerceiverConfig
 from .errors import ConversionError
+from .library_fields import check_field_types
 from .perceiver_io_versions import V0_4, LibraryVersion
 
 ENCODER_DEFAULTS = V0_4.encoder
@@ -56,7 +57,7 @@ def complete(values: Any, defaults: Mapping[str, Any], what: str, version: Libra
     every field, missing ones) refused in one line."""
     if not isinstance(values, Mapping):
         raise ConversionError(f"The {what} is a {type(values).__name__}, not a mapping of {version.name} fields.")
-    unknown = sorted(set(values) - set(defaults))
+    unknown = sorted(set(values) - set(defaults), key=str)
     missing = sorted(set(defaults) - set(values)) if version.all_fields_required else []
     if unknown or missing:
         found = "; ".join(part for part in (f"unknown field(s) {unknown}" if unknown else "",
@@ -65,7 +66,27 @@ def complete(values: Any, defaults: Mapping[str, Any], what: str, version: Libra
             f"The {what} has {found}; this converter supports {version.name} text models, whose {what} has the "
             f"fields {sorted(defaults)}."
         )
+    check_field_types(values, defaults, what)
     return {**defaults, **values}
+
+
+MODEL_FIELD_KINDS = {"num_latents": 1, "num_latent_channels": 1, "activation_checkpointing": False,
+                     "activation_offloading": False}
+"""The model settings' own fields, each with a value of its kind (see `library_fields`)."""
+
+
+def check_model_keys(hyper_parameters: Mapping[str, Any], version: LibraryVersion = V0_4) -> None:
+    """Refuse model settings without the keys `version` has (or, where it always writes every key, with others),
+    and model-level fields of the wrong type."""
+    keys = set(hyper_parameters)
+    missing, unknown = sorted(set(version.model_keys) - keys), sorted(keys - set(version.model_keys))
+    if missing or (unknown and version.all_fields_required):
+        raise ConversionError(
+            f"The model settings have {sorted(keys, key=str)}; {version.name} model settings have "
+            f"{list(version.model_keys)} (a Lightning checkpoint's hyper_parameters, the JSON given with a state "
+            "dict, or config.json's model_config)."
+        )
+    check_field_types(hyper_parameters, MODEL_FIELD_KINDS, "model settings")
 
 
 def encoder_fields(
@@ -73,13 +94,7 @@ def encoder_fields(
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """(the `PerceiverConfig` fields of the library's text encoder and latents, its completed `TextEncoderConfig`
     values): shared by the masked LM and the text classifier, whose encoders are the same `TextEncoder`."""
-    keys = set(hyper_parameters)
-    missing, unknown = sorted(set(version.model_keys) - keys), sorted(keys - set(version.model_keys))
-    if missing or (unknown and version.all_fields_required):
-        raise ConversionError(
-            f"The model settings have {sorted(keys)}; {version.name} model settings have {list(version.model_keys)} "
-            "(a Lightning checkpoint's hyper_parameters, the JSON given with a state dict, or config.json's model_config)."
-        )
+    check_model_keys(hyper_parameters, version)
     encoder = complete(hyper_parameters["encoder"], version.encoder, "encoder config", version)
     latent_channels = hyper_parameters["num_latent_channels"]
     if not 1 <= encoder["num_cross_attention_layers"] <= encoder["num_self_attention_blocks"]:

@@ -23,11 +23,14 @@ from ..output_folder import plan_output_folder
 from .errors import ConversionError
 from .perceiver_io_card import LibrarySource, file_sha256, perceiver_io_command
 from .perceiver_io_checkpoint import load_torch_file
-from .perceiver_io_classifier import classifier_config
+from .library_sizes import check_sizes_fit_weights
+from .perceiver_io_classifier import CLASSIFIER_WEIGHT, classifier_config
 from .perceiver_io_config import library_config
 from .perceiver_io_folder import write_library_folder
 from .perceiver_io_hf_mapping import BACKEND_PREFIX, OUTPUT_QUERY, perceiver_io_hf_layout
 from .perceiver_io_versions import V0_11
+from .settings_graph import plain_settings
+from .tensor_sizes import check_tensor_sizes
 
 MASKED_LM = "perceiver-io-masked-language-model"
 TEXT_CLASSIFIER = "perceiver-io-text-classifier"
@@ -92,8 +95,8 @@ def read_library_config(path: Path) -> dict[str, Any]:
         raise ConversionError(f"{path} is {path.stat().st_size:,} bytes, not a config.json (a few KB).")
     try:
         config = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError) as error:
-        raise ConversionError(f"{path} is not readable JSON ({error}).") from None
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ConversionError(f"{path} is not readable JSON ({error or 'nested too deeply'}).") from None
     if not isinstance(config, dict):
         raise ConversionError(f"{path} holds a JSON {type(config).__name__}, not a config object.")
     model_type = config.get("model_type")
@@ -116,14 +119,19 @@ def read_library_weights(path: Path) -> dict[str, torch.Tensor]:
         from safetensors import SafetensorError
         from safetensors.torch import load_file
 
+        if path.stat().st_size == 0:
+            raise ConversionError(f"{path} is empty (0 bytes); save or download the model again.")
         try:
             tensors = load_file(path)
         except (SafetensorError, OSError, ValueError) as error:
             raise ConversionError(f"{path} is not a readable safetensors file ({error}).") from None
     else:
         tensors = load_torch_file(path)
-        if not isinstance(tensors, dict) or not all(isinstance(value, torch.Tensor) for value in tensors.values()):
+        if not isinstance(tensors, dict) or not all(
+            isinstance(name, str) and isinstance(value, torch.Tensor) for name, value in tensors.items()
+        ):
             raise ConversionError(f"{path} does not hold a state dict of tensors; supported: {SUPPORTED}.")
+        check_tensor_sizes(tensors, path)
     outside = sorted(name for name in tensors if not name.startswith(BACKEND_PREFIX))
     if outside:
         raise ConversionError(f"{path} has weights outside {BACKEND_PREFIX!r} (e.g. {outside[:3]}); the library keeps "
@@ -159,13 +167,16 @@ def convert_perceiver_io_folder(
     """
     output_plan = plan_output_folder(output_dir, force=force, inputs=[source])  # before anything is read or downloaded
     files = LibrarySourceFiles(str(source), revision)
-    library = read_library_config(files.config())
+    config_path = files.config()
+    library = read_library_config(config_path)
     classifier = library["model_type"] == TEXT_CLASSIFIER
-    settings = library["model_config"]
-    config = (classifier_config(settings, library.get("id2label"), V0_11) if classifier
-              else library_config(settings, V0_11))  # fmt: skip
+    settings = plain_settings(library["model_config"], repr(str(config_path)))
     weights_path = files.weights()
     tensors = read_library_weights(weights_path)
+    what = f"{V0_11.name} folder {str(source)!r}"
+    check_sizes_fit_weights(settings, tensors, what, CLASSIFIER_WEIGHT if classifier else None)
+    config = (classifier_config(settings, library.get("id2label"), V0_11) if classifier
+              else library_config(settings, V0_11))  # fmt: skip
     queries = tensors.get(OUTPUT_QUERY)
     if not classifier and queries is not None and queries.shape[0] > config.max_seq_len:
         tensors[OUTPUT_QUERY] = queries[: config.max_seq_len]  # never decoded: the library keeps the first L outputs
@@ -189,7 +200,7 @@ def convert_perceiver_io_folder(
                                       if classifier else config.decoder_cross_attention_residual),
         tensors=tensors,
         config=config,
-        what=f"{V0_11.name} folder {str(source)!r}",
+        what=what,
         classifier=classifier,
         byte_tokenizer=byte_tokenizer,
         command=command or perceiver_io_command(source, output_dir, force, revision=revision),

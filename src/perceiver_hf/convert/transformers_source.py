@@ -8,11 +8,13 @@ deep inside transformers or safetensors).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any, Optional
 
 from ..core.layers import ACTIVATIONS
-from ..loading_checks import unreadable_safetensors
+from ..loading_checks import checkpoint_folder, unreadable_safetensors
+from ..strict_loading import header_shapes, mismatched_header_shapes, oversized_config_values
 from .errors import ConversionError
 
 SIZE_FIELDS = (
@@ -99,6 +101,25 @@ def check_weight_files(source: str) -> None:
         )
 
 
+def check_config_fits_weights(source: str, revision: Optional[str], config: Any, model_class: Any) -> None:
+    """Before `model_class.from_pretrained` allocates: refuse a config.json whose sizes exceed what the
+    safetensors weights hold in all, or whose model's weights would have other shapes than the headers say
+    (the model built on the meta device). Skipped where no local safetensors checkpoint is found."""
+    folder = Path(source) if Path(source).is_dir() else checkpoint_folder(source, {"revision": revision})
+    header = header_shapes(folder) if folder is not None else None
+    if header is None:
+        return
+    num_values = sum(math.prod(shape) for shape in header.values())
+    oversized = oversized_config_values(config.to_dict(), num_values)
+    if oversized:
+        field, value = oversized[0]
+        raise ConversionError(
+            f"{_config_file(source)} says {field}={value:,}, but the weights hold {num_values:,} values in all, so no "
+            f"size of the model can be that large. Restore the config.json saved with these weights, or {_REMAKE}."
+        )
+    check_loaded_shapes(source, {"mismatched_keys": mismatched_header_shapes(model_class, config, header)})
+
+
 def check_loaded_shapes(source: str, info: dict[str, Any]) -> None:
     """Refuse weights whose shapes do not fit config.json (transformers' loading info `mismatched_keys`)."""
     mismatched = sorted(info.get("mismatched_keys") or (), key=str)
@@ -113,6 +134,7 @@ def check_loaded_shapes(source: str, info: dict[str, Any]) -> None:
 
 
 __all__ = [
+    "check_config_fits_weights",
     "check_loaded_shapes",
     "check_source_config",
     "check_source_location",
