@@ -9,7 +9,7 @@ list are read from these declarations (`config_fields`). Where each field become
 output queries).
 """
 
-from typing import Any
+from typing import Any, Optional
 
 from huggingface_hub.dataclasses import strict
 from transformers import PreTrainedConfig
@@ -33,6 +33,10 @@ from .config_validation import (
 # The config imports only its leaf modules (field declaration, checks), so the model code depends on it, never the
 # reverse.
 HIDDEN_ACTIVATIONS = ("gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_tanh", "relu", "silu")
+
+MAX_NUM_LABELS = 1_000_000
+"""The most classes a config may declare: transformers names every one (LABEL_i) when the config is made, before
+any weight is read, so a config.json saying 10**9 would allocate gigabytes."""
 
 
 @document_fields
@@ -214,6 +218,20 @@ class PerceiverConfig(PreTrainedConfig):
         0, OPTIONAL_INT,
         "id of the padding token (the byte tokenizer's [PAD] is 0).",
     )
+
+    @property
+    def num_labels(self) -> Optional[int]:
+        """The number of classes of a classification head (`len(id2label)`), as transformers defines it."""
+        return PreTrainedConfig.num_labels.fget(self)
+
+    @num_labels.setter
+    def num_labels(self, num_labels: int) -> None:
+        # transformers makes a LABEL_i name for each class: bound the count before anything is allocated
+        if isinstance(num_labels, bool) or not isinstance(num_labels, int) or not 0 < num_labels <= MAX_NUM_LABELS:
+            raise field_error(
+                type(self).__name__, "num_labels", num_labels, f"an integer from 1 to {MAX_NUM_LABELS:,} classes"
+            )
+        PreTrainedConfig.num_labels.fset(self, num_labels)
 
     def validate_architecture(self) -> None:
         """Part of `@strict`'s validation: the checks that involve several fields (each field's own type and

@@ -114,3 +114,18 @@ def test_convert_transformers_refuses_mis_shaped_weights_before_loading(
     _edit_config(transformers_source, lambda c: c.update(num_latents=c["num_latents"] * 2))
     _refused(lambda: convert_transformers_checkpoint(str(transformers_source), tmp_path / "out", progress=False),
              ConversionError, "does not describe the weights", "latents")  # fmt: skip
+
+
+def test_a_config_json_with_a_billion_labels_is_refused_before_naming_them(tmp_path) -> None:
+    """transformers names every class (LABEL_i) when a config is made, Auto classes included: 10**9 allocated
+    gigabytes before any weight was read (issue 26 item 1)."""
+    from transformers import AutoConfig
+
+    from perceiver_hf import PerceiverConfig
+
+    config = PerceiverConfig(num_labels=3).to_dict()
+    config.pop("id2label"), config.pop("label2id")
+    (tmp_path / "config.json").write_text(json.dumps({**config, "num_labels": 10**9}), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"num_labels must be an integer from 1 to 1,000,000 classes, got 1000000000"):
+        AutoConfig.from_pretrained(tmp_path)  # the setter refuses before transformers names a single label
+    assert PerceiverConfig(num_labels=7).num_labels == 7 and len(PerceiverConfig(num_labels=7).id2label) == 7
