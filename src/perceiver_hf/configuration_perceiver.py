@@ -221,8 +221,9 @@ class PerceiverConfig(PreTrainedConfig):
 
     @property
     def num_labels(self) -> Optional[int]:
-        """The number of classes of a classification head (`len(id2label)`), as transformers defines it."""
-        return PreTrainedConfig.num_labels.fget(self)
+        """The number of classes of a classification head (`len(id2label)`), as transformers defines it (read
+        directly, not through the parent's property, so that compiled forwards trace it)."""
+        return len(self.id2label) if self.id2label is not None else None
 
     @num_labels.setter
     def num_labels(self, num_labels: int) -> None:

@@ -111,6 +111,7 @@ def _load_source(source: str, revision: Optional[str]) -> nn.Module:
     check_weight_files(source)
     class_name = source_class_name(config)
     check_config_fits_weights(source, revision, config, getattr(transformers, class_name))  # before allocating
+    logger.info("Loading transformers' Perceiver from %s", source)
     try:
         with quiet_load_report():
             model, info = getattr(transformers, class_name).from_pretrained(
@@ -289,8 +290,7 @@ def convert_transformers_checkpoint(
     source = str(source)
     check_source_location(source)
     output_plan = plan_output_folder(output_dir, force=force, inputs=[source])
-    logger.info("Loading transformers' Perceiver from %s", source)
-    model = _load_source(source, revision)
+    model = _load_source(source, revision)  # announces the loading once the source's files are checked
     classifier = isinstance(model, transformers_class(SEQUENCE_CLASSIFIER))
     layout = CLASSIFIER_LAYOUT if classifier else TRANSFORMERS_LAYOUT
     params = dict(model.state_dict())
