@@ -169,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
         fill = _load(model, args.revision, "model", lambda: _pipeline(task, model, tokenizer, args))
         if args.quantize == "int8":
             _quantize_int8(fill.model)
+        else:
+            _use_onednn_on_cpu(fill.model)
         results = _fill_texts(fill, texts, mode, args)
     except FillError as error:
         print(f"perceiver-hf fill: error: {error}", file=sys.stderr)
@@ -311,6 +313,18 @@ def _pipeline(task: str, model: str, tokenizer: Any, args: argparse.Namespace) -
 
     loaded = PerceiverForMaskedLM.from_pretrained(model, revision=args.revision, dtype=args.dtype or "auto")
     return pipeline(task, model=loaded, tokenizer=tokenizer, device=args.device)
+
+
+def _use_onednn_on_cpu(model: Any) -> None:
+    """This command's own float32 CPU model runs its linears on oneDNN (`perceiver_hf.cpu_linear`: the documented
+    inference opt-in, a few percent to 25% faster here); the model is not handed to other tools afterwards."""
+    import torch
+
+    from perceiver_hf.cpu_linear import use_onednn_linears
+
+    parameter = next(model.parameters())
+    if parameter.device.type == "cpu" and parameter.dtype == torch.float32:
+        use_onednn_linears(model)
 
 
 def _quantize_int8(model: Any) -> None:
