@@ -14,6 +14,7 @@ from perceiver_hf.cli import main
 
 COMMANDS = {
     "fill": lambda model, out: ["fill", model, "some [MASK] text"],
+    "classify": lambda model, out: ["classify", model, "some text"],
     "export onnx": lambda model, out: ["export", "onnx", model, out],
     "export-hub": lambda model, out: ["export-hub", model, out],
 }
@@ -113,3 +114,39 @@ def test_an_unwritable_output_is_one_line_before_any_work(tmp_path, capsys, comm
     assert "OUTPUT" in errors[0] and ("is a file, not a folder" in errors[0] or "cannot be written" in errors[0])
     assert "unexpected" not in errors[0]  # answered by the output-folder check, not by the last-resort boundary
     assert a_file.read_text(encoding="utf-8") == "mine\n" and sorted(p.name for p in tmp_path.iterdir()) == ["a_file"]
+
+
+CONVERTERS = {
+    "convert haiku": lambda source, out: ["convert", "haiku", source, out, "--quiet"],
+    "convert transformers": lambda source, out: ["convert", "transformers", source, out, "--quiet"],
+    "convert perceiver-io": lambda source, out: ["convert", "perceiver-io", source, out, "--quiet"],
+}
+EXPECTED = {  # (converter, case) -> what its one line names
+    ("convert haiku", "missing"): "does not exist",
+    ("convert haiku", "folder instead of file"): "is a folder, not the pickle file",
+    ("convert haiku", "other kind"): "as a pickle",
+    ("convert transformers", "missing"): "does not exist",
+    ("convert transformers", "file instead of folder"): "is a file",
+    ("convert transformers", "other kind"): "model_type 'bert'",
+    ("convert perceiver-io", "missing"): "does not exist",
+    ("convert perceiver-io", "file instead of folder"): "weights.bin",
+    ("convert perceiver-io", "other kind"): "model_type 'bert'",
+}
+
+
+@pytest.mark.parametrize("converter, case", sorted(EXPECTED))
+def test_a_bad_source_is_one_line_and_writes_nothing(tmp_path, capsys, converter: str, case: str) -> None:
+    sources = bad_models(tmp_path)
+    source = {
+        "missing": sources["missing"][0],
+        "file instead of folder": sources["file"][0],
+        "folder instead of file": sources["no config"][0],
+        "other kind": sources["other model type"][0] if converter != "convert haiku" else sources["file"][0],
+    }[case]
+    before = sorted(p.name for p in tmp_path.iterdir())
+    code = main(CONVERTERS[converter](source, str(tmp_path / "out")))
+    captured = capsys.readouterr()
+    errors = [line for line in captured.err.splitlines() if "error:" in line]
+    assert code != 0 and len(errors) == 1 and "Traceback" not in captured.err, captured.err
+    assert EXPECTED[(converter, case)] in errors[0] and "unexpected" not in errors[0], errors[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == before
