@@ -36,7 +36,6 @@ import os
 import re
 from typing import Any, Optional
 
-import numpy as np
 from tokenizers import AddedToken, Encoding, Regex, Tokenizer, decoders, pre_tokenizers
 from tokenizers.models import BPE
 from tokenizers.pre_tokenizers import ByteLevel, Split
@@ -47,16 +46,25 @@ from transformers.tokenization_utils_base import (
     TruncationStrategy,
 )
 from transformers.tokenization_utils_tokenizers import TOKENIZER_FILE, TokenizersBackend
-from transformers.utils import TensorType
 
+from .byte_rows import (
+    FAST_PATH_KEYWORDS,
+    FAST_PATH_MUST_BE_OFF,
+    NUM_BYTES,
+    NUM_SPECIAL_TOKENS,
+    not_utf8,
+    padded_length,
+    rows_to_batch,
+    special_token_pattern,
+    text_to_id_bytes,
+    truncate,
+    truncates,
+)
 from .lazy_encodings import LazyEncodings
 from .tokenizer_max_length import capped_model_max_length, folder_max_seq_len, saved_model_max_length
 
 logger = logging.getLogger(__name__)
 
-NUM_SPECIAL_TOKENS = 6
-"""Ids 0-5 are special tokens; byte ``b`` has id ``b + NUM_SPECIAL_TOKENS``."""
-NUM_BYTES = 256
 BYTE_VOCAB_SIZE = NUM_SPECIAL_TOKENS + NUM_BYTES  # 262
 DEFAULT_MODEL_MAX_LENGTH = 2048
 WORD_PATTERN = r"\S+\s*"
@@ -310,20 +318,20 @@ class PerceiverByteTokenizer(TokenizersBackend):
             _check_encodable(texts)
             return super()._encode_plus(text, text_pair=text_pair, **kwargs)
         pattern, special_ids, prefix, suffix = setup
-        rows = [_text_to_id_bytes(t, pattern, special_ids, index) for index, t in enumerate(texts)]
+        rows = [text_to_id_bytes(t, pattern, special_ids, index) for index, t in enumerate(texts)]
 
         max_length = kwargs.get("max_length")
-        if _truncates(kwargs):
+        if truncates(kwargs):
             if full_lengths is not None:
                 full_lengths.extend(len(row) + len(prefix) + len(suffix) for row in rows)
             keep = max_length - len(prefix) - len(suffix)
-            rows = [_truncate(row, keep, self.truncation_side) for row in rows]
+            rows = [truncate(row, keep, self.truncation_side) for row in rows]
         if prefix or suffix:
             rows = [prefix + row + suffix for row in rows]
 
         padding_strategy = kwargs.get("padding_strategy", PaddingStrategy.DO_NOT_PAD)
         lengths = [len(row) for row in rows]
-        target = _padded_length(lengths, padding_strategy, max_length, kwargs.get("pad_to_multiple_of"))
+        target = padded_length(lengths, padding_strategy, max_length, kwargs.get("pad_to_multiple_of"))
         return_tensors = kwargs.get("return_tensors")
         if return_tensors is not None and len({max(n, target) for n in lengths}) > 1:
             return super()._encode_plus(text, text_pair=text_pair, **kwargs)  # ragged: transformers' own error
@@ -332,7 +340,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
 
         return_mask = kwargs.get("return_attention_mask")
         padding_side = kwargs.get("padding_side") or self.padding_side
-        data = _rows_to_batch(
+        data = rows_to_batch(
             rows,
             lengths,
             target,
@@ -358,7 +366,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
     def _check_truncation_length(self, kwargs: dict[str, Any]) -> None:
         """Refuse a `max_length` that cannot even hold the special tokens this tokenizer adds."""
         max_length = kwargs.get("max_length")
-        if not _truncates(kwargs) or max_length is None or not kwargs.get("add_special_tokens", True):
+        if not truncates(kwargs) or max_length is None or not kwargs.get("add_special_tokens", True):
             return
         num_special = self.num_special_tokens_to_add()
         if max_length < num_special:
@@ -376,9 +384,9 @@ class PerceiverByteTokenizer(TokenizersBackend):
             return None
         if not isinstance(texts, (list, tuple)) or not all(isinstance(t, str) for t in texts):
             return None
-        if any(kwargs.get(key) for key in _FAST_PATH_MUST_BE_OFF):
+        if any(kwargs.get(key) for key in FAST_PATH_MUST_BE_OFF):
             return None
-        if any(value and key not in _FAST_PATH_KEYWORDS for key, value in kwargs.items()):
+        if any(value and key not in FAST_PATH_KEYWORDS for key, value in kwargs.items()):
             return None  # an option this path does not know: let transformers handle it
         if kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) == TruncationStrategy.ONLY_SECOND:
             return None
@@ -391,7 +399,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
         if kwargs.get("split_special_tokens"):
             return None, {}, prefix, suffix
         special_ids = {token.content: bytes([index]) for index, token in added.items()}
-        return _special_token_pattern(tuple(special_ids)), special_ids, prefix, suffix
+        return special_token_pattern(tuple(special_ids)), special_ids, prefix, suffix
 
     def _special_token_affixes(self) -> tuple[bytes, bytes] | tuple[None, None]:
         """Ids the post-processor puts before and after a single sequence (e.g. [BOS] ... [EOS]), as bytes."""
@@ -443,69 +451,6 @@ class PerceiverByteTokenizer(TokenizersBackend):
         return file_names + (path,)
 
 
-# --- the vectorised UTF-8 path ---------------------------------------------------------------------------------
-# UTF-8 from `str.encode` never contains the bytes 0xF5-0xFF, so every byte id (at most 0xF4 + 6 = 250) and every
-# special id (0-5) fits in one byte: a row of ids is held as a `bytes` object, and `bytes.translate` maps a
-# text's UTF-8 bytes to ids in C.
-_BYTE_TO_ID = bytes((byte + NUM_SPECIAL_TOKENS) % NUM_BYTES for byte in range(NUM_BYTES))
-_FAST_PATH_MUST_BE_OFF = (
-    "is_split_into_words",
-    "stride",
-    "return_token_type_ids",
-    "return_overflowing_tokens",
-    "return_special_tokens_mask",
-    "return_offsets_mapping",
-    "return_length",
-)
-_FAST_PATH_KEYWORDS = frozenset(
-    [
-        *_FAST_PATH_MUST_BE_OFF,
-        "add_special_tokens",
-        "padding_strategy",
-        "truncation_strategy",
-        "max_length",
-        "pad_to_multiple_of",
-        "padding_side",
-        "return_tensors",
-        "return_attention_mask",
-        "verbose",
-        "split_special_tokens",
-    ]
-)
-
-
-@functools.lru_cache(maxsize=8)
-def _special_token_pattern(tokens: tuple[str, ...]) -> re.Pattern[str]:
-    """Regex splitting text around special tokens, longest first (the Rust added-vocabulary matching rule)."""
-    alternatives = "|".join(re.escape(token) for token in sorted(tokens, key=len, reverse=True))
-    return re.compile(f"({alternatives})")
-
-
-def _text_to_id_bytes(
-    text: str, pattern: re.Pattern[str] | None, special_ids: dict[str, bytes], position: int = 0
-) -> bytes:
-    """Ids of one text as bytes: UTF-8 byte + 6, each special token written in the text as its own id."""
-    parts = [text] if pattern is None else pattern.split(text)  # [text, special, text, special, ...]
-    try:
-        if len(parts) == 1:
-            return text.encode("utf-8").translate(_BYTE_TO_ID)
-        return b"".join(
-            special_ids[part] if index % 2 else part.encode("utf-8").translate(_BYTE_TO_ID)
-            for index, part in enumerate(parts)
-        )
-    except UnicodeEncodeError as error:
-        raise _not_utf8(position, error) from None
-
-
-def _not_utf8(position: int, error: UnicodeEncodeError) -> ValueError:
-    character = error.object[error.start]
-    return ValueError(
-        f"Text {position} has the lone surrogate U+{ord(character):04X} at character {error.start}: it is not valid "
-        "Unicode, so it has no UTF-8 bytes to tokenize. Fix the text, e.g. "
-        "text.encode('utf-8', 'replace').decode('utf-8')."
-    )
-
-
 def _join_words(words: Any) -> Any:
     """Pre-split words (one example or a batch) with a space after every word but the last of each example.
 
@@ -544,7 +489,7 @@ def _check_encodable(texts: Any) -> None:
                 try:
                     text.encode("utf-8")
                 except UnicodeEncodeError as error:
-                    raise _not_utf8(index, error) from None
+                    raise not_utf8(index, error) from None
 
 
 def _log_truncation(full_lengths: list[int], max_length: int | None) -> None:
@@ -559,74 +504,6 @@ def _log_truncation(full_lengths: list[int], max_length: int | None) -> None:
             "rest as extra rows, or an explicit max_length to truncate silently.",
             len(cut), len(full_lengths), max_length, max(cut), sum(length - max_length for length in cut),
         )
-
-
-def _truncates(kwargs: dict[str, Any]) -> bool:
-    return kwargs.get("truncation_strategy", TruncationStrategy.DO_NOT_TRUNCATE) != TruncationStrategy.DO_NOT_TRUNCATE
-
-
-def _truncate(row: bytes, keep: int, side: str) -> bytes:
-    if len(row) <= keep:
-        return row
-    return row[:keep] if side == "right" else row[len(row) - keep :]
-
-
-def _padded_length(
-    lengths: list[int], strategy: PaddingStrategy, max_length: int | None, pad_to_multiple_of: int | None
-) -> int:
-    """Length rows are padded to (0 = no padding), with the Rust pipeline's rules; longer rows stay as they are."""
-    if strategy == PaddingStrategy.DO_NOT_PAD:
-        return 0
-    target = max(lengths, default=0) if strategy == PaddingStrategy.LONGEST else max_length
-    if pad_to_multiple_of and target % pad_to_multiple_of:
-        target += pad_to_multiple_of - target % pad_to_multiple_of
-    return target
-
-
-def _rows_to_batch(
-    rows: list[bytes],
-    lengths: list[int],
-    target: int,
-    pad_byte: bytes,
-    left: bool,
-    return_tensors: str | TensorType | None,
-    return_attention_mask: bool,
-) -> dict[str, Any]:
-    """Pad id rows to ``target`` and build input_ids (and attention_mask) as lists, numpy arrays or torch tensors."""
-    pads = [max(target - n, 0) for n in lengths]
-    padded = [pad_byte * p + row if left else row + pad_byte * p for row, p in zip(rows, pads)]
-    tensor_type = None if return_tensors is None else TensorType(return_tensors)
-    if tensor_type not in (TensorType.NUMPY, TensorType.PYTORCH):
-        data = _padded_rows_to_lists(padded, lengths, pads, left, return_attention_mask)
-        return BatchEncoding(data, tensor_type=tensor_type).data
-
-    width = len(padded[0]) if padded else 0
-    input_ids = np.frombuffer(b"".join(padded), dtype=np.uint8).reshape(len(padded), width).astype(np.int64)
-    data = {"input_ids": input_ids}  # [B, L]
-    if return_attention_mask:
-        valid = np.asarray(lengths, dtype=np.int64)[:, None]  # [B, 1]
-        positions = np.arange(width)[None, :]  # [1, L]
-        data["attention_mask"] = (positions >= width - valid if left else positions < valid).astype(np.int64)
-    if tensor_type == TensorType.PYTORCH:
-        import torch
-
-        data = {key: torch.from_numpy(value) for key, value in data.items()}
-    return data
-
-
-def _padded_rows_to_lists(
-    padded: list[bytes], lengths: list[int], pads: list[int], left: bool, return_attention_mask: bool
-) -> dict[str, list[list[int]]]:
-    data = {"input_ids": [list(row) for row in padded]}  # bytes -> ints in C (small ints are cached)
-    if return_attention_mask:  # each row is one slice of a [0..0 1..1] (or [1..1 0..0]) template
-        width = max(lengths + pads, default=0)
-        if left:
-            template = [0] * width + [1] * width
-            data["attention_mask"] = [template[width - p : width + n] for n, p in zip(lengths, pads)]
-        else:
-            template = [1] * width + [0] * width
-            data["attention_mask"] = [template[width - n : width + p] for n, p in zip(lengths, pads)]
-    return data
 
 
 def _check_special_tokens(special_tokens: list[str]) -> None:
