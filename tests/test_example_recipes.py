@@ -7,6 +7,7 @@ model's length from the tokenizer. References: the data itself (labels per word,
 
 from __future__ import annotations
 
+import functools
 from itertools import chain
 
 import numpy as np
@@ -16,6 +17,7 @@ from conftest import make_tiny_model
 from datasets import Dataset
 from helpers.classifier_folders import save_classifier_folder
 from helpers.memorised_mlm import save_model_folder
+from helpers.recipes import tokenize_and_align_labels
 from transformers import (
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
@@ -78,27 +80,8 @@ def test_run_ner_alignment_padding_and_word_level_metrics(tmp_path):
     tags = [[0, 1, 2], [1, 0, 0, 1]]
     tokenizer = AutoTokenizer.from_pretrained(folder)
 
-    def tokenize_and_align_labels(examples):
-        tokenized_inputs = tokenizer(examples["tokens"], padding=False, truncation=True, is_split_into_words=True)
-        labels = []
-        for i, label in enumerate(examples["ner_tags"]):
-            word_ids = tokenized_inputs.word_ids(batch_index=i)
-            previous_word_idx = None
-            label_ids = []
-            for word_idx in word_ids:
-                if word_idx is None:
-                    label_ids.append(-100)
-                elif word_idx != previous_word_idx:
-                    label_ids.append(label[word_idx])
-                else:
-                    label_ids.append(-100)
-                previous_word_idx = word_idx
-            labels.append(label_ids)
-        tokenized_inputs["labels"] = labels
-        return tokenized_inputs
-
     dataset = Dataset.from_dict({"tokens": words, "ner_tags": tags}).map(
-        tokenize_and_align_labels, batched=True, remove_columns=["tokens", "ner_tags"]
+        functools.partial(tokenize_and_align_labels, tokenizer), batched=True, remove_columns=["tokens", "ner_tags"]
     )
     batch = DataCollatorForTokenClassification(tokenizer)([dataset[0], dataset[1]])
     assert batch["labels"].shape == batch["input_ids"].shape

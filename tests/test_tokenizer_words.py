@@ -8,6 +8,7 @@ token-classification pipeline (which rescales word-relative offsets to the joine
 from __future__ import annotations
 
 import pytest
+from helpers.recipes import tokenize_and_align_labels
 
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
@@ -23,27 +24,6 @@ def expected_word_ids(words: list[str]) -> list[int]:
     """Each byte's word, the space after a word counted with that word."""
     last = len(words) - 1
     return [i for i, word in enumerate(words) for _ in (word + (" " if i < last else "")).encode("utf-8")]
-
-
-def tokenize_and_align_labels(tokenizer, examples: dict, label_all_tokens: bool = False) -> dict:
-    """run_ner.py's recipe (transformers 5.x examples), with label ids given directly."""
-    tokenized_inputs = tokenizer(examples["tokens"], truncation=True, is_split_into_words=True)
-    labels = []
-    for i, label in enumerate(examples["ner_tags"]):
-        word_ids = tokenized_inputs.word_ids(batch_index=i)
-        previous_word_idx = None
-        label_ids = []
-        for word_idx in word_ids:
-            if word_idx is None:
-                label_ids.append(-100)
-            elif word_idx != previous_word_idx:
-                label_ids.append(label[word_idx])
-            else:
-                label_ids.append(label[word_idx] if label_all_tokens else -100)
-            previous_word_idx = word_idx
-        labels.append(label_ids)
-    tokenized_inputs["labels"] = labels
-    return tokenized_inputs
 
 
 @pytest.fixture(scope="module")
