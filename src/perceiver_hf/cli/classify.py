@@ -97,26 +97,22 @@ def _classifier_pipeline(args: argparse.Namespace, task: Optional[str]) -> Any:
     from transformers import AutoTokenizer, pipeline
 
     from .. import PerceiverForSequenceClassification, PerceiverForTokenClassification
-    from ..quiet import quiet_loading
-    from ..strict_loading import WeightsMismatchError
+    from .fill import load_part
 
     classes = {"text-classification": PerceiverForSequenceClassification,
                "token-classification": PerceiverForTokenClassification}
-    try:
-        with quiet_loading():
-            if task is None:  # a Hub id: the config says which head it is
-                from transformers import AutoConfig
+    if task is None:  # a Hub id: the config says which head it is
+        from transformers import AutoConfig
 
-                config = AutoConfig.from_pretrained(args.model, revision=args.revision)
-                task = HEADS.get((config.architectures or [None])[0])
-                if task is None:
-                    raise ClassifyError(f"{args.model} holds a {config.architectures}, not a Perceiver IO classifier.")
-            model = classes[task].from_pretrained(args.model, revision=args.revision)
-            tokenizer = AutoTokenizer.from_pretrained(args.model, revision=args.revision)
-    except (OSError, ValueError, WeightsMismatchError) as error:
-        if isinstance(error, ClassifyError):
-            raise
-        raise ClassifyError(f"could not load {args.model!r}: {error}") from error
+        config = load_part(args.model, args.revision, "config", lambda: AutoConfig.from_pretrained(
+            args.model, revision=args.revision))
+        task = HEADS.get((config.architectures or [None])[0])
+        if task is None:
+            raise ClassifyError(f"{args.model} holds a {config.architectures}, not a Perceiver IO classifier.")
+    model = load_part(args.model, args.revision, "model", lambda: classes[task].from_pretrained(
+        args.model, revision=args.revision))
+    tokenizer = load_part(args.model, args.revision, "tokenizer", lambda: AutoTokenizer.from_pretrained(
+        args.model, revision=args.revision))
     options: dict[str, Any] = {}
     if task == "token-classification":
         stride = args.stride if args.stride is not None else model.config.max_seq_len // 4
@@ -136,7 +132,7 @@ def run(args: argparse.Namespace) -> int:
             results = classifier(args.texts, top_k=k, truncation=True, batch_size=args.batch_size)
         else:
             results = classifier(args.texts, batch_size=args.batch_size)
-    except ClassifyError as error:
+    except FillError as error:  # ClassifyError, and the loading errors of fill's load_part
         print(f"perceiver-hf {COMMAND}: error: {error}", file=sys.stderr)
         return 2
     results = [[_plain(row) for row in rows] for rows in results]

@@ -162,11 +162,11 @@ def run(args: argparse.Namespace) -> int:
     try:
         model, texts, mode = _check_arguments(args)
         _warn_if_slow_bf16(args)
-        tokenizer = _load(model, args.revision, "tokenizer", lambda: _auto_tokenizer(model, args.revision))
+        tokenizer = load_part(model, args.revision, "tokenizer", lambda: _auto_tokenizer(model, args.revision))
         _check_top_k(args.top_k, tokenizer)
         texts = _prepare_texts(texts, args.mask, _mask_token(tokenizer))
         task = "fill-mask-spans" if mode == SPANS_MODE else FILL_MASK_MODE
-        fill = _load(model, args.revision, "model", lambda: _pipeline(task, model, tokenizer, args))
+        fill = load_part(model, args.revision, "model", lambda: _pipeline(task, model, tokenizer, args))
         if args.quantize == "int8":
             _quantize_int8(fill.model)
         else:
@@ -276,7 +276,7 @@ def _check_top_k(top_k: Optional[int], tokenizer: Any) -> None:
         raise FillError(f"--top-k {top_k} is more than the {size} tokens of the vocabulary; use at most {size}.")
 
 
-def _load(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
+def load_part(model: str, revision: Optional[str], what: str, load: Callable[[], Any]) -> Any:
     """Run `load`, turning a loading failure into a `FillError` that names MODEL, its revision and the cause."""
     from perceiver_hf.strict_loading import WeightsMismatchError
     from perceiver_hf.quiet import quiet_loading
