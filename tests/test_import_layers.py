@@ -18,6 +18,9 @@ ALLOWED = {
     "perceiver_hf.core": ("perceiver_hf.core",),
     "perceiver_hf.text": ("perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.config_validation"),
     "perceiver_hf.configuration_perceiver": ("perceiver_hf.config_validation", "perceiver_hf.config_fields"),
+    "perceiver_hf.configuration_perceiver_ar": ("perceiver_hf.config_validation", "perceiver_hf.config_fields"),
+    # the generation schedule reads the config it is given, nothing of the package
+    "perceiver_hf.generation_window": (),
     "perceiver_hf.config_validation": (),
     # a field's declaration carries its value check
     "perceiver_hf.config_fields": ("perceiver_hf.config_validation",),
@@ -29,7 +32,8 @@ ALLOWED = {
 USERS_OF_THE_MODEL = ("perceiver_hf.hub", "perceiver_hf.deploy", "perceiver_hf.convert", "perceiver_hf.training", "perceiver_hf.pipelines",
                       "perceiver_hf.cli")  # fmt: skip
 # The model and what it is built from (its loading and input checks live beside it).
-MODEL_SIDE = ("perceiver_hf.modeling_perceiver", "perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.loading_checks",
+MODEL_SIDE = ("perceiver_hf.modeling_perceiver", "perceiver_hf.modeling_perceiver_ar", "perceiver_hf.generation_window",
+              "perceiver_hf.configuration_perceiver_ar", "perceiver_hf.core", "perceiver_hf.text", "perceiver_hf.loading_checks",
               "perceiver_hf.strict_loading", "perceiver_hf.input_validation", "perceiver_hf.configuration_perceiver",
               "perceiver_hf.configuration_specs", "perceiver_hf.model_parts", "perceiver_hf.model_size")  # fmt: skip
 # Imports inside functions are allowed only where they defer torch/transformers for the command's start-up.

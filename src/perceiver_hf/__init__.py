@@ -1,7 +1,8 @@
-"""perceiver-hf: Perceiver IO masked language models as first-class Hugging Face transformers models.
+"""perceiver-hf: Perceiver IO masked language models (and Perceiver AR causal language models) as first-class
+Hugging Face transformers models.
 
-Importing the package registers `PerceiverConfig` (model_type "perceiver_io") and its models with
-transformers' Auto classes. The one exception is the `perceiver-hf` command, which enters through the tiny
+Importing the package registers `PerceiverConfig` (model_type "perceiver_io"), `PerceiverARConfig`
+(model_type "perceiver_ar") and their models with transformers' Auto classes. The one exception is the `perceiver-hf` command, which enters through the tiny
 `perceiver_hf_launcher` module: it defers this (torch and transformers take seconds to import) until a
 subcommand runs (`load()`), so `--help` and argument errors answer at once.
 """
@@ -14,8 +15,11 @@ __version__ = package_version()
 
 __all__ = [
     "DEFAULT_MODEL",
+    "PerceiverARConfig",
+    "PerceiverARModel",
     "PerceiverByteTokenizer",
     "PerceiverConfig",
+    "PerceiverForCausalLM",
     "PerceiverForMaskedLM",
     "PerceiverForSequenceClassification",
     "PerceiverForTokenClassification",
@@ -34,6 +38,7 @@ def load() -> None:
     from . import pipelines  # noqa: F401  (registers the "fill-mask-spans" pipeline task)
     from .auto_registration import register_auto_classes
     from .configuration_perceiver import PerceiverConfig
+    from .configuration_perceiver_ar import PerceiverARConfig
     from .modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
     from .modeling_perceiver import (
         PerceiverForMaskedLM,
@@ -41,6 +46,7 @@ def load() -> None:
         PerceiverModel,
         PerceiverPreTrainedModel,
     )
+    from .modeling_perceiver_ar import PerceiverARModel, PerceiverForCausalLM
     from .pretrained import DEFAULT_MODEL, pretrained_model_path
     from .quantization import quantize_dynamic_int8
     from .tokenization_perceiver import PerceiverByteTokenizer
@@ -48,8 +54,11 @@ def load() -> None:
     register_auto_classes()
     globals().update(
         DEFAULT_MODEL=DEFAULT_MODEL,
+        PerceiverARConfig=PerceiverARConfig,
+        PerceiverARModel=PerceiverARModel,
         PerceiverByteTokenizer=PerceiverByteTokenizer,
         PerceiverConfig=PerceiverConfig,
+        PerceiverForCausalLM=PerceiverForCausalLM,
         PerceiverForMaskedLM=PerceiverForMaskedLM,
         PerceiverForSequenceClassification=PerceiverForSequenceClassification,
         PerceiverForTokenClassification=PerceiverForTokenClassification,

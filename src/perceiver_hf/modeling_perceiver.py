@@ -249,7 +249,19 @@ class PerceiverModel(PerceiverPreTrainedModel):
         return output if return_dict else output.to_tuple()
 
 
-class PerceiverForMaskedLM(PerceiverPreTrainedModel):
+class OutputEmbeddingsAccessors:
+    """`get_output_embeddings` / `set_output_embeddings` of a model whose output projection is `self.lm_head`."""
+
+    lm_head: nn.Linear
+
+    def get_output_embeddings(self) -> nn.Linear:
+        return self.lm_head
+
+    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
+        self.lm_head = new_embeddings
+
+
+class PerceiverForMaskedLM(OutputEmbeddingsAccessors, PerceiverPreTrainedModel):
     """Perceiver IO masked language model: logits = decoder output @ embedding^T + bias (DeepMind's semantics).
 
     `lm_head` is an `nn.Linear` (C -> V, with bias) whose weight transformers ties to the input embedding when
@@ -264,12 +276,6 @@ class PerceiverForMaskedLM(PerceiverPreTrainedModel):
         self.perceiver = PerceiverModel(config)
         self.lm_head = nn.Linear(config.num_input_channels, config.vocab_size)
         self.post_init()
-
-    def get_output_embeddings(self) -> nn.Linear:
-        return self.lm_head
-
-    def set_output_embeddings(self, new_embeddings: nn.Linear) -> None:
-        self.lm_head = new_embeddings
 
     def forward(
         self,

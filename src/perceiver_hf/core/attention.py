@@ -110,6 +110,8 @@ class MultiHeadAttention(nn.Module):
         num_v_channels: total width of values (default: `num_qk_channels`).
         num_output_channels: width of the output projection (default: `num_q_input_channels`).
         dropout: dropout on the attention probabilities (training only).
+        qkv_bias: the q, k and v projections have a bias (Perceiver IO: yes; Perceiver AR: no).
+        out_bias: the output projection has a bias (Perceiver AR's self-attention: no).
     """
 
     is_causal = False  # read by transformers' attention functions
@@ -124,6 +126,8 @@ class MultiHeadAttention(nn.Module):
         num_v_channels: Optional[int] = None,
         num_output_channels: Optional[int] = None,
         dropout: float = 0.0,
+        qkv_bias: bool = True,
+        out_bias: bool = True,
     ) -> None:
         super().__init__()
         num_qk_channels, num_v_channels = resolve_widths(num_qk_channels, num_v_channels, num_q_input_channels)
@@ -137,14 +141,46 @@ class MultiHeadAttention(nn.Module):
         self.scaling = self.qk_head_channels**-0.5
         self.dropout = dropout
 
-        self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels)
-        self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels)
-        self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels)
-        self.o_proj = nn.Linear(num_v_channels, num_output_channels)
+        self.q_proj = nn.Linear(num_q_input_channels, num_qk_channels, bias=qkv_bias)
+        self.k_proj = nn.Linear(num_kv_input_channels, num_qk_channels, bias=qkv_bias)
+        self.v_proj = nn.Linear(num_kv_input_channels, num_v_channels, bias=qkv_bias)
+        self.o_proj = nn.Linear(num_v_channels, num_output_channels, bias=out_bias)
 
     def _split_heads(self, x: torch.Tensor, head_channels: int) -> torch.Tensor:
         b, n, _ = x.shape
         return x.view(b, n, self.num_heads, head_channels).transpose(1, 2)  # [B, H, N, c]
+
+    def project_query(self, x_q: torch.Tensor) -> torch.Tensor:
+        """x_q [B, N, Cq] -> queries [B, H, N, cqk] (unscaled: the attention function applies `scaling`)."""
+        return self._split_heads(self.q_proj(x_q), self.qk_head_channels)
+
+    def project_key_value(self, x_kv: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """x_kv [B, L, Ckv] -> keys [B, H, L, cqk], values [B, H, L, cv]."""
+        return (
+            self._split_heads(self.k_proj(x_kv), self.qk_head_channels),
+            self._split_heads(self.v_proj(x_kv), self.v_head_channels),
+        )
+
+    def attend(
+        self,
+        q: torch.Tensor,
+        k: torch.Tensor,
+        v: torch.Tensor,
+        attn_mask: Optional[torch.Tensor] = None,
+        attention: Optional[AttentionFunction] = None,
+        return_weights: bool = False,
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """Attention of projected heads (q [B, H, N, cqk], k [B, H, L, cqk], v [B, H, L, cv]) under a bool
+        `attn_mask` broadcastable to [B, H, N, L] (True = may attend; every row needs one True) ->
+        (heads merged [B, N, H * cv], probabilities [B, H, N, L] or None). No output projection."""
+        if return_weights:
+            attention = eager_attention_forward
+        elif attention is None:
+            attention = default_attention_forward
+        dropout = self.dropout if self.training else 0.0
+        o, weights = attention(self, q, k, v, attn_mask, scaling=self.scaling, dropout=dropout)  # [B, N, H, cv]
+        b, n = o.shape[:2]
+        return o.reshape(b, n, self.num_heads * self.v_head_channels), weights if return_weights else None
 
     def forward(
         self,
@@ -167,9 +203,8 @@ class MultiHeadAttention(nn.Module):
         Returns:
             output [B, N, num_output_channels] and the probabilities (or None).
         """
-        q = self._split_heads(self.q_proj(x_q), self.qk_head_channels)  # [B, H, N, cqk]
-        k = self._split_heads(self.k_proj(x_kv), self.qk_head_channels)  # [B, H, L, cqk]
-        v = self._split_heads(self.v_proj(x_kv), self.v_head_channels)  # [B, H, L, cv]
+        q = self.project_query(x_q)  # [B, H, N, cqk]
+        k, v = self.project_key_value(x_kv)  # [B, H, L, cqk], [B, H, L, cv]
 
         row_valid = None  # [B, N, 1] bool: rows whose attention output survives
         attn_mask = None  # [B, 1, 1, L] bool
@@ -182,15 +217,7 @@ class MultiHeadAttention(nn.Module):
             q_valid = query_mask[:, :, None]  # [B, N, 1]
             row_valid = q_valid if row_valid is None else row_valid & q_valid
 
-        if return_weights:
-            attention = eager_attention_forward
-        elif attention is None:
-            attention = default_attention_forward
-        dropout = self.dropout if self.training else 0.0
-        o, weights = attention(self, q, k, v, attn_mask, scaling=self.scaling, dropout=dropout)  # [B, N, H, cv]
-
-        b, n = o.shape[:2]
-        o = o.reshape(b, n, self.num_heads * self.v_head_channels)  # [B, N, Cv]
+        o, weights = self.attend(q, k, v, attn_mask, attention, return_weights)  # [B, N, Cv]
         if row_valid is not None:
             o = torch.where(row_valid, o, torch.zeros((), dtype=o.dtype, device=o.device))
-        return self.o_proj(o), weights if return_weights else None
+        return self.o_proj(o), weights

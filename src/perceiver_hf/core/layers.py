@@ -42,12 +42,14 @@ def get_activation(name: str) -> Callable[[torch.Tensor], torch.Tensor]:
 
 
 class MLP(nn.Module):
-    """Linear(C -> widening_factor * C), activation, Linear(-> C)."""
+    """Linear(C -> widening_factor * C), activation, Linear(-> C), with or without biases."""
 
-    def __init__(self, num_channels: int, widening_factor: int = 1, activation: str = DEFAULT_ACTIVATION) -> None:
+    def __init__(
+        self, num_channels: int, widening_factor: int = 1, activation: str = DEFAULT_ACTIVATION, bias: bool = True
+    ) -> None:
         super().__init__()
-        self.fc1 = nn.Linear(num_channels, widening_factor * num_channels)
-        self.fc2 = nn.Linear(widening_factor * num_channels, num_channels)
+        self.fc1 = nn.Linear(num_channels, widening_factor * num_channels, bias=bias)
+        self.fc2 = nn.Linear(widening_factor * num_channels, num_channels, bias=bias)
         self.activation_name = activation
         self.activation = get_activation(activation)
 
@@ -65,6 +67,8 @@ def _attention(spec: AttentionSpec, num_q_input_channels: int, num_kv_input_chan
         num_v_channels=num_v_channels,
         num_output_channels=num_q_input_channels,
         dropout=spec.dropout,
+        qkv_bias=spec.qkv_bias,
+        out_bias=spec.out_bias,
     )
 
 
@@ -73,8 +77,8 @@ class _AttentionLayer(GradientCheckpointingLayer):
 
     def _init_mlp(self, spec: AttentionSpec, num_channels: int) -> None:
         self.mlp_norm = nn.LayerNorm(num_channels, eps=spec.layer_norm_eps)
-        self.mlp = MLP(num_channels, spec.widening_factor, spec.activation)
-        self.dropout = nn.Dropout(spec.dropout)
+        self.mlp = MLP(num_channels, spec.widening_factor, spec.activation, bias=spec.mlp_bias)
+        self.dropout = nn.Dropout(spec.dropout if spec.residual_dropout is None else spec.residual_dropout)
 
     def _mlp_residual(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.dropout(self.mlp(self.mlp_norm(x)))

@@ -39,9 +39,14 @@ class AttentionSpec:
         widening_factor: MLP hidden width = widening_factor * residual width.
         residual: (cross-attention only) add the query input back after attention (DeepMind's
             `use_query_residual`); self-attention always has its residual.
-        dropout: dropout on the attention probabilities and on both residual branches.
+        dropout: dropout on the attention probabilities and (unless `residual_dropout` is set) on both residual
+            branches.
+        residual_dropout: dropout on both residual branches; None = `dropout` (Perceiver AR sets them apart).
         activation: MLP activation name (see `layers.ACTIVATIONS`).
         layer_norm_eps: LayerNorm epsilon.
+        qkv_bias: the q, k, v projections have biases (Perceiver AR: none).
+        out_bias: the attention output projection has a bias (Perceiver AR's self-attention: none).
+        mlp_bias: the MLP's two linears have biases (Perceiver AR: none).
     """
 
     num_heads: int = 4
@@ -50,8 +55,12 @@ class AttentionSpec:
     widening_factor: int = 1
     residual: bool = True
     dropout: float = 0.0
+    residual_dropout: Optional[float] = None
     activation: str = DEFAULT_ACTIVATION
     layer_norm_eps: float = DEFAULT_LAYER_NORM_EPS
+    qkv_bias: bool = True
+    out_bias: bool = True
+    mlp_bias: bool = True
 
     def widths(self, default_qk_channels: int) -> tuple[int, int]:
         """(q/k width, value width), with `default_qk_channels` for an unset q/k width."""

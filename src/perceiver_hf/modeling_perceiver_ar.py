@@ -1,0 +1,249 @@
+"""Hugging Face wrappers of Perceiver AR: a `PerceiverARConfig` in, transformers' causal-LM contracts out.
+
+    PerceiverARModel:      input ids [B, n] -> core `PerceiverAR` -> latent hidden states [B, n - p, C]
+    PerceiverForCausalLM:  PerceiverARModel -> lm_head (an nn.Linear tied to the token embedding, bias when
+                           `config.output_bias`) -> logits [B, n - p, V] at the latent positions
+
+p, the prefix length, is an argument of `forward` (default: every position but the last `max_latents` is prefix).
+`generate()` grows the latents from `num_latents` (default 1, the library's) up to `max_latents`, then the
+prefix, and beyond `max_seq_len` slides the window; see `perceiver_hf.generation_window`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import torch
+from torch import nn
+from transformers import DynamicCache, GenerationMixin
+from transformers import initialization as init
+from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+
+from .configuration_perceiver_ar import PerceiverARConfig
+from .core.perceiver_ar import PerceiverAR, PerceiverARSpec
+from .core.rotary import RotaryEmbedding
+from .generation_window import GenerationWindow, check_prompt
+from .modeling_perceiver import OutputEmbeddingsAccessors, PerceiverPreTrainedModel
+
+
+def perceiver_ar_spec(config: PerceiverARConfig) -> PerceiverARSpec:
+    """The core spec a config describes (every field by name)."""
+    return PerceiverARSpec(
+        vocab_size=config.vocab_size,
+        max_seq_len=config.max_seq_len,
+        max_latents=config.max_latents,
+        num_channels=config.num_channels,
+        num_heads=config.num_heads,
+        num_self_attention_layers=config.num_self_attention_layers,
+        num_self_attention_rotary_layers=config.num_self_attention_rotary_layers,
+        self_attention_widening_factor=config.self_attention_widening_factor,
+        cross_attention_widening_factor=config.cross_attention_widening_factor,
+        cross_attention_dropout=config.cross_attention_dropout,
+        post_attention_dropout=config.post_attention_dropout,
+        residual_dropout=config.residual_dropout,
+        output_norm=config.output_norm,
+        abs_pos_emb=config.abs_pos_emb,
+        layer_norm_eps=config.layer_norm_eps,
+    )
+
+
+def token_positions(attention_mask: Optional[torch.Tensor], batch_size: int, length: int, device: torch.device) -> torch.Tensor:
+    """Position of each token [B, n]: the number of real tokens before it (left padding shifts the positions,
+    a padded position gets 0), as the library computes them."""
+    if attention_mask is None:
+        return torch.arange(length, device=device).expand(batch_size, -1)
+    return (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
+
+
+class PerceiverARPreTrainedModel(PerceiverPreTrainedModel):
+    """Initialisation and class attributes of the Perceiver AR models (loading as the Perceiver IO models: strict)."""
+
+    config_class = PerceiverARConfig
+    base_model_prefix = "model"
+    _no_split_modules = ["PrefixCrossAttentionLayer", "CausalSelfAttentionLayer"]
+    _supports_sdpa = True
+
+    @torch.no_grad()
+    def _init_weights(self, module: nn.Module) -> None:
+        """The library's initialisation: linears and embeddings normal(0, init_scale), zero biases, unit norms."""
+        std = self.config.init_scale
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            init.normal_(module.weight, mean=0.0, std=std)
+            if isinstance(module, nn.Linear) and module.bias is not None:
+                init.zeros_(module.bias)
+        elif isinstance(module, nn.LayerNorm):
+            init.ones_(module.weight)
+            init.zeros_(module.bias)
+        elif isinstance(module, RotaryEmbedding):
+            init.copy_(module.inv_freq, module.frequencies())
+
+
+class PerceiverARModel(PerceiverARPreTrainedModel):
+    """Perceiver AR without its output projection: `last_hidden_state` [B, n - p, C] of the latent positions."""
+
+    _keys_to_ignore_on_load_unexpected = [r"^lm_head\."]  # loaded from a causal-LM checkpoint: its head is unused
+
+    def __init__(self, config: PerceiverARConfig) -> None:
+        super().__init__(config)
+        self.perceiver = PerceiverAR(perceiver_ar_spec(config))
+        self.post_init()
+
+    def get_input_embeddings(self) -> nn.Embedding:
+        return self.perceiver.token_embedding
+
+    def set_input_embeddings(self, value: nn.Embedding) -> None:
+        self.perceiver.token_embedding = value
+
+    def forward(
+        self,
+        input_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        cache: Optional[Any] = None,
+        use_cache: Optional[bool] = None,
+        prefix_len: Optional[int] = None,
+        **kwargs: Any,
+    ) -> BaseModelOutputWithPast:
+        """Hidden states of the latent positions.
+
+        Args:
+            input_ids: [B, X]: the sequence (at most `max_seq_len` tokens), or the tokens after a `cache`.
+            attention_mask: [B, n], 1 for real tokens, 0 for (left) padding; n = cached + X tokens.
+            cache: a transformers `Cache` from an earlier call (its tokens precede `input_ids`, which are then
+                all latents); with `use_cache` and none given, a `DynamicCache` is made.
+            use_cache: return the cache (default: `config.use_cache` in eval mode, none in training).
+            prefix_len: p, how many leading positions of `input_ids` are prefix; default: all but the last
+                `max_latents` (0 after a cache).
+        """
+        if input_ids is None:
+            raise ValueError("PerceiverARModel needs input_ids [batch, length] (token ids); inputs_embeds are not supported.")
+        if use_cache is None:  # a cache is for inference: training (prefix dropout) runs without one
+            use_cache = self.config.use_cache and not self.training
+        if use_cache and cache is None:
+            cache = DynamicCache(config=self.config)
+        cached = cache.get_seq_length(0) if cache is not None else 0
+        prefix_len = self._check_inputs(input_ids, attention_mask, cached, prefix_len)
+        b, x_len = input_ids.shape
+        positions = token_positions(attention_mask, b, cached + x_len, input_ids.device)
+        key_valid = attention_mask.bool() if attention_mask is not None else None
+        hidden = self.perceiver(
+            input_ids, prefix_len, positions, key_valid, cache if use_cache else None, self.attention_function()
+        )  # [B, X - p, C]
+        return BaseModelOutputWithPast(last_hidden_state=hidden, cache=cache if use_cache else None)
+
+    def _check_inputs(
+        self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], cached: int, prefix_len: Optional[int]
+    ) -> int:
+        """The prefix length to use; a one-line error for inputs the model cannot take."""
+        config = self.config
+        if input_ids.dim() != 2:
+            raise ValueError(f"input_ids must be [batch, length], got shape {tuple(input_ids.shape)}.")
+        x_len = input_ids.shape[1]
+        n = cached + x_len
+        if n > config.max_seq_len:
+            raise ValueError(
+                f"Input has {n} tokens (cached and new) but this model handles at most max_seq_len="
+                f"{config.max_seq_len}; truncate it (generate() slides its window by itself)."
+            )
+        if attention_mask is not None and tuple(attention_mask.shape) != (input_ids.shape[0], n):
+            raise ValueError(
+                f"attention_mask must be [batch, cached + new tokens] = {(input_ids.shape[0], n)}, got "
+                f"{tuple(attention_mask.shape)}."
+            )
+        if prefix_len is None:
+            prefix_len = 0 if cached else max(0, x_len - config.max_latents)
+        if cached and prefix_len:
+            raise ValueError("After a cache, every new token is a latent: pass prefix_len=0 (or leave it out).")
+        if not 0 <= prefix_len < x_len:
+            raise ValueError(f"prefix_len ({prefix_len}) must be in [0, {x_len}) for an input of {x_len} tokens.")
+        if prefix_len > config.max_prefix_len:
+            raise ValueError(
+                f"prefix_len ({prefix_len}) exceeds max_prefix_len = max_seq_len - max_latents = {config.max_prefix_len}."
+            )
+        if n - prefix_len > config.max_latents and not cached:
+            raise ValueError(
+                f"{x_len - prefix_len} latent positions, more than max_latents={config.max_latents}: "
+                f"use prefix_len >= {x_len - config.max_latents}."
+            )
+        return prefix_len
+
+
+class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel, GenerationMixin):
+    """Perceiver AR causal language model: logits at the latent positions, `generate()` with a key/value cache."""
+
+    _tied_weights_keys = {"lm_head.weight": "model.perceiver.token_embedding.weight"}
+
+    def __init__(self, config: PerceiverARConfig) -> None:
+        super().__init__(config)
+        self.model = PerceiverARModel(config)
+        self.lm_head = nn.Linear(config.num_channels, config.vocab_size, bias=config.output_bias)
+        self.post_init()
+
+    def forward(
+        self,
+        input_ids: Optional[torch.Tensor] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        cache: Optional[Any] = None,
+        labels: Optional[torch.Tensor] = None,
+        use_cache: Optional[bool] = None,
+        prefix_len: Optional[int] = None,
+        logits_to_keep: int = 0,
+        **kwargs: Any,
+    ) -> CausalLMOutputWithPast:
+        """Next-token logits [B, N, V] at the N latent positions (the last `logits_to_keep` of them if > 0).
+
+        Args:
+            input_ids, attention_mask, cache, use_cache, prefix_len: as in `PerceiverARModel.forward`.
+            labels: [B, X], the ids of `input_ids` (-100: no loss); the loss is the next-token cross-entropy at
+                the latent positions (the label of position i + 1 for latent i), transformers' causal-LM loss.
+        """
+        outputs = self.model(input_ids, attention_mask, cache=cache, use_cache=use_cache, prefix_len=prefix_len)
+        hidden = outputs.last_hidden_state
+        if logits_to_keep:
+            hidden = hidden[:, -logits_to_keep:]
+        logits = self.lm_head(hidden)  # [B, N, V]
+        loss = None
+        if labels is not None:
+            if tuple(labels.shape) != tuple(input_ids.shape):
+                raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}.")
+            if logits_to_keep:
+                raise ValueError("labels need the logits of every latent position: leave logits_to_keep at 0.")
+            latent_labels = labels[:, input_ids.shape[1] - logits.shape[1] :]  # [B, N], aligned with the logits
+            loss = self.loss_function(logits=logits, labels=latent_labels, vocab_size=self.config.vocab_size, **kwargs)
+        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+
+    def generate(self, inputs: Optional[torch.Tensor] = None, num_latents: int = 1, **kwargs: Any) -> Any:
+        """transformers' `generate`, with the library's `num_latents`: how many of the prompt's last positions start
+        as latents (default 1). New tokens are latents until there are `max_latents`, then the prefix grows; past
+        `max_seq_len` the window slides (the oldest token is dropped). Prompts longer than `max_seq_len` are
+        refused."""
+        prompt = inputs if inputs is not None else kwargs.get("input_ids")
+        prefix_len = check_prompt(self.config, prompt, num_latents)
+        return super().generate(inputs, prefix_len=prefix_len, **kwargs)
+
+    def prepare_inputs_for_generation(
+        self,
+        input_ids: torch.Tensor,
+        next_sequence_length: Optional[int] = None,
+        cache: Optional[Any] = None,
+        attention_mask: Optional[torch.Tensor] = None,
+        prefix_len: int = 0,
+        use_cache: Optional[bool] = None,
+        **kwargs: Any,
+    ) -> dict[str, Any]:
+        """The next step's inputs: the window of the last `max_seq_len` tokens, split as `GenerationWindow` says;
+        only the new tokens when the cache still holds the rest, else the whole window on a fresh cache."""
+        window = GenerationWindow(self.config, input_ids.shape[1], prompt_prefix_len=prefix_len)
+        ids = input_ids[:, window.start :]
+        mask = attention_mask[:, window.start :] if attention_mask is not None else None
+        inputs: dict[str, Any] = {"attention_mask": mask, "use_cache": use_cache}
+        if "logits_to_keep" in kwargs:
+            inputs["logits_to_keep"] = kwargs["logits_to_keep"]
+        if cache is not None and window.continues(cache):
+            inputs.update(input_ids=ids[:, cache.get_seq_length(0) :], cache=cache, prefix_len=0)
+        else:
+            fresh = DynamicCache(config=self.config) if cache is not None else None
+            inputs.update(input_ids=ids, cache=fresh, prefix_len=window.prefix_len)
+        return inputs
+
+
+__all__ = ["PerceiverARModel", "PerceiverARPreTrainedModel", "PerceiverForCausalLM"]
