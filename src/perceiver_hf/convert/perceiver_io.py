@@ -30,6 +30,7 @@ from .perceiver_io_classifier import (
     classifier_layout,
     is_text_classifier,
 )
+from .perceiver_ar import is_causal_lm_settings, perceiver_ar_config, write_perceiver_ar_folder
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
 from .library_sizes import check_sizes_fit_weights
@@ -104,6 +105,9 @@ def convert_perceiver_io_checkpoint(
     inputs = [source] + ([Path(settings_json)] if settings_json else [])
     output_plan = plan_output_folder(output_dir, force=force, inputs=inputs)
     tensors, settings = read_checkpoint(source, Path(settings_json) if settings_json else None)
+    if is_causal_lm_settings(settings):
+        command = command or perceiver_io_command(source, output_dir, force)
+        return _convert_causal_lm_checkpoint(source, output_plan, tensors, settings, command, force, progress)
     classifier = is_text_classifier(settings)
     what = f"{LIBRARY} checkpoint {str(source)!r}"
     check_sizes_fit_weights(settings, tensors, what, CLASSIFIER_WEIGHT if classifier else None)
@@ -131,6 +135,23 @@ def convert_perceiver_io_checkpoint(
         force=force,
         progress=progress,
     )
+
+
+def _convert_causal_lm_checkpoint(
+    source: Path, output_plan: Any, tensors: dict[str, torch.Tensor], settings: dict[str, Any],
+    command: str, force: bool, progress: bool,
+) -> Path:
+    """A `LitCausalLanguageModel` checkpoint (perceiver-io 0.9-0.11; flat hyper_parameters) -> PerceiverForCausalLM."""
+    config = perceiver_ar_config(settings, f"Lightning checkpoint {str(source)!r}")
+    library_source = LibrarySource(
+        name=source.name, size=source.stat().st_size, sha256=file_sha256(source), version="perceiver-io 0.9-0.11",
+        library="the perceiver-io library (0.9-0.11, `LitCausalLanguageModel`)", read_as="Lightning checkpoint",
+        read_note="reads the checkpoint with `torch.load(weights_only=True)` and an allow-list", settings=settings,
+    )  # fmt: skip
+    return write_perceiver_ar_folder(
+        output_plan, tensors=tensors, config=config, source=library_source,
+        byte_tokenizer=config.vocab_size == 262, command=command, force=force, progress=progress,
+    )  # fmt: skip
 
 
 def export_perceiver_io_state_dict(model: Any) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:

@@ -28,16 +28,16 @@ from .perceiver_io_classifier import CLASSIFIER_WEIGHT, classifier_config
 from .perceiver_io_config import library_config
 from .perceiver_io_folder import write_library_folder
 from .perceiver_io_hf_mapping import BACKEND_PREFIX, OUTPUT_QUERY, perceiver_io_hf_layout
+from .perceiver_ar import CAUSAL_LM, byte_tokenizer_named, perceiver_ar_config, write_perceiver_ar_folder
 from .perceiver_io_versions import V0_11
 from .settings_graph import plain_settings
 from .tensor_sizes import check_tensor_sizes
 
 MASKED_LM = "perceiver-io-masked-language-model"
 TEXT_CLASSIFIER = "perceiver-io-text-classifier"
-SUPPORTED_TYPES = (MASKED_LM, TEXT_CLASSIFIER)
+SUPPORTED_TYPES = (MASKED_LM, TEXT_CLASSIFIER, CAUSAL_LM)
 OTHER_LIBRARY_TYPES = {
-    "perceiver-ar-causal-language-model": "a causal language model (Perceiver AR)",
-    "perceiver-ar-symbolic-audio-model": "a symbolic audio model (Perceiver AR)",
+    "perceiver-ar-symbolic-audio-model": "a symbolic audio model (Perceiver AR; not text)",
     "perceiver-io-image-classifier": "an image classifier",
     "perceiver-io-optical-flow": "an optical flow model",
 }
@@ -108,7 +108,7 @@ def read_library_config(path: Path) -> dict[str, Any]:
             "perceiver_io", "perceiver") else ""
         raise ConversionError(f"{path} has model_type {model_type!r}{hint}; supported: {SUPPORTED}.")
     if not isinstance(config.get("model_config"), dict):
-        raise ConversionError(f"{path} has no model_config object (the library's nested encoder/decoder settings); "
+        raise ConversionError(f"{path} has no model_config object (the library's model settings); "
                               f"supported: {SUPPORTED}.")
     return config
 
@@ -153,7 +153,8 @@ def convert_perceiver_io_folder(
     progress: bool = True,
     command: Optional[str] = None,
 ) -> Path:
-    """Convert a perceiver-io 0.9-0.11 masked LM or text classifier saved by the library's `save_pretrained`.
+    """Convert a perceiver-io 0.9-0.11 masked LM, text classifier or Perceiver AR causal LM saved by the
+    library's `save_pretrained`.
 
     Args:
         source: the folder, or a Hub model id (the cache is used first; `revision` picks a branch, tag or commit).
@@ -171,9 +172,27 @@ def convert_perceiver_io_folder(
     library = read_library_config(config_path)
     classifier = library["model_type"] == TEXT_CLASSIFIER
     settings = plain_settings(library["model_config"], repr(str(config_path)))
+    what = f"{V0_11.name} folder {str(source)!r}"
+    causal_lm = perceiver_ar_config(settings, what) if library["model_type"] == CAUSAL_LM else None
     weights_path = files.weights()
     tensors = read_library_weights(weights_path)
-    what = f"{V0_11.name} folder {str(source)!r}"
+    digest = file_sha256(weights_path)
+    name = str(source) if not Path(source).is_dir() else Path(source).name
+    read_as = (f"{V0_11.name} Hugging Face folder ({weights_path.name}, written by transformers "
+               f"{library.get('transformers_version', 'unknown')})")
+    read_note = f"reads config.json as data and {weights_path.name} with " + (
+        "safetensors" if weights_path.suffix == ".safetensors" else "`torch.load(weights_only=True)`")
+    command = command or perceiver_io_command(source, output_dir, force, revision=revision)
+    if causal_lm is not None:
+        library_source = LibrarySource(
+            name=name, size=weights_path.stat().st_size, sha256=digest, version=V0_11.name,
+            library="the perceiver-io library (0.9-0.11, a Hugging Face folder of `PerceiverCausalLanguageModel`)",
+            read_as=read_as, read_note=read_note, settings=settings,
+        )  # fmt: skip
+        return write_perceiver_ar_folder(
+            output_plan, tensors=tensors, config=causal_lm, source=library_source,
+            byte_tokenizer=byte_tokenizer_named(library, causal_lm), command=command, force=force, progress=progress,
+        )  # fmt: skip
     check_sizes_fit_weights(settings, tensors, what, CLASSIFIER_WEIGHT if classifier else None)
     config = (classifier_config(settings, library.get("id2label"), V0_11) if classifier
               else library_config(settings, V0_11))  # fmt: skip
@@ -181,17 +200,11 @@ def convert_perceiver_io_folder(
     if not classifier and queries is not None and queries.shape[0] > config.max_seq_len:
         tensors[OUTPUT_QUERY] = queries[: config.max_seq_len]  # never decoded: the library keeps the first L outputs
     byte_tokenizer = _byte_tokenizer(library, config)
-    digest = file_sha256(weights_path)
-    name = str(source) if not Path(source).is_dir() else Path(source).name
     library_source = LibrarySource(
         name=name, size=weights_path.stat().st_size, sha256=digest, version=V0_11.name,
         library=f"the perceiver-io library (0.9-0.11, a Hugging Face folder of "
         f"`{'PerceiverTextClassifier' if classifier else 'PerceiverMaskedLanguageModel'}`)",
-        read_as=f"{V0_11.name} Hugging Face folder ({weights_path.name}, written by transformers "
-        f"{library.get('transformers_version', 'unknown')})",
-        read_note=f"reads config.json as data and {weights_path.name} with "
-        + ("safetensors" if weights_path.suffix == ".safetensors" else "`torch.load(weights_only=True)`"),
-        settings=settings,
+        read_as=read_as, read_note=read_note, settings=settings,
     )  # fmt: skip
     return write_library_folder(
         output_plan,
@@ -203,7 +216,7 @@ def convert_perceiver_io_folder(
         what=what,
         classifier=classifier,
         byte_tokenizer=byte_tokenizer,
-        command=command or perceiver_io_command(source, output_dir, force, revision=revision),
+        command=command,
         force=force,
         progress=progress,
     )
