@@ -74,3 +74,13 @@ def test_bf16_agrees_with_fp32_within_its_precision(smoke_results):
         assert step[f"gradient_cosine_{variant}_vs_fp32"] >= 0.99
     assert step["adamw_updates_lost_fp32"] < 0.001 < step["adamw_updates_lost_bf16_weights"]
     assert set(fill_mask["ratios"]) == {"bf16_weights speedup over fp32", "bf16_autocast speedup over fp32"}
+
+
+def test_perceiver_ar_generation_benchmark_runs_and_its_two_paths_agree():
+    spec = importlib.util.spec_from_file_location("perceiver_ar_generation", REPO_ROOT / "benchmarks" / "perceiver_ar_generation.py")
+    benchmark = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(benchmark)
+    results = benchmark.main(["--smoke", "--repeats", "1", "--threads", "1"])
+    assert results["cached_equals_uncached_tokens_batch1"] is True
+    assert {(c["batch_size"], c["use_cache"]) for c in results["perceiver_hf"]} == {(1, True), (1, False), (8, True), (8, False)}
+    assert "| batch | perceiver-hf cached tok/s |" in results["table"]

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 from transformers import DynamicCache, GenerationMixin
 from transformers import initialization as init
+from transformers.generation.stopping_criteria import MaxLengthCriteria
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
 
 from .configuration_perceiver_ar import PerceiverARConfig
@@ -219,6 +220,15 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
         prompt = inputs if inputs is not None else kwargs.get("input_ids")
         prefix_len = check_prompt(self.config, prompt, num_latents)
         return super().generate(inputs, prefix_len=prefix_len, **kwargs)
+
+    def _get_stopping_criteria(self, *args: Any, **kwargs: Any) -> Any:
+        """transformers' criteria, without the "exceeded the model's predefined maximum length" warning of
+        `MaxLengthCriteria`: past `max_seq_len` this model slides its window, by design."""
+        criteria = super()._get_stopping_criteria(*args, **kwargs)
+        for criterion in criteria:
+            if isinstance(criterion, MaxLengthCriteria):
+                criterion.max_position_embeddings = None
+        return criteria
 
     def prepare_inputs_for_generation(
         self,
