@@ -155,3 +155,31 @@ def test_bad_sources_are_one_line_errors_and_write_nothing(tmp_path, capsys, cas
     if case != "wrong-weights":  # the mapping error lists every mismatch, one per line
         assert len(error.strip().splitlines()) == 1, error
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_with_its_own_tokenizer_keeps_it(tmp_path):
+    # clm-rotary-only has a 50-id vocabulary: a folder that carries its tokenizer (as the library's
+    # convert_checkpoint saves it) converts with that tokenizer, set to left padding and max_seq_len
+    import shutil
+
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast, pipeline
+
+    source = tmp_path / "source"
+    shutil.copytree(FIXTURES / "clm-rotary-only", source)
+    vocab = {"[PAD]": 0, "[UNK]": 1, **{chr(ord("a") + i): 2 + i for i in range(26)}}
+    backend = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    backend.pre_tokenizer = pre_tokenizers.Split("", "isolated")
+    PreTrainedTokenizerFast(tokenizer_object=backend, pad_token="[PAD]", unk_token="[UNK]").save_pretrained(source)
+    output = convert_perceiver_io_folder(source, tmp_path / "out", progress=False)
+    saved = json.loads((output / "tokenizer_config.json").read_text())
+    assert saved["padding_side"] == "left" and saved["model_max_length"] == 20
+    text = pipeline("text-generation", model=str(output))("abc", max_new_tokens=4, do_sample=False)[0]["generated_text"]
+    assert text.startswith("abc")
+    # a tokenizer with more ids than the model's vocabulary is not this model's
+    vocab.update({f"w{i}": 28 + i for i in range(30)})
+    big = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    PreTrainedTokenizerFast(tokenizer_object=big, pad_token="[PAD]", unk_token="[UNK]").save_pretrained(source)
+    with pytest.raises(Exception, match=r"tokenizer has 58 ids but the model only 50"):
+        convert_perceiver_io_folder(source, tmp_path / "out2", progress=False)
+    assert not (tmp_path / "out2").exists()

@@ -119,21 +119,19 @@ def write_perceiver_ar_folder(
     tensors: MutableMapping[str, torch.Tensor],
     config: PerceiverARConfig,
     source: LibrarySource,
-    byte_tokenizer: bool,
+    tokenizer: Optional[Any],
     command: str,
     force: bool,
     progress: bool,
 ) -> Path:
     """Check that `tensors` (the library's keys) fill `PerceiverForCausalLM(config)` exactly, then write the folder:
-    config.json, model.safetensors (the source in its header), the byte tokenizer (left padding, for batched
-    generation) if `byte_tokenizer`, and README.md."""
+    config.json, model.safetensors (the source in its header), the tokenizer (see `source_tokenizer`; None: none)
+    and README.md."""
     what = f"{source.version} causal LM {source.name!r}"
     _check_rotary_buffer(tensors, config, what)
     config = mark_as_masked_lm(config, PerceiverForCausalLM)
-    tokenizer = None
-    if byte_tokenizer:
-        tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len, padding_side="left")
-        config.update(special_token_ids(tokenizer))
+    if tokenizer is not None:
+        config.update({name: value for name, value in special_token_ids(tokenizer).items() if value is not None})
     rules = perceiver_ar_rules(config)
     check_rules(rules, {name: tuple(t.shape) for name, t in tensors.items()},
                 expected_parameter_shapes(config, PerceiverForCausalLM), what)  # fmt: skip
@@ -142,19 +140,20 @@ def write_perceiver_ar_folder(
         output_plan,
         config=config,
         tensors=track(convert(rules, tensors, lambda t, transpose: t.contiguous()), len(rules), "converting", progress),
-        model_card=_card(config, num_parameters, source, byte_tokenizer, command),
+        model_card=_card(config, num_parameters, source, tokenizer, command),
         tokenizer=tokenizer,
         force=force,
         metadata={"source": source.name, "source_sha256": source.sha256, "source_library": source.version},
     )
 
 
-def _card(config: PerceiverARConfig, num_parameters: int, source: LibrarySource, byte_tokenizer: bool, command: str) -> str:
-    tokenizer = (
-        "The byte-level tokenizer (UTF-8 bytes + 6 special ids, left padding for batched generation) is included."
-        if byte_tokenizer
-        else "No tokenizer is included: the source names another vocabulary; save its tokenizer into this folder."
-    )
+def _card(config: PerceiverARConfig, num_parameters: int, source: LibrarySource, tokenizer: Any, command: str) -> str:
+    if isinstance(tokenizer, PerceiverByteTokenizer):
+        tokenizer = "The byte-level tokenizer (UTF-8 bytes + 6 special ids, left padding for batched generation) is included."
+    elif tokenizer is not None:
+        tokenizer = f"The source's tokenizer ({type(tokenizer).__name__}, left padding) is included."
+    else:
+        tokenizer = "No tokenizer is included: the source has another vocabulary and no tokenizer files; save its tokenizer into this folder."
     return f"""---
 library_name: transformers
 pipeline_tag: text-generation
@@ -184,15 +183,37 @@ the latents and max_seq_len.
 """
 
 
-def byte_tokenizer_named(library_config: Mapping[str, Any], config: PerceiverARConfig) -> bool:
-    """Whether the source uses the byte tokenizer: it names transformers' `PerceiverTokenizer` (or no tokenizer)
-    and has its 262 ids."""
-    return library_config.get("tokenizer_class") in (None, "PerceiverTokenizer") and config.vocab_size == 262
+def source_tokenizer(library_config: Mapping[str, Any], config: PerceiverARConfig, folder: Optional[Path]) -> Any:
+    """The tokenizer the converted folder gets, with left padding (batched generation) and `max_seq_len`:
+
+    - the byte tokenizer when the source names transformers' `PerceiverTokenizer` (or no tokenizer) and has its
+      262 ids;
+    - else the tokenizer the source folder holds (the library's `convert_checkpoint` saves it beside the model),
+      loaded with `AutoTokenizer` (no remote code);
+    - else None (the model card says so).
+    """
+    if library_config.get("tokenizer_class") in (None, "PerceiverTokenizer") and config.vocab_size == 262:
+        return PerceiverByteTokenizer(model_max_length=config.max_seq_len, padding_side="left")
+    if folder is None or not (folder / "tokenizer_config.json").is_file():
+        return None
+    from transformers import AutoTokenizer
+
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(
+            str(folder), trust_remote_code=False, padding_side="left", model_max_length=config.max_seq_len
+        )
+    except Exception as error:  # noqa: BLE001 - any failure of a foreign tokenizer is the source's problem
+        raise ConversionError(f"{folder} holds tokenizer files that do not load ({type(error).__name__}: "
+                              f"{str(error).splitlines()[0] if str(error) else ''}); fix or remove them.") from None
+    if len(tokenizer) > config.vocab_size:
+        raise ConversionError(f"{folder}'s tokenizer has {len(tokenizer)} ids but the model only {config.vocab_size}; "
+                              "it is not this model's tokenizer.")
+    return tokenizer
 
 
 __all__ = [
     "CAUSAL_LM",
-    "byte_tokenizer_named",
+    "source_tokenizer",
     "is_causal_lm_settings",
     "perceiver_ar_config",
     "perceiver_ar_rules",

@@ -30,7 +30,7 @@ from .perceiver_io_classifier import (
     classifier_layout,
     is_text_classifier,
 )
-from .perceiver_ar import is_causal_lm_settings, perceiver_ar_config, write_perceiver_ar_folder
+from .perceiver_ar import is_causal_lm_settings, perceiver_ar_config, source_tokenizer, write_perceiver_ar_folder
 from .perceiver_io_checkpoint import SUPPORTED, read_checkpoint
 from .perceiver_io_config import library_config, library_hyper_parameters
 from .library_sizes import check_sizes_fit_weights
@@ -150,7 +150,7 @@ def _convert_causal_lm_checkpoint(
     )  # fmt: skip
     return write_perceiver_ar_folder(
         output_plan, tensors=tensors, config=config, source=library_source,
-        byte_tokenizer=config.vocab_size == 262, command=command, force=force, progress=progress,
+        tokenizer=source_tokenizer({}, config, None), command=command, force=force, progress=progress,
     )  # fmt: skip
 
 

@@ -28,7 +28,7 @@ from .perceiver_io_classifier import CLASSIFIER_WEIGHT, classifier_config
 from .perceiver_io_config import library_config
 from .perceiver_io_folder import write_library_folder
 from .perceiver_io_hf_mapping import BACKEND_PREFIX, OUTPUT_QUERY, perceiver_io_hf_layout
-from .perceiver_ar import CAUSAL_LM, byte_tokenizer_named, perceiver_ar_config, write_perceiver_ar_folder
+from .perceiver_ar import CAUSAL_LM, perceiver_ar_config, source_tokenizer, write_perceiver_ar_folder
 from .perceiver_io_versions import V0_11
 from .settings_graph import plain_settings
 from .tensor_sizes import check_tensor_sizes
@@ -43,6 +43,8 @@ OTHER_LIBRARY_TYPES = {
 }
 """The library's other Hugging Face model types, which perceiver-hf does not have."""
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+TOKENIZER_FILES = ("tokenizer.json", "special_tokens_map.json", "spiece.model", "vocab.json", "merges.txt", "vocab.txt")
+"""Files a transformers tokenizer saves besides tokenizer_config.json (fetched for a Hub source's causal LM)."""
 SHARDED_INDEXES = ("model.safetensors.index.json", "pytorch_model.bin.index.json")
 MAX_CONFIG_BYTES = 1 << 20  # a config.json is a few KB; anything larger is not one
 SUPPORTED = f"perceiver-io 0.9-0.11 Hugging Face folders of model type {' or '.join(SUPPORTED_TYPES)}"
@@ -69,6 +71,16 @@ class LibrarySourceFiles:
             return Path(hf_hub_download(self.source, name, revision=self.revision))
         except EntryNotFoundError:  # also LocalEntryNotFoundError: offline, and not in the cache
             return None
+
+    def tokenizer_folder(self) -> Optional[Path]:
+        """The folder holding the source's tokenizer files (for a Hub id: its cache snapshot, after fetching the
+        files a transformers tokenizer saves), or None if it has no tokenizer_config.json."""
+        if self.folder is not None:
+            return self.folder
+        config = self.get("tokenizer_config.json")
+        for name in TOKENIZER_FILES:
+            self.get(name)
+        return config.parent if config is not None else None
 
     def config(self) -> Path:
         """config.json (a one-line error without it)."""
@@ -191,7 +203,8 @@ def convert_perceiver_io_folder(
         )  # fmt: skip
         return write_perceiver_ar_folder(
             output_plan, tensors=tensors, config=causal_lm, source=library_source,
-            byte_tokenizer=byte_tokenizer_named(library, causal_lm), command=command, force=force, progress=progress,
+            tokenizer=source_tokenizer(library, causal_lm, files.tokenizer_folder()), command=command, force=force,
+            progress=progress,
         )  # fmt: skip
     check_sizes_fit_weights(settings, tensors, what, CLASSIFIER_WEIGHT if classifier else None)
     config = (classifier_config(settings, library.get("id2label"), V0_11) if classifier
