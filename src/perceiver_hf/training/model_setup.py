@@ -171,11 +171,17 @@ def resolve_model_setup(
     linked = {"vocab_size": vocab_size, **special_token_ids(tokenizer)}
     if model_args.preset is not None:
         what = f"the {model_args.preset} preset"
+        if model_args.preset not in family.presets:
+            raise ValueError(
+                f"--preset {model_args.preset}: no such {family.model_type} preset; this task's presets are "
+                f"{', '.join(family.presets)}."
+            )
         base = build_preset(model_args.preset, family.presets, **overrides)
     else:
         what = f"the config {model_args.config_name}"
         base = _config_from_file(model_args.config_name, model_args.cache_dir, overrides, family)
     kwargs = {**_init_kwargs(base), **linked, "max_seq_len": model_max or base.max_seq_len}
+    family.check_lengths(base, kwargs["max_seq_len"])  # before the config refuses it, naming the flags
     config = family.config_class(**kwargs)
     max_seq_len = data_args.max_seq_len or config.max_seq_len
     _check_sizes(config, tokenizer, max_seq_len, what, family)
