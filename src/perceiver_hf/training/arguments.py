@@ -50,7 +50,7 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Fine-tune a pretrained perceiver_io model (local folder or Hub id), e.g. a DeepMind checkpoint "
-            "converted with `perceiver-hf convert`."
+            "converted with `perceiver-hf convert`; with --task causal-lm a perceiver_ar model."
         },
     )
     config_name: Optional[str] = field(
@@ -60,7 +60,8 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Comma-separated PerceiverConfig overrides, e.g. 'num_latents=128,num_latent_channels=512,"
-            "dropout=0.1' (None for an empty value). Individual flags such as --num_latents do the same."
+            "dropout=0.1' (None for an empty value); PerceiverARConfig ones with --task causal-lm, e.g. "
+            "'max_latents=64'. Individual flags such as --num_latents do the same."
         },
     )
     tokenizer_name: Optional[str] = field(
@@ -231,14 +232,17 @@ class MaskingArguments:
     )
 
 
-def _make_config_arguments(config_class: type, skip: tuple[str, ...], note: str) -> type:
-    """A dataclass of one optional flag per field of `config_class` (those in `skip` left out); `note` ends each
-    flag's help."""
+def _make_config_arguments(config_class: type, skip: tuple[str, ...], shared: tuple[str, ...] = ()) -> type:
+    """A dataclass of one optional flag per field of `config_class` (those in `skip` left out); the help of a
+    field in `shared` says that it sets PerceiverARConfig's field of that name too."""
     fields = []
     for config_field in declared_fields(config_class):
         if config_field.name in skip:
             continue
-        help_text = f"{config_field.metadata['help']} [{type_name(config_field)[0]}] ({note}; default: the preset's value)"
+        owner = f"{config_class.__name__} field" + (", also PerceiverARConfig's" if config_field.name in shared else "")
+        task = ", --task causal-lm" if config_class is PerceiverARConfig else ""
+        note = f"{owner}{task}; default: the preset's value"
+        help_text = f"{config_field.metadata['help']} [{type_name(config_field)[0]}] ({note})"
         flag_type = Optional[value_type(config_field)]  # type: ignore[misc]  # every flag may be left out
         fields.append((config_field.name, flag_type, field(default=None, metadata={"help": help_text})))
     name = f"{config_class.__name__}Arguments"
@@ -248,16 +252,12 @@ def _make_config_arguments(config_class: type, skip: tuple[str, ...], note: str)
 
 SHARED_CONFIG_FIELDS = tuple(name for name in field_names(PerceiverARConfig) if name in field_names(PerceiverConfig))
 """Fields both configs have: one flag, in `PerceiverConfigArguments`, applies to whichever model the task trains."""
-PerceiverConfigArguments = _make_config_arguments(
-    PerceiverConfig, LINKED_CONFIG_FIELDS, "PerceiverConfig field; also PerceiverARConfig's where it has one"
-)
+PerceiverConfigArguments = _make_config_arguments(PerceiverConfig, LINKED_CONFIG_FIELDS, SHARED_CONFIG_FIELDS)
 INFERENCE_ONLY_FIELDS = ("is_decoder", "use_cache")
 """PerceiverARConfig fields without a flag: a causal decoder always; the cache is for inference (and `--use_cache`
 is `TrainingArguments`' own flag)."""
 PerceiverARConfigArguments = _make_config_arguments(
-    PerceiverARConfig,
-    LINKED_CONFIG_FIELDS + SHARED_CONFIG_FIELDS + INFERENCE_ONLY_FIELDS,
-    "PerceiverARConfig field, --task causal-lm",
+    PerceiverARConfig, LINKED_CONFIG_FIELDS + SHARED_CONFIG_FIELDS + INFERENCE_ONLY_FIELDS
 )
 
 

@@ -1,7 +1,7 @@
 """FSDP2 sharding of a Perceiver IO model with transformers' distributed engine, for CPU (gloo) training runs.
 
-Units as `configs/accelerate/fsdp.yaml` asks for them (`fsdp_transformer_layer_cls_to_wrap`): every listed layer
-becomes its own FSDP unit, then the root module holds the rest (embedding, position encoding, latent and query
+Units as `configs/accelerate/fsdp.yaml` asks for them (`fsdp_transformer_layer_cls_to_wrap`; none named: the
+model's `_no_split_modules`, as accelerate does): every listed layer becomes its own FSDP unit, then the root module holds the rest (embedding, position encoding, latent and query
 arrays, the tied output head). The sharding itself is transformers' (`model.fsdp_plan` + `DistributedConfig`,
 what `from_pretrained(..., distributed_config=...)` applies): `Trainer` then leaves the model's gradient
 reduction to FSDP (no DDP wrapper) and `save_pretrained` gathers the full state dict on rank 0.
