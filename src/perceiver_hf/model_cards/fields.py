@@ -47,6 +47,17 @@ def architecture_summary(config: Any, decoder: Optional[str] = None) -> str:
     )
 
 
+def causal_lm_summary(config: Any) -> str:
+    """One line naming the main dimensions of a `PerceiverARConfig`."""
+    positions = "learned absolute and rotary positions" if config.abs_pos_emb else "rotary positions"
+    return (
+        f"{config.num_channels}-channel embeddings of a {config.vocab_size:,}-token vocabulary ({positions}) -> "
+        f"the last {config.max_latents} of up to {config.max_seq_len} positions cross-attend causally to the whole "
+        f"sequence ({config.num_heads} heads, prefix dropout {config.cross_attention_dropout:g} in training) -> "
+        f"{config.num_self_attention_layers} causal self-attention layers over them -> logits tied to the embedding"
+    )
+
+
 def classifier_summary(config: Any) -> str:
     """The sequence classification decoder of a `PerceiverConfig`, for `architecture_summary`."""
     queries = config.classifier_num_queries
@@ -125,6 +136,7 @@ __all__ = [
     "BASE_TAGS",
     "UNKNOWN_LICENSE",
     "architecture_summary",
+    "causal_lm_summary",
     "classifier_summary",
     "hub_metadata",
     "hub_repo_id",

@@ -5,12 +5,20 @@ The collators, masking and metrics need only torch and transformers; `data` and 
     from perceiver_hf.training import PerceiverMLMCollator, compute_metrics, preprocess_logits_for_metrics
 """
 
+from .causal_lm_collator import CausalLMCollator
 from .collators import MaskingEpochCallback, PerceiverMLMCollator, select_output_positions
 from .masking import MASKING_STRATEGIES, MaskingSpec, TokenTables, mask_sequence
-from .metrics import compute_metrics, preprocess_logits_for_metrics
-from .presets import PRESETS, build_preset
+from .metrics import (
+    compute_causal_lm_metrics,
+    compute_metrics,
+    preprocess_causal_logits_for_metrics,
+    preprocess_logits_for_metrics,
+)
+from .presets import CAUSAL_LM_PRESETS, PRESETS, build_preset
 
 __all__ = [
+    "CAUSAL_LM_PRESETS",
+    "CausalLMCollator",
     "MASKING_STRATEGIES",
     "MaskingEpochCallback",
     "MaskingSpec",
@@ -18,8 +26,10 @@ __all__ = [
     "PerceiverMLMCollator",
     "TokenTables",
     "build_preset",
+    "compute_causal_lm_metrics",
     "compute_metrics",
     "mask_sequence",
+    "preprocess_causal_logits_for_metrics",
     "preprocess_logits_for_metrics",
     "select_output_positions",
 ]

@@ -3,8 +3,10 @@
 Following transformers' run_mlm.py: `ModelArguments` (what to train), `DataArguments` (on what),
 `MaskingArguments` (how to mask), plus transformers' own `TrainingArguments`. `PerceiverConfigArguments` has one
 optional flag per `PerceiverConfig` field (generated from the fields' declarations, type and help text, so it
-never falls out of date), e.g. `--num_latents 128`. `vocab_size` and `max_seq_len` are not flags: they come from
-the tokenizer and from `DataArguments.max_seq_len`.
+never falls out of date), e.g. `--num_latents 128`; `PerceiverARConfigArguments` one per `PerceiverARConfig` field
+that `PerceiverConfig` does not have (`--max_latents`, `--num_channels`, `--cross_attention_dropout`, ...; the
+shared names, such as `--self_attention_widening_factor`, are one flag for both). `vocab_size` and `max_seq_len`
+are not flags: they come from the tokenizer and from `DataArguments.max_seq_len`.
 """
 
 from __future__ import annotations
@@ -15,15 +17,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Optional
 
-from ..config_fields import declared_fields, fine_tuning_fields, type_name, value_type
+from ..config_fields import declared_fields, field_names, fine_tuning_fields, type_name, value_type
 from ..config_overrides import parse_config_overrides
 from ..configuration_perceiver import PerceiverConfig
+from ..configuration_perceiver_ar import PerceiverARConfig
 from .masking import MASKING_STRATEGIES
-from .presets import PRESETS
+from .presets import CAUSAL_LM_PRESETS, PRESETS
 
 DATA_FILE_TYPES = {".txt": "text", ".text": "text", ".json": "json", ".jsonl": "json", ".csv": "csv"}
-LINKED_CONFIG_FIELDS = ("vocab_size", "max_seq_len", "pad_token_id")
-"""PerceiverConfig fields set by the training setup (tokenizer, data arguments), not by flags."""
+LINKED_CONFIG_FIELDS = ("vocab_size", "max_seq_len", "pad_token_id", "bos_token_id", "eos_token_id")
+"""Config fields set by the training setup (tokenizer, data arguments), not by flags."""
 FINE_TUNING_CONFIG_FIELDS = fine_tuning_fields(PerceiverConfig)
 """Fields that may be changed when fine-tuning a pretrained model (declared with `fine_tuning=True`; the others
 change its architecture; the `classifier_*` fields shape the new head that `--task text-classification` adds to a
@@ -38,15 +41,16 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Train a new model from a preset: language_perceiver (DeepMind's byte model, 201M parameters), "
-            "perceiver_io_base (paper Table 11, 223M with a 32,000 vocabulary) or tiny (tests, smoke runs).",
-            "choices": list(PRESETS),
+            "perceiver_io_base (paper Table 11, 223M with a 32,000 vocabulary) or tiny (tests, smoke runs); with "
+            "--task causal-lm: perceiver_ar (the perceiver-io library's CausalLanguageModelConfig defaults) or tiny.",
+            "choices": list(dict.fromkeys([*PRESETS, *CAUSAL_LM_PRESETS])),
         },
     )
     model_name_or_path: Optional[str] = field(
         default=None,
         metadata={
             "help": "Fine-tune a pretrained perceiver_io model (local folder or Hub id), e.g. a DeepMind checkpoint "
-            "converted with `perceiver-hf convert`."
+            "converted with `perceiver-hf convert`; with --task causal-lm a perceiver_ar model."
         },
     )
     config_name: Optional[str] = field(
@@ -56,7 +60,8 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Comma-separated PerceiverConfig overrides, e.g. 'num_latents=128,num_latent_channels=512,"
-            "dropout=0.1' (None for an empty value). Individual flags such as --num_latents do the same."
+            "dropout=0.1' (None for an empty value); PerceiverARConfig ones with --task causal-lm, e.g. "
+            "'max_latents=64'. Individual flags such as --num_latents do the same."
         },
     )
     tokenizer_name: Optional[str] = field(
@@ -227,29 +232,37 @@ class MaskingArguments:
     )
 
 
-def _make_config_arguments() -> type:
+def _make_config_arguments(config_class: type, skip: tuple[str, ...], shared: tuple[str, ...] = ()) -> type:
+    """A dataclass of one optional flag per field of `config_class` (those in `skip` left out); the help of a
+    field in `shared` says that it sets PerceiverARConfig's field of that name too."""
     fields = []
-    for config_field in declared_fields(PerceiverConfig):
-        if config_field.name in LINKED_CONFIG_FIELDS:
+    for config_field in declared_fields(config_class):
+        if config_field.name in skip:
             continue
-        help_text = (
-            f"{config_field.metadata['help']} [{type_name(config_field)[0]}] "
-            "(PerceiverConfig field; default: the preset's value)"
-        )
+        owner = f"{config_class.__name__} field" + (", also PerceiverARConfig's" if config_field.name in shared else "")
+        task = ", --task causal-lm" if config_class is PerceiverARConfig else ""
+        note = f"{owner}{task}; default: the preset's value"
+        help_text = f"{config_field.metadata['help']} [{type_name(config_field)[0]}] ({note})"
         flag_type = Optional[value_type(config_field)]  # type: ignore[misc]  # every flag may be left out
         fields.append((config_field.name, flag_type, field(default=None, metadata={"help": help_text})))
-    return dataclasses.make_dataclass(
-        "PerceiverConfigArguments",
-        fields,
-        namespace={"__doc__": "One optional flag per PerceiverConfig field (None = keep the preset's value)."},
-    )
+    name = f"{config_class.__name__}Arguments"
+    doc = f"One optional flag per {config_class.__name__} field (None = keep the preset's value)."
+    return dataclasses.make_dataclass(name, fields, namespace={"__doc__": doc})
 
 
-PerceiverConfigArguments = _make_config_arguments()
+SHARED_CONFIG_FIELDS = tuple(name for name in field_names(PerceiverARConfig) if name in field_names(PerceiverConfig))
+"""Fields both configs have: one flag, in `PerceiverConfigArguments`, applies to whichever model the task trains."""
+PerceiverConfigArguments = _make_config_arguments(PerceiverConfig, LINKED_CONFIG_FIELDS, SHARED_CONFIG_FIELDS)
+INFERENCE_ONLY_FIELDS = ("is_decoder", "use_cache")
+"""PerceiverARConfig fields without a flag: a causal decoder always; the cache is for inference (and `--use_cache`
+is `TrainingArguments`' own flag)."""
+PerceiverARConfigArguments = _make_config_arguments(
+    PerceiverARConfig, LINKED_CONFIG_FIELDS + SHARED_CONFIG_FIELDS + INFERENCE_ONLY_FIELDS
+)
 
 
 def config_flag_overrides(config_args: Any) -> dict[str, Any]:
-    """The PerceiverConfig fields given as individual flags (those not None)."""
+    """The config fields given as individual flags (those not None) in one group of config flags."""
     return {f.name: getattr(config_args, f.name) for f in dataclasses.fields(config_args) if getattr(config_args, f.name) is not None}
 
 
@@ -259,7 +272,9 @@ __all__ = [
     "LINKED_CONFIG_FIELDS",
     "MaskingArguments",
     "ModelArguments",
+    "PerceiverARConfigArguments",
     "PerceiverConfigArguments",
+    "SHARED_CONFIG_FIELDS",
     "config_flag_overrides",
     "data_file_type",
     "expand_data_files",

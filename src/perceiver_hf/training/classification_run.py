@@ -27,10 +27,10 @@ from ..model_cards.fields import architecture_summary, classifier_summary, hub_m
 from ..modeling_classification import PerceiverForSequenceClassification, PerceiverForTokenClassification
 from .classification_data import prepare_classification_datasets, resolve_label_names
 from .classification_metrics import classification_metrics
-from .model_setup import ModelSetup, build_model
+from .model_setup import PERCEIVER_IO, ModelSetup, build_model
 from .parsing import TrainArguments
 from .task_trainer import TaskData, TaskTrainerOptions
-from .training_card import _latest_evaluation, data_name, run_card_basics
+from .training_card import data_name, latest_evaluation, run_card_basics
 from .run_command import RunCommand, model_path
 
 logger = logging.getLogger(__name__)
@@ -55,6 +55,8 @@ def _early_stopping(arguments: TrainArguments) -> list[TrainerCallback]:
 
 class ClassificationTask:
     """The classifier tasks of `build_task_trainer` (see the module docstring)."""
+
+    family = PERCEIVER_IO
 
     def __init__(self) -> None:
         self.label_names: list[str] = []  # resolved from the data by `prepare`
@@ -98,7 +100,7 @@ def render_classifier_card(trainer: Trainer, arguments: TrainArguments, command:
     model, model_args, task = trainer.model, arguments.model, arguments.task.task
     basics = run_card_basics(trainer, arguments, command)
     license, license_note, name, command_text = basics.license, basics.license_note, basics.name, basics.command_text
-    evaluation = _latest_evaluation(trainer) or {}
+    evaluation = latest_evaluation(trainer) or {}
     metrics = "\n".join(
         f"| {key.removeprefix('eval_')} | {value:.4f} |" for key, value in evaluation.items()
         if key.startswith("eval_") and isinstance(value, float) and not key.endswith(("runtime", "per_second"))

@@ -123,19 +123,18 @@ def group_batch(examples: dict[str, list[list[int]]], max_seq_len: int) -> dict[
     return {"input_ids": [concatenated[i : i + max_seq_len] for i in range(0, len(concatenated), max_seq_len)]}
 
 
-def prepare_datasets(
+def tokenize_and_group(
     raw: DatasetDict,
     tokenizer: PreTrainedTokenizerBase,
     data_args: DataArguments,
     max_seq_len: int,
-    collator: PerceiverMLMCollator,
-    seed: int,
     main_process_first: Callable[[str], ContextManager[Any]] = lambda desc: contextlib.nullcontext(),
 ) -> DatasetDict:
-    """Tokenize and chunk every split; pre-mask "validation" with fixed masks (same every evaluation).
+    """Tokenize every split and cut it into chunks of `max_seq_len` tokens (one example per record, truncated,
+    with `--line_by_line`); apply --max_train_samples / --max_eval_samples.
 
-    Returns splits with `input_ids` (and `labels` for "validation"). Raises ValueError if a split ends up
-    without any tokens. `main_process_first(desc)` lets rank 0 fill the cache before the other processes read it.
+    Returns splits with `input_ids` only. Raises ValueError if a split ends up without any tokens.
+    `main_process_first(desc)` lets rank 0 fill the cache before the other processes read it.
     """
     common = {"num_proc": data_args.preprocessing_num_workers, "load_from_cache_file": not data_args.overwrite_cache}
     prepared = {}
@@ -168,13 +167,41 @@ def prepare_datasets(
             dataset = dataset.select(range(min(limit, len(dataset))))
         if len(dataset) == 0 or sum(len(ids) for ids in dataset[:1]["input_ids"]) == 0:
             raise ValueError(f"The {split} data holds no tokens after tokenization (only blank text?).")
-        if split == "validation":
-            with main_process_first(f"{split}: masking"):
-                dataset = dataset.map(
-                    premask_example, fn_kwargs={"collator": collator, "seed": seed}, desc="Masking validation", **common
-                )
         prepared[split] = dataset
     return DatasetDict(prepared)
 
 
-__all__ = ["check_raw_split", "group_batch", "hold_out", "load_raw_datasets", "prepare_datasets", "tokenize_batch"]
+def prepare_datasets(
+    raw: DatasetDict,
+    tokenizer: PreTrainedTokenizerBase,
+    data_args: DataArguments,
+    max_seq_len: int,
+    collator: PerceiverMLMCollator,
+    seed: int,
+    main_process_first: Callable[[str], ContextManager[Any]] = lambda desc: contextlib.nullcontext(),
+) -> DatasetDict:
+    """The masked-LM splits: `tokenize_and_group`, then "validation" pre-masked with fixed masks (the same every
+    evaluation).
+
+    Returns splits with `input_ids` (and `labels` for "validation"). Raises ValueError if a split ends up
+    without any tokens. `main_process_first(desc)` lets rank 0 fill the cache before the other processes read it.
+    """
+    prepared = tokenize_and_group(raw, tokenizer, data_args, max_seq_len, main_process_first)
+    if "validation" in prepared:
+        common = {"num_proc": data_args.preprocessing_num_workers, "load_from_cache_file": not data_args.overwrite_cache}
+        with main_process_first("validation: masking"):
+            prepared["validation"] = prepared["validation"].map(
+                premask_example, fn_kwargs={"collator": collator, "seed": seed}, desc="Masking validation", **common
+            )
+    return prepared
+
+
+__all__ = [
+    "check_raw_split",
+    "group_batch",
+    "hold_out",
+    "load_raw_datasets",
+    "prepare_datasets",
+    "tokenize_and_group",
+    "tokenize_batch",
+]

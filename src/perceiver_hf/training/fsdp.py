@@ -1,7 +1,7 @@
 """FSDP2 sharding of a Perceiver IO model with transformers' distributed engine, for CPU (gloo) training runs.
 
-Units as `configs/accelerate/fsdp.yaml` asks for them (`fsdp_transformer_layer_cls_to_wrap`): every listed layer
-becomes its own FSDP unit, then the root module holds the rest (embedding, position encoding, latent and query
+Units as `configs/accelerate/fsdp.yaml` asks for them (`fsdp_transformer_layer_cls_to_wrap`; none named: the
+model's `_no_split_modules`, as accelerate does): every listed layer becomes its own FSDP unit, then the root module holds the rest (embedding, position encoding, latent and query
 arrays, the tied output head). The sharding itself is transformers' (`model.fsdp_plan` + `DistributedConfig`,
 what `from_pretrained(..., distributed_config=...)` applies): `Trainer` then leaves the model's gradient
 reduction to FSDP (no DDP wrapper) and `save_pretrained` gathers the full state dict on rank 0.
@@ -31,10 +31,15 @@ DEFAULT_UNITS = ("CrossAttentionLayer", "SelfAttentionLayer")
 
 @dataclass(frozen=True)
 class FsdpRequest:
-    """What a run asked FSDP for: the layer classes that become units, and whether they free their full weights."""
+    """What a run asked FSDP for: the layer classes that become units (None: the model's `_no_split_modules`, as
+    accelerate does without `fsdp_transformer_layer_cls_to_wrap`), and whether they free their full weights."""
 
-    units: tuple[str, ...] = DEFAULT_UNITS
+    units: Optional[tuple[str, ...]] = None
     reshard_after_forward: bool = True
+
+    def unit_classes(self, model: torch.nn.Module) -> tuple[str, ...]:
+        """The unit class names for `model`: those asked for, else its `_no_split_modules` (else `DEFAULT_UNITS`)."""
+        return self.units or tuple(getattr(model, "_no_split_modules", None) or DEFAULT_UNITS)
 
 
 def _names(value: object) -> tuple[str, ...]:
@@ -61,11 +66,11 @@ def fsdp_request(training_args: TrainingArguments, environ: Mapping[str, str] = 
     """The FSDP a run asked for, or None: `accelerate launch` with an FSDP config (it exports ACCELERATE_USE_FSDP
     and FSDP_* variables) or `--fsdp` (units from `--fsdp_config`'s transformer_layer_cls_to_wrap)."""
     if _flag(environ.get("ACCELERATE_USE_FSDP", "false")):
-        units = _names(environ.get("FSDP_TRANSFORMER_CLS_TO_WRAP", "")) or DEFAULT_UNITS
+        units = _names(environ.get("FSDP_TRANSFORMER_CLS_TO_WRAP", "")) or None
         return FsdpRequest(units, _flag(environ.get("FSDP_RESHARD_AFTER_FORWARD", "true")))
     if training_args.fsdp:
         config = training_args.fsdp_config or {}
-        units = _names(config.get("transformer_layer_cls_to_wrap") or ()) or DEFAULT_UNITS
+        units = _names(config.get("transformer_layer_cls_to_wrap") or ()) or None
         return FsdpRequest(units, _flag(config.get("reshard_after_forward", True)))
     return None
 
@@ -153,11 +158,12 @@ def shard_for_training(model: PreTrainedModel, training_args: TrainingArguments)
     request = _sharded_on_cpu(training_args)
     if request is None or training_args.world_size < 2:
         return model  # no FSDP, accelerate's plugin applies it on the accelerators, or nothing to shard
-    shard_model(model, request.units, request.reshard_after_forward)
+    units = request.unit_classes(model)
+    shard_model(model, units, request.reshard_after_forward)
     local, total = local_parameter_share(model)
     logger.info(
         "FSDP2 on CPU: %s units sharded over %d processes; this process holds %s of %s parameters",
-        ", ".join(request.units), training_args.world_size, f"{local:,}", f"{total:,}",
+        ", ".join(units), training_args.world_size, f"{local:,}", f"{total:,}",
     )
     return model
 

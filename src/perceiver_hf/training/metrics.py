@@ -1,4 +1,4 @@
-"""Evaluation metrics for masked language modelling that never keep full-vocabulary logits around.
+"""Evaluation metrics for masked and causal language modelling that never keep full-vocabulary logits around.
 
 `Trainer` normally gathers the model's logits [B, K, V] for the whole evaluation set before calling
 `compute_metrics`. `preprocess_logits_for_metrics` reduces every batch right away to two numbers per scored
@@ -52,4 +52,31 @@ def compute_metrics(eval_prediction: EvalPrediction) -> dict[str, float]:
     }
 
 
-__all__ = ["compute_metrics", "preprocess_logits_for_metrics"]
+def preprocess_causal_logits_for_metrics(
+    logits: Any, labels: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """A causal LM's next-token predictions: logits [B, N, V] at the last N positions of labels [B, X] (the
+    input ids, -100 where unscored) -> (predictions, token losses, targets), each [B, N - 1]: latent i is scored
+    on the token after it, the last latent has none (`PerceiverForCausalLM`'s loss, token by token)."""
+    if isinstance(logits, (tuple, list)):
+        logits = logits[0]
+    targets = labels[:, labels.shape[1] - logits.shape[1] + 1 :]  # [B, N - 1]
+    predictions, token_losses = preprocess_logits_for_metrics(logits[:, :-1], targets)
+    return predictions, token_losses, targets
+
+
+def compute_causal_lm_metrics(eval_prediction: EvalPrediction) -> dict[str, float]:
+    """Next-token accuracy, mean cross-entropy ("nll"), perplexity = exp(nll) over every predicted token, and their
+    count, from `preprocess_causal_logits_for_metrics`' triples."""
+    predictions, token_losses, targets = eval_prediction.predictions
+    metrics = compute_metrics(EvalPrediction(predictions=(predictions, token_losses), label_ids=targets))
+    metrics["predicted_tokens"] = metrics.pop("masked_tokens")
+    return metrics
+
+
+__all__ = [
+    "compute_causal_lm_metrics",
+    "compute_metrics",
+    "preprocess_causal_logits_for_metrics",
+    "preprocess_logits_for_metrics",
+]

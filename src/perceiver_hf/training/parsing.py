@@ -19,7 +19,13 @@ import torch
 from transformers import HfArgumentParser, TrainingArguments
 
 from ..model_location import resolve_shipped_model
-from .arguments import DataArguments, MaskingArguments, ModelArguments, PerceiverConfigArguments
+from .arguments import (
+    DataArguments,
+    MaskingArguments,
+    ModelArguments,
+    PerceiverARConfigArguments,
+    PerceiverConfigArguments,
+)
 from .task_arguments import TaskArguments
 
 CONFIG_FILE_SUFFIXES = (".json", ".yaml", ".yml")
@@ -44,15 +50,24 @@ class TrainArguments:
     masking: MaskingArguments
     training: TrainingArguments
     task: TaskArguments = dataclasses.field(default_factory=TaskArguments)
+    ar_config: Any = dataclasses.field(default_factory=PerceiverARConfigArguments)  # PerceiverARConfigArguments
+
+    @property
+    def config_groups(self) -> tuple[Any, ...]:
+        """Both groups of config flags (Perceiver IO's, with the shared names, and Perceiver AR's own)."""
+        return (self.config, self.ar_config)
 
 
 def build_parser(prog: str = "perceiver-hf train") -> HfArgumentParser:
     """The `HfArgumentParser` over all argument groups, with `TRAINING_DEFAULTS` applied."""
     parser = HfArgumentParser(
-        (ModelArguments, PerceiverConfigArguments, DataArguments, MaskingArguments, TrainingArguments, TaskArguments),
+        (
+            ModelArguments, PerceiverConfigArguments, DataArguments, MaskingArguments, TrainingArguments,
+            TaskArguments, PerceiverARConfigArguments,
+        ),  # fmt: skip
         prog=prog,
         description="Train or fine-tune a Perceiver IO masked language model (or, with --task, a sequence or token "
-        "classifier) with transformers' Trainer. "
+        "classifier, or a Perceiver AR causal language model) with transformers' Trainer. "
         "Arguments can also come from one YAML/JSON file given first (flags after it override the file).",
     )
     parser.set_defaults(**TRAINING_DEFAULTS)
@@ -99,19 +114,21 @@ def parse_train_args(argv: Sequence[str], parser: Optional[HfArgumentParser] = N
                 "dashes, e.g. 'preset: tiny', 'train_file: data.txt', 'learning_rate: 1e-4'."
             )
         parser.set_defaults(**values)
-    model, config, data, masking, training, task = parser.parse_args_into_dataclasses(
+    model, config, data, masking, training, task, ar_config = parser.parse_args_into_dataclasses(
         args=argv, look_for_args_file=False
     )
     for name in ("model_name_or_path", "config_name", "tokenizer_name"):  # the shipped model's name works too
         if getattr(model, name) is not None:
             setattr(model, name, resolve_shipped_model(getattr(model, name)))
-    return TrainArguments(model=model, config=config, data=data, masking=masking, training=training, task=task)
+    return TrainArguments(
+        model=model, config=config, data=data, masking=masking, training=training, task=task, ar_config=ar_config
+    )
 
 
 def arguments_to_dict(arguments: TrainArguments) -> dict[str, Any]:
     """The non-default arguments of every group except TrainingArguments (for logging and the run record)."""
     record: dict[str, Any] = {}
-    for group in (arguments.model, arguments.config, arguments.data, arguments.masking, arguments.task):
+    for group in (arguments.model, *arguments.config_groups, arguments.data, arguments.masking, arguments.task):
         for item in dataclasses.fields(group):
             value = getattr(group, item.name)
             if value != item.default:

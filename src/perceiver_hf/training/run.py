@@ -29,15 +29,16 @@ from ..output_folder import (
     plan_output_folder,
     refuse_inputs_inside,
 )
+from .causal_lm_run import CausalLMTask
 from .classification_run import ClassificationTask
 from .collators import MaskingEpochCallback, PerceiverMLMCollator
 from .data import prepare_datasets
 from .file_checks import check_checkpoint_folder
 from .fsdp import prepare_cpu_fsdp_run
 from .metrics import compute_metrics, preprocess_logits_for_metrics
-from .task_trainer import TaskData, TaskTrainerOptions, build_task_trainer, wants_training
+from .task_trainer import TaskData, TaskTrainerOptions, TrainingTask, build_task_trainer, wants_training
 from .training_card import MODEL_CARD_NAME, render_training_card
-from .model_setup import BYTE_TOKENIZER_NAMES, ModelSetup, build_model
+from .model_setup import BYTE_TOKENIZER_NAMES, PERCEIVER_IO, ModelSetup, build_model
 from .parsing import TrainArguments, parse_train_args
 from .plotting import plot_loss_curve
 from .run_command import RunCommand
@@ -134,6 +135,8 @@ class PerceiverMLMTask:
     """The masked-LM task of `build_task_trainer`: text chunked into `max_seq_len` tokens, masked by
     `PerceiverMLMCollator` (fresh masks per epoch), `PerceiverForMaskedLM`, accuracy / perplexity metrics."""
 
+    family = PERCEIVER_IO
+
     def prepare(
         self, raw: datasets.DatasetDict, tokenizer: Any, setup: ModelSetup, arguments: TrainArguments
     ) -> TaskData:
@@ -185,8 +188,14 @@ class PerceiverMLMTask:
 def build_trainer(
     arguments: TrainArguments, callbacks: Sequence[TrainerCallback] = (), command: Optional[RunCommand] = None
 ) -> Trainer:
-    """The ready `Trainer` of the run `arguments` describe: the masked-LM task or (--task) a classifier."""
-    task = ClassificationTask() if arguments.task.is_classification else PerceiverMLMTask()
+    """The ready `Trainer` of the run `arguments` describe: the masked-LM task or (--task) a classifier or a causal LM."""
+    task: TrainingTask
+    if arguments.task.is_classification:
+        task = ClassificationTask()
+    elif arguments.task.is_causal_lm:
+        task = CausalLMTask()
+    else:
+        task = PerceiverMLMTask()
     return build_task_trainer(arguments, task, callbacks, command)
 
 

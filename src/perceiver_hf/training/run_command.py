@@ -63,7 +63,8 @@ def model_path(trainer: Trainer) -> str:
 
 
 def evaluation_command(trainer: Trainer, arguments: TrainArguments, max_seq_len: int) -> str:
-    """An evaluation-only `perceiver-hf train` command scoring the saved model on the same masked tokens."""
+    """An evaluation-only `perceiver-hf train` command scoring the saved model on the same masked tokens (the same
+    evaluation examples for `--task causal-lm`)."""
     data, args = arguments.data, trainer.args
     if data.validation_file:
         files = {"validation_file": data.validation_file}
@@ -76,6 +77,7 @@ def evaluation_command(trainer: Trainer, arguments: TrainArguments, max_seq_len:
     recorded = arguments_to_dict(arguments)  # the non-default model, data and masking arguments
     masking = {item.name for item in dataclasses.fields(arguments.masking)}
     values = {
+        **({"task": arguments.task.task} if arguments.task.is_causal_lm else {}),
         "model_name_or_path": model_path(trainer),
         **{name: value for name, value in recorded.items() if name in EVAL_DATA_FIELDS},
         **files,

@@ -1,11 +1,13 @@
-"""`perceiver-hf train --task ...`: which head to train (masked LM by default) and where its labels are."""
+"""`perceiver-hf train --task ...`: which model to train (a Perceiver IO masked LM by default, a Perceiver IO
+classifier, or a Perceiver AR causal LM) and, for the classifiers, where the labels are."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
 
-TASKS = ("fill-mask", "text-classification", "token-classification")
+TASKS = ("fill-mask", "text-classification", "token-classification", "causal-lm")
+CLASSIFICATION_TASKS = ("text-classification", "token-classification")
 
 
 @dataclass
@@ -17,7 +19,8 @@ class TaskArguments:
         metadata={
             "help": "fill-mask (masked-LM pre-training, the default), text-classification (one label per text) or "
             "token-classification (a list of words with one label per word, or a string with one label per token: "
-            "per UTF-8 byte with the byte tokenizer).",
+            "per UTF-8 byte with the byte tokenizer) or causal-lm (a Perceiver AR causal language model: next-token "
+            "prediction at the last max_latents positions of each example).",
             "choices": list(TASKS),
         },
     )
@@ -42,7 +45,11 @@ class TaskArguments:
 
     @property
     def is_classification(self) -> bool:
-        return self.task != "fill-mask"
+        return self.task in CLASSIFICATION_TASKS
+
+    @property
+    def is_causal_lm(self) -> bool:
+        return self.task == "causal-lm"
 
     def names(self) -> Optional[list[str]]:
         """`label_list` as a list (None when not given)."""
@@ -54,4 +61,4 @@ class TaskArguments:
         return names
 
 
-__all__ = ["TASKS", "TaskArguments"]
+__all__ = ["CLASSIFICATION_TASKS", "TASKS", "TaskArguments"]

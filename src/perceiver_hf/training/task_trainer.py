@@ -1,9 +1,10 @@
-"""The one skeleton of a `perceiver-hf train` run's `Trainer`, shared by the masked-LM and the classifier tasks.
+"""The one skeleton of a `perceiver-hf train` run's `Trainer`, shared by the masked-LM, classifier and causal-LM tasks.
 
 Order of work: tokenizer -> config (vocab_size and max_seq_len linked and checked) -> load data -> which of
 training / evaluation to run -> the task's datasets and collator -> model (seeded) -> frozen encoder, FSDP2 ->
 `ModelCardTrainer`. What a task adds (its data preparation, head, metrics, callbacks, model card) comes from a
-`TrainingTask`: `PerceiverMLMTask` (run.py) and `ClassificationTask` (classification_run.py).
+`TrainingTask`: `PerceiverMLMTask` (run.py), `ClassificationTask` (classification_run.py) and `CausalLMTask`
+(causal_lm_run.py).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer, Trai
 from .data import load_raw_datasets
 from .freezing import freeze_encoder
 from .fsdp import shard_for_training
-from .model_setup import ModelSetup, load_tokenizer, resolve_model_setup
+from .model_setup import ModelFamily, ModelSetup, load_tokenizer, resolve_model_setup
 from .parsing import TrainArguments
 from .run_command import RunCommand
 from .training_card import ModelCardTrainer
@@ -45,7 +46,10 @@ class TaskTrainerOptions:
 
 
 class TrainingTask(Protocol):
-    """What a task adds to the skeleton of `build_task_trainer` (called in this order)."""
+    """What a task adds to the skeleton of `build_task_trainer` (called in this order), and which model family
+    (config class, presets) it trains."""
+
+    family: ModelFamily
 
     def prepare(
         self, raw: DatasetDict, tokenizer: PreTrainedTokenizerBase, setup: ModelSetup, arguments: TrainArguments
@@ -98,7 +102,7 @@ def build_task_trainer(
     """
     model_args, data_args, training_args = arguments.model, arguments.data, arguments.training
     tokenizer = load_tokenizer(model_args)
-    setup = resolve_model_setup(model_args, arguments.config, data_args, tokenizer)
+    setup = resolve_model_setup(model_args, arguments.config_groups, data_args, tokenizer, task.family)
     logger.info(
         "Model: %s, vocab_size=%d (tokenizer %s), max_seq_len=%d, training on chunks of %d tokens",
         model_args.model_name_or_path or model_args.preset or model_args.config_name,

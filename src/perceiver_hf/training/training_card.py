@@ -34,7 +34,8 @@ TEMPLATE = "perceiver-trained"
 MODEL_CARD_NAME = "README.md"
 
 
-def _latest_evaluation(trainer: Trainer) -> Optional[dict[str, Any]]:
+def latest_evaluation(trainer: Trainer) -> Optional[dict[str, Any]]:
+    """The trainer's latest evaluation metrics (an entry of its log history with `eval_loss`), or None."""
     return next((entry for entry in reversed(trainer.state.log_history) if "eval_loss" in entry), None)
 
 
@@ -53,7 +54,7 @@ def data_name(arguments: TrainArguments) -> str:
     return _files(data.train_file or data.validation_file)
 
 
-def _evaluation_set(arguments: TrainArguments) -> tuple[str, str]:
+def evaluation_set(arguments: TrainArguments) -> tuple[str, str]:
     """(dataset type, dataset name) of the evaluation data, for the model-index."""
     data = arguments.data
     if data.dataset_name:
@@ -64,7 +65,8 @@ def _evaluation_set(arguments: TrainArguments) -> tuple[str, str]:
     return data_file_type(data.train_file[0]), f"first {data.validation_split_percentage}% of the records of {names}"
 
 
-def _held_out_text(arguments: TrainArguments) -> str:
+def held_out_text(arguments: TrainArguments) -> str:
+    """Where the evaluation data comes from, in words."""
     data = arguments.data
     if data.validation_file:
         return f"the validation file(s) {_files(data.validation_file)}"
@@ -75,6 +77,7 @@ def _held_out_text(arguments: TrainArguments) -> str:
 
 
 def training_data_text(trainer: Trainer, arguments: TrainArguments, max_seq_len: int) -> str:
+    """The training data of the run and how it was cut into examples."""
     data = arguments.data
     if data.dataset_name:
         config = f" (configuration `{data.dataset_config_name}`)" if data.dataset_config_name else ""
@@ -111,11 +114,9 @@ def _duration(seconds: float) -> str:
     return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
 
 
-def training_procedure_text(trainer: Trainer, arguments: TrainArguments) -> str:
-    args, state, masking = trainer.args, trainer.state, arguments.masking
-    unit = "words" if masking.masking in ("whole_word", "span") else "tokens"
-    keep = 1 - masking.mask_replace_prob - masking.random_replace_prob
-    decoded = "only the masked positions" if masking.decode_only else "every position"
+def optimisation_text(trainer: Trainer) -> str:
+    """The optimisation of the run, in one paragraph: steps, batch, optimizer, schedule, precision, seed, loss."""
+    args, state = trainer.args, trainer.state
     batch = args.per_device_train_batch_size * args.world_size * args.gradient_accumulation_steps
     precision = "bf16 autocast" if args.bf16 else "fp16 autocast" if args.fp16 else "float32"
     summary = next((entry for entry in reversed(state.log_history) if "train_loss" in entry), {})
@@ -124,9 +125,6 @@ def training_procedure_text(trainer: Trainer, arguments: TrainArguments) -> str:
         if summary else ""
     )  # fmt: skip
     return (
-        f"Masked language modelling with `perceiver-hf train` (transformers `Trainer`): {masking.masking} masking of "
-        f"{masking.mlm_probability:.0%} of the {unit} ({masking.mask_replace_prob:.0%} `[MASK]`, "
-        f"{masking.random_replace_prob:.0%} random token, {keep:.0%} unchanged), the decoder querying {decoded}. "
         f"{state.global_step} optimisation steps ({state.epoch or 0:.2f} epochs), global batch {batch} "
         f"({args.per_device_train_batch_size} per device x {args.world_size} process(es) x "
         f"{args.gradient_accumulation_steps} gradient-accumulation step(s)), optimizer `{_name(args.optim)}` "
@@ -136,19 +134,33 @@ def training_procedure_text(trainer: Trainer, arguments: TrainArguments) -> str:
     )
 
 
-def _metric(value: Any, digits: int) -> str:
+def training_procedure_text(trainer: Trainer, arguments: TrainArguments) -> str:
+    masking = arguments.masking
+    unit = "words" if masking.masking in ("whole_word", "span") else "tokens"
+    keep = 1 - masking.mask_replace_prob - masking.random_replace_prob
+    decoded = "only the masked positions" if masking.decode_only else "every position"
+    return (
+        f"Masked language modelling with `perceiver-hf train` (transformers `Trainer`): {masking.masking} masking of "
+        f"{masking.mlm_probability:.0%} of the {unit} ({masking.mask_replace_prob:.0%} `[MASK]`, "
+        f"{masking.random_replace_prob:.0%} random token, {keep:.0%} unchanged), the decoder querying {decoded}. "
+        + optimisation_text(trainer)
+    )
+
+
+def metric_text(value: Any, digits: int) -> str:
+    """A metric with `digits` decimals, or "not evaluated"."""
     return f"{value:.{digits}f}" if isinstance(value, (int, float)) else "not evaluated"
 
 
 def evaluation_fields(trainer: Trainer, arguments: TrainArguments, max_seq_len: int) -> dict[str, str]:
-    evaluation = _latest_evaluation(trainer) or {}
+    evaluation = latest_evaluation(trainer) or {}
     if evaluation:
         source = (
             f"Measured by the run above (`Trainer.evaluate` at step {evaluation.get('step')}, seed "
             f"{trainer.args.seed}; the run writes the same figures to `eval_results.json`)."
         )
         data_text = (
-            f"Evaluation data: {_held_out_text(arguments)}, {len(trainer.eval_dataset or ()):,} examples, masked "
+            f"Evaluation data: {held_out_text(arguments)}, {len(trainer.eval_dataset or ()):,} examples, masked "
             "once with the training masking and the run's seed (the same tokens at every evaluation); "
             "accuracy = share of masked tokens whose most likely prediction is the original token, perplexity = "
             "exp(mean cross-entropy of the masked tokens)."
@@ -162,9 +174,9 @@ def evaluation_fields(trainer: Trainer, arguments: TrainArguments, max_seq_len: 
         data_text = "Evaluation data: none."
     return dict(
         evaluation_data=data_text,
-        eval_accuracy=_metric(evaluation.get("eval_accuracy"), 4),
-        eval_perplexity=_metric(evaluation.get("eval_perplexity"), 2),
-        eval_nll=_metric(evaluation.get("eval_nll"), 4),
+        eval_accuracy=metric_text(evaluation.get("eval_accuracy"), 4),
+        eval_perplexity=metric_text(evaluation.get("eval_perplexity"), 2),
+        eval_nll=metric_text(evaluation.get("eval_nll"), 4),
         eval_masked_tokens=f"{evaluation['eval_masked_tokens']:,}" if "eval_masked_tokens" in evaluation else "-",
         evaluation_source=source,
         evaluation_command=evaluation_command(trainer, arguments, max_seq_len),
@@ -173,8 +185,8 @@ def evaluation_fields(trainer: Trainer, arguments: TrainArguments, max_seq_len: 
 
 def eval_results(trainer: Trainer, arguments: TrainArguments) -> list[EvalResult]:
     """The model-index entries (masked-token accuracy and perplexity) of the latest evaluation; [] if none."""
-    evaluation = _latest_evaluation(trainer) or {}
-    dataset_type, dataset_name = _evaluation_set(arguments)
+    evaluation = latest_evaluation(trainer) or {}
+    dataset_type, dataset_name = evaluation_set(arguments)
     metrics = [("accuracy", "Masked-token accuracy", "eval_accuracy"), ("perplexity", "Perplexity", "eval_perplexity")]
     return [
         EvalResult(
@@ -197,6 +209,7 @@ def eval_results(trainer: Trainer, arguments: TrainArguments) -> list[EvalResult
 
 
 def origin_text(arguments: TrainArguments, base_card: dict[str, Any]) -> str:
+    """Where the model comes from: fine-tuned from a Hub model or local folder, or trained from scratch."""
     model = arguments.model
     if model.model_name_or_path:
         hub_id = hub_repo_id(model.model_name_or_path)
@@ -210,11 +223,13 @@ def origin_text(arguments: TrainArguments, base_card: dict[str, Any]) -> str:
 
 
 def tokenizer_text(tokenizer: Any, arguments: TrainArguments) -> str:
+    """The tokenizer, in one line."""
     if isinstance(tokenizer, PerceiverByteTokenizer):
         return "UTF-8 bytes (`PerceiverByteTokenizer`): id = byte + 6; `[PAD]` 0, `[BOS]` 1, `[EOS]` 2, `[MASK]` 3, " \
             "`[CLS]` 4, `[SEP]` 5 (vocabulary 262)"  # fmt: skip
     name = arguments.model.tokenizer_name or arguments.model.model_name_or_path
-    return f"`{type(tokenizer).__name__}` from `{name}`: {len(tokenizer):,} tokens, mask token `{tokenizer.mask_token}`"
+    mask = f", mask token `{tokenizer.mask_token}`" if tokenizer.mask_token is not None else ""
+    return f"`{type(tokenizer).__name__}` from `{name}`: {len(tokenizer):,} tokens{mask}"
 
 
 def license_fields(arguments: TrainArguments, base_card: dict[str, Any]) -> tuple[str, str]:
@@ -243,7 +258,7 @@ class RunCardBasics:
 
 
 def run_card_basics(trainer: Trainer, arguments: TrainArguments, command: Optional[RunCommand]) -> RunCardBasics:
-    """The `RunCardBasics` of the run `trainer` has done with `arguments` (MLM and classifier cards alike)."""
+    """The `RunCardBasics` of the run `trainer` has done with `arguments` (every task's card)."""
     model_args = arguments.model
     base_card = (
         source_card_data(model_args.model_name_or_path, model_args.model_revision, model_args.cache_dir)
@@ -311,4 +326,20 @@ class ModelCardTrainer(Trainer):
         path.write_text(self.render_card(self), encoding="utf-8")
 
 
-__all__ = ["MODEL_CARD_NAME", "ModelCardTrainer", "RunCardBasics", "TEMPLATE", "render_training_card", "run_card_basics"]
+__all__ = [
+    "MODEL_CARD_NAME",
+    "ModelCardTrainer",
+    "RunCardBasics",
+    "TEMPLATE",
+    "data_name",
+    "evaluation_set",
+    "held_out_text",
+    "latest_evaluation",
+    "metric_text",
+    "optimisation_text",
+    "origin_text",
+    "render_training_card",
+    "run_card_basics",
+    "tokenizer_text",
+    "training_data_text",
+]
