@@ -189,3 +189,17 @@ def test_bad_inputs_are_one_line_errors(call, message):
 def test_bad_configs_are_one_line_errors(overrides, message):
     with pytest.raises(ValueError, match=message):
         PerceiverARConfig(**{**TINY, **overrides})
+
+
+def test_trainer_takes_the_mean_loss_of_run_clm_style_labels(tmp_path):
+    # run_clm's collator labels every position, but only the tokens after the latents are scored: Trainer's
+    # num_items_in_batch (a count of every label) must not divide the loss
+    from transformers import DataCollatorForLanguageModeling, Trainer, TrainingArguments
+
+    model = tiny_model()  # eval mode: no prefix dropout, so two forward passes agree
+    collator = DataCollatorForLanguageModeling(PerceiverByteTokenizer(), mlm=False)
+    batch = collator([{"input_ids": list(range(10, 30))}, {"input_ids": list(range(40, 60))}])
+    args = TrainingArguments(str(tmp_path), report_to=[], use_cpu=True)
+    trainer = Trainer(model=model, args=args)
+    loss = trainer.compute_loss(model, batch, num_items_in_batch=torch.tensor(2 * 19))
+    torch.testing.assert_close(loss, model(**batch).loss)

@@ -172,6 +172,10 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
     """Perceiver AR causal language model: logits at the latent positions, `generate()` with a key/value cache."""
 
     _tied_weights_keys = {"lm_head.weight": "model.perceiver.token_embedding.weight"}
+    # The loss covers only the tokens after the latents; `Trainer`'s `num_items_in_batch` counts every label (run_clm's
+    # collator labels every position), which would scale the loss down by (N - 1) / (L - 1). Without loss kwargs,
+    # `Trainer` takes each batch's mean and averages over accumulation steps itself.
+    accepts_loss_kwargs = False
 
     def __init__(self, config: PerceiverARConfig) -> None:
         super().__init__(config)
