@@ -19,9 +19,12 @@ from transformers import DynamicCache, GenerationMixin
 from transformers import initialization as init
 from transformers.generation.stopping_criteria import MaxLengthCriteria
 from transformers.modeling_outputs import BaseModelOutputWithPast, CausalLMOutputWithPast
+from transformers.utils import can_return_tuple
+from transformers.utils.deprecation import deprecate_kwarg
+from transformers.utils.output_capturing import OutputRecorder, capture_outputs
 
 from .configuration_perceiver_ar import PerceiverARConfig
-from .core.perceiver_ar import PerceiverAR, PerceiverARSpec
+from .core.perceiver_ar import CausalSelfAttentionLayer, PerceiverAR, PerceiverARSpec, PrefixCrossAttentionLayer
 from .core.rotary import RotaryEmbedding
 from .generation_window import GenerationWindow, check_prompt
 from .modeling_perceiver import OutputEmbeddingsAccessors, PerceiverPreTrainedModel
@@ -63,6 +66,15 @@ class PerceiverARPreTrainedModel(PerceiverPreTrainedModel):
     base_model_prefix = "model"
     _no_split_modules = ["PrefixCrossAttentionLayer", "CausalSelfAttentionLayer"]
     _supports_sdpa = True
+    # `output_hidden_states` / `output_attentions` (transformers' output capture, hooks on the layers): the latents
+    # entering the cross-attention (their embeddings), then each layer's output [B, N, C] (the last replaced by
+    # `last_hidden_state`, after `output_norm`); each layer's attention probabilities [B, H, N, L] (eager only)
+    _can_record_outputs = {
+        "hidden_states": [OutputRecorder(PrefixCrossAttentionLayer), OutputRecorder(CausalSelfAttentionLayer)],
+        "attentions": [
+            OutputRecorder(PrefixCrossAttentionLayer, index=1), OutputRecorder(CausalSelfAttentionLayer, index=1)
+        ],
+    }  # fmt: skip
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
@@ -95,6 +107,8 @@ class PerceiverARModel(PerceiverARPreTrainedModel):
     def set_input_embeddings(self, value: nn.Embedding) -> None:
         self.perceiver.token_embedding = value
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")  # transformers' older name, as Llama's
+    @capture_outputs
     def forward(
         self,
         input_ids: Optional[torch.Tensor] = None,
@@ -104,7 +118,8 @@ class PerceiverARModel(PerceiverARPreTrainedModel):
         prefix_len: Optional[int] = None,
         **kwargs: Any,
     ) -> BaseModelOutputWithPast:
-        """Hidden states of the latent positions.
+        """Hidden states of the latent positions (and, with `output_hidden_states` / `output_attentions`, each
+        layer's latents and attention probabilities; `return_dict=False`: a tuple).
 
         Args:
             input_ids: [B, X]: the sequence (at most `max_seq_len` tokens), or the tokens after a `cache`.
@@ -172,6 +187,9 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
     """Perceiver AR causal language model: logits at the latent positions, `generate()` with a key/value cache."""
 
     _tied_weights_keys = {"lm_head.weight": "model.perceiver.token_embedding.weight"}
+    # loaded from a `PerceiverARModel` checkpoint, the head's own weight (the bias; the weight is tied) is new:
+    # initialised and reported, as the masked-LM head of `PerceiverForMaskedLM`
+    _task_head_prefixes = ("lm_head.",)
 
     def __init__(self, config: PerceiverARConfig) -> None:
         super().__init__(config)
@@ -179,6 +197,8 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
         self.lm_head = nn.Linear(config.num_channels, config.vocab_size, bias=config.output_bias)
         self.post_init()
 
+    @deprecate_kwarg("past_key_values", "5.40.0", new_name="cache")
+    @can_return_tuple
     def forward(
         self,
         input_ids: Optional[torch.Tensor] = None,
@@ -196,8 +216,12 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
             input_ids, attention_mask, cache, use_cache, prefix_len: as in `PerceiverARModel.forward`.
             labels: [B, X], the ids of `input_ids` (-100: no loss); the loss is the next-token cross-entropy at
                 the latent positions (the label of position i + 1 for latent i), transformers' causal-LM loss.
+            kwargs: `output_hidden_states`, `output_attentions` (as in `PerceiverARModel`), `num_items_in_batch`
+                (the loss's), `return_dict=False` for a tuple.
         """
-        outputs = self.model(input_ids, attention_mask, cache=cache, use_cache=use_cache, prefix_len=prefix_len)
+        outputs = self.model(
+            input_ids, attention_mask, cache=cache, use_cache=use_cache, prefix_len=prefix_len, **kwargs
+        )
         hidden = outputs.last_hidden_state
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
@@ -210,7 +234,13 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
                 raise ValueError("labels need the logits of every latent position: leave logits_to_keep at 0.")
             latent_labels = labels[:, input_ids.shape[1] - logits.shape[1] :]  # [B, N], aligned with the logits
             loss = self.loss_function(logits=logits, labels=latent_labels, vocab_size=self.config.vocab_size, **kwargs)
-        return CausalLMOutputWithPast(loss=loss, logits=logits, cache=outputs.cache)
+        return CausalLMOutputWithPast(
+            loss=loss,
+            logits=logits,
+            cache=outputs.cache,
+            hidden_states=outputs.hidden_states,
+            attentions=outputs.attentions,
+        )
 
     def generate(self, inputs: Optional[torch.Tensor] = None, num_latents: int = 1, **kwargs: Any) -> Any:
         """transformers' `generate`, with the library's `num_latents`: how many of the prompt's last positions start
@@ -246,8 +276,9 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
         ids = input_ids[:, window.start :]
         mask = attention_mask[:, window.start :] if attention_mask is not None else None
         inputs: dict[str, Any] = {"attention_mask": mask, "use_cache": use_cache}
-        if "logits_to_keep" in kwargs:
-            inputs["logits_to_keep"] = kwargs["logits_to_keep"]
+        for passed_on in ("logits_to_keep", "output_attentions", "output_hidden_states"):
+            if passed_on in kwargs:
+                inputs[passed_on] = kwargs[passed_on]
         if cache is not None and window.continues(cache):
             inputs.update(input_ids=ids[:, cache.get_seq_length(0) :], cache=cache, prefix_len=0)
         else:

@@ -102,9 +102,10 @@ def causal_attention(
     cache: Optional[Any],
     layer_idx: int,
     attention_fn: Optional[AttentionFunction],
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Project x_q [B, N, C] and x_kv [B, X, C], rotate, append the keys/values to `cache` layer `layer_idx`,
-    attend under attn_mask [B, 1, N, L] -> output projection [B, N, C]."""
+    attend under attn_mask [B, 1, N, L] -> (output projection [B, N, C], probabilities [B, H, N, L] when
+    `attention_fn` returns them (the eager function), else None)."""
     q = attention.project_query(x_q)
     k, v = attention.project_key_value(x_kv)
     if q_rotation is not None:
@@ -113,8 +114,8 @@ def causal_attention(
         k = apply_rotary(k, *k_rotation)
     if cache is not None:
         k, v = cache.update(k, v, layer_idx)
-    h, _ = attention.attend(q, k, v, attn_mask, attention_fn)
-    return attention.o_proj(h)
+    h, weights = attention.attend(q, k, v, attn_mask, attention_fn)
+    return attention.o_proj(h), weights
 
 
 class PrefixCrossAttentionLayer(CrossAttentionLayer):
@@ -130,13 +131,16 @@ class PrefixCrossAttentionLayer(CrossAttentionLayer):
         cache: Optional[Any] = None,
         layer_idx: int = 0,
         attention: Optional[AttentionFunction] = None,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """x_latent [B, N, C], x_prefix [B, P, C] (P may be 0), rotations for the N queries and the P + N new
-        keys, attn_mask [B, 1, N, L] over all keys (L = cached + P + N) -> [B, N, C]."""
+        keys, attn_mask [B, 1, N, L] over all keys (L = cached + P + N) -> ([B, N, C], probabilities [B, H, N, L]
+        or None, as `causal_attention`)."""
         q_in = self.q_norm(x_latent)
         kv_in = torch.cat([self.kv_norm(x_prefix), q_in], dim=1)  # [B, P + N, C]
-        h = causal_attention(self.attention, q_in, kv_in, q_rotation, k_rotation, attn_mask, cache, layer_idx, attention)
-        return self._mlp_residual(x_latent + self.dropout(h))
+        h, weights = causal_attention(
+            self.attention, q_in, kv_in, q_rotation, k_rotation, attn_mask, cache, layer_idx, attention
+        )
+        return self._mlp_residual(x_latent + self.dropout(h)), weights
 
 
 class CausalSelfAttentionLayer(SelfAttentionLayer):
@@ -150,11 +154,12 @@ class CausalSelfAttentionLayer(SelfAttentionLayer):
         cache: Optional[Any] = None,
         layer_idx: int = 1,
         attention: Optional[AttentionFunction] = None,
-    ) -> torch.Tensor:
-        """x [B, N, C], rotation of the N positions (or None), attn_mask [B, 1, N, L] (L = cached + N) -> [B, N, C]."""
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """x [B, N, C], rotation of the N positions (or None), attn_mask [B, 1, N, L] (L = cached + N) ->
+        ([B, N, C], probabilities [B, H, N, L] or None, as `causal_attention`)."""
         h = self.norm(x)
-        h = causal_attention(self.attention, h, h, rotation, rotation, attn_mask, cache, layer_idx, attention)
-        return self._mlp_residual(x + self.dropout(h))
+        h, weights = causal_attention(self.attention, h, h, rotation, rotation, attn_mask, cache, layer_idx, attention)
+        return self._mlp_residual(x + self.dropout(h)), weights
 
 
 def keep_prefix_positions(batch_size: int, prefix_len: int, rate: float, device: torch.device) -> torch.Tensor:
@@ -239,12 +244,12 @@ class PerceiverAR(nn.Module):
         q_rotation = (cos[:, :, n - latents :], sin[:, :, n - latents :])
         num_keys = cached + new_keys.shape[1]
         mask = causal_mask(latents, key_valid, num_keys, x.device)
-        h = self.cross_attention(x_latent, x_prefix, q_rotation, k_rotation, mask, cache, 0, attention)
+        h, _ = self.cross_attention(x_latent, x_prefix, q_rotation, k_rotation, mask, cache, 0, attention)
 
         sa_cached = cache.get_seq_length(1) if cache is not None and len(self.self_attention) else 0
         sa_valid = None if key_valid_all is None else key_valid_all[:, n - latents - sa_cached :]
         sa_mask = causal_mask(latents, sa_valid, sa_cached + latents, x.device)
         for index, layer in enumerate(self.self_attention):
             rotation = q_rotation if self.spec.rotary_layer(index) else None
-            h = layer(h, rotation, sa_mask, cache, index + 1, attention)
+            h, _ = layer(h, rotation, sa_mask, cache, index + 1, attention)
         return self.output_norm(h) if self.output_norm is not None else h
