@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import unittest
 from typing import Any
+from unittest import mock
 
 import torch
+from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, MODEL_MAPPING_NAMES
 
 from helpers import transformers_test_standins
 from helpers.transformers_common_skips import apply_skips
@@ -124,16 +126,18 @@ class PerceiverARCommonTests(ModelTesterMixin):
 
     def setUp(self) -> None:
         self.model_tester = PerceiverARModelTester(self)
+        # the mixin finds a class's role (base model, causal LM: which labels it takes, whether it trains, whether
+        # its loss shifts the labels) by name in transformers' own mapping tables, where a model registered with
+        # `AutoModel.register` is not: listed there for the duration of each test, as a model inside transformers is
+        for table, names in ((MODEL_MAPPING_NAMES, "PerceiverARModel"), (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "PerceiverForCausalLM")):
+            patcher = mock.patch.dict(table, {PerceiverARConfig.model_type: names})
+            patcher.start()
+            self.addCleanup(patcher.stop)
 
 
 @apply_skips
 class PerceiverARModelCommonTest(PerceiverARCommonTests, unittest.TestCase):
     all_model_classes = (PerceiverARModel,)
-
-    def setUp(self) -> None:
-        # the base model has no loss: transformers leaves base models out of `test_training` by finding them in
-        # its own `MODEL_MAPPING_NAMES`, where a model registered with `AutoModel.register` is not
-        self.model_tester = PerceiverARModelTester(self, is_training=False)
 
     def test_model(self) -> None:
         self.model_tester.create_and_check_model(*self.model_tester.prepare_config_and_inputs())
@@ -143,14 +147,8 @@ class PerceiverARModelCommonTest(PerceiverARCommonTests, unittest.TestCase):
 class PerceiverForCausalLMCommonTest(PerceiverARCommonTests, GenerationTesterMixin, unittest.TestCase):
     all_model_classes = (PerceiverForCausalLM,)
 
-    def _prepare_for_class(self, inputs_dict: dict[str, Any], model_class: type, return_labels: bool = False) -> dict[str, Any]:
-        """The mixin's inputs, with the labels [B, L] it gives the causal LMs it finds in its own
-        `MODEL_FOR_CAUSAL_LM_MAPPING_NAMES` (where a class registered with `AutoModelForCausalLM.register` is not)."""
-        inputs_dict = super()._prepare_for_class(inputs_dict, model_class, return_labels)
-        if return_labels:
-            shape = (self.model_tester.batch_size, self.model_tester.seq_length)
-            inputs_dict["labels"] = torch.zeros(shape, dtype=torch.long, device=inputs_dict["input_ids"].device)
-        return inputs_dict
+    def test_for_causal_lm(self) -> None:
+        self.model_tester.create_and_check_for_causal_lm(*self.model_tester.prepare_config_and_inputs())
 
     def test_generation_tests_ran(self) -> None:
         """`GenerationTesterMixin`'s own generate tests run only where the fetched transformers tests hold its

@@ -59,6 +59,9 @@ def token_positions(attention_mask: Optional[torch.Tensor], batch_size: int, len
     return (attention_mask.long().cumsum(dim=-1) - 1).clamp(min=0)
 
 
+ATTENTION_LAYERS = (PrefixCrossAttentionLayer, CausalSelfAttentionLayer)  # output capture's targets
+
+
 class PerceiverARPreTrainedModel(PerceiverPreTrainedModel):
     """Initialisation and class attributes of the Perceiver AR models (loading as the Perceiver IO models: strict)."""
 
@@ -69,12 +72,12 @@ class PerceiverARPreTrainedModel(PerceiverPreTrainedModel):
     # `output_hidden_states` / `output_attentions` (transformers' output capture, hooks on the layers): the latents
     # entering the cross-attention (their embeddings), then each layer's output [B, N, C] (the last replaced by
     # `last_hidden_state`, after `output_norm`); each layer's attention probabilities [B, H, N, L] (eager only)
+    # (one recorder per output, its target the tuple of both layer classes: `output_hidden_states` may then also
+    # be a list of indices, which transformers resolves for a single recorder only)
     _can_record_outputs = {
-        "hidden_states": [OutputRecorder(PrefixCrossAttentionLayer), OutputRecorder(CausalSelfAttentionLayer)],
-        "attentions": [
-            OutputRecorder(PrefixCrossAttentionLayer, index=1), OutputRecorder(CausalSelfAttentionLayer, index=1)
-        ],
-    }  # fmt: skip
+        "hidden_states": OutputRecorder(ATTENTION_LAYERS),  # type: ignore[arg-type]  # isinstance takes a tuple
+        "attentions": OutputRecorder(ATTENTION_LAYERS, index=1),  # type: ignore[arg-type]
+    }
 
     @torch.no_grad()
     def _init_weights(self, module: nn.Module) -> None:
