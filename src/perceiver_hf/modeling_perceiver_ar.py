@@ -119,6 +119,9 @@ class PerceiverARModel(PerceiverARPreTrainedModel):
         cache: Optional[Any] = None,
         use_cache: Optional[bool] = None,
         prefix_len: Optional[int] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
         **kwargs: Any,
     ) -> BaseModelOutputWithPast:
         """Hidden states of the latent positions (and, with `output_hidden_states` / `output_attentions`, each
@@ -132,40 +135,56 @@ class PerceiverARModel(PerceiverARPreTrainedModel):
             use_cache: return the cache (default: `config.use_cache` in eval mode, none in training).
             prefix_len: p, how many leading positions of `input_ids` are prefix; default: all but the last
                 `max_latents` (0 after a cache).
+            inputs_embeds: [B, X, C], token embeddings (what `get_input_embeddings()` gives for the ids) instead
+                of `input_ids`; the position embeddings are added to them as to looked-up ones.
+            output_attentions: also return each layer's attention probabilities [B, H, N, L] (the cross-attention's
+                L = cached + X, the self-attentions' L = cached latents + N); needs the "eager" attention.
+            output_hidden_states: also return the latents [B, N, C] entering the cross-attention, then after it and
+                after each self-attention layer (the last after `output_norm`). Both are read by transformers'
+                output capture (`capture_outputs`) from the call's keywords, or from the config.
         """
-        if input_ids is None:
-            raise ValueError("PerceiverARModel needs input_ids [batch, length] (token ids); inputs_embeds are not supported.")
+        if (input_ids is None) == (inputs_embeds is None):
+            raise ValueError(
+                "Pass exactly one of input_ids [batch, length] and inputs_embeds [batch, length, channels]."
+            )
         if use_cache is None:  # a cache is for inference: training (prefix dropout) runs without one
             use_cache = self.config.use_cache and not self.training
         if use_cache and cache is None:
             cache = DynamicCache(config=self.config)
         cached = cache.get_seq_length(0) if cache is not None else 0
-        prefix_len = self._check_inputs(input_ids, attention_mask, cached, prefix_len)
-        b, x_len = input_ids.shape
-        positions = token_positions(attention_mask, b, cached + x_len, input_ids.device)
+        inputs = input_ids if inputs_embeds is None else inputs_embeds
+        prefix_len = self._check_inputs(inputs, attention_mask, cached, prefix_len)
+        b, x_len = inputs.shape[:2]
+        positions = token_positions(attention_mask, b, cached + x_len, inputs.device)
         key_valid = attention_mask.bool() if attention_mask is not None else None
         hidden = self.perceiver(
-            input_ids, prefix_len, positions, key_valid, cache if use_cache else None, self.attention_function()
+            input_ids, prefix_len, positions, key_valid, cache if use_cache else None, self.attention_function(),
+            inputs_embeds,
         )  # [B, X - p, C]
         return BaseModelOutputWithPast(last_hidden_state=hidden, cache=cache if use_cache else None)
 
     def _check_inputs(
-        self, input_ids: torch.Tensor, attention_mask: Optional[torch.Tensor], cached: int, prefix_len: Optional[int]
+        self, inputs: torch.Tensor, attention_mask: Optional[torch.Tensor], cached: int, prefix_len: Optional[int]
     ) -> int:
-        """The prefix length to use; a one-line error for inputs the model cannot take."""
+        """The prefix length to use for `inputs` (input_ids [B, X] or inputs_embeds [B, X, C]); a one-line error
+        for inputs the model cannot take."""
         config = self.config
-        if input_ids.dim() != 2:
-            raise ValueError(f"input_ids must be [batch, length], got shape {tuple(input_ids.shape)}.")
-        x_len = input_ids.shape[1]
+        if inputs.is_floating_point() and tuple(inputs.shape[::2]) != (inputs.shape[0], config.num_channels):
+            raise ValueError(
+                f"inputs_embeds must be [batch, length, num_channels={config.num_channels}], got shape {tuple(inputs.shape)}."
+            )
+        if not inputs.is_floating_point() and inputs.dim() != 2:
+            raise ValueError(f"input_ids must be [batch, length], got shape {tuple(inputs.shape)}.")
+        x_len = inputs.shape[1]
         n = cached + x_len
         if n > config.max_seq_len:
             raise ValueError(
                 f"Input has {n} tokens (cached and new) but this model handles at most max_seq_len="
                 f"{config.max_seq_len}; truncate it (generate() slides its window by itself)."
             )
-        if attention_mask is not None and tuple(attention_mask.shape) != (input_ids.shape[0], n):
+        if attention_mask is not None and tuple(attention_mask.shape) != (inputs.shape[0], n):
             raise ValueError(
-                f"attention_mask must be [batch, cached + new tokens] = {(input_ids.shape[0], n)}, got "
+                f"attention_mask must be [batch, cached + new tokens] = {(inputs.shape[0], n)}, got "
                 f"{tuple(attention_mask.shape)}."
             )
         if prefix_len is None:
@@ -211,31 +230,44 @@ class PerceiverForCausalLM(OutputEmbeddingsAccessors, PerceiverARPreTrainedModel
         use_cache: Optional[bool] = None,
         prefix_len: Optional[int] = None,
         logits_to_keep: int = 0,
+        inputs_embeds: Optional[torch.Tensor] = None,
+        output_attentions: Optional[bool] = None,
+        output_hidden_states: Optional[bool] = None,
         **kwargs: Any,
     ) -> CausalLMOutputWithPast:
         """Next-token logits [B, N, V] at the N latent positions (the last `logits_to_keep` of them if > 0).
 
         Args:
-            input_ids, attention_mask, cache, use_cache, prefix_len: as in `PerceiverARModel.forward`.
+            input_ids, attention_mask, cache, use_cache, prefix_len, inputs_embeds, output_attentions,
+                output_hidden_states: as in `PerceiverARModel.forward`.
             labels: [B, X], the ids of `input_ids` (-100: no loss); the loss is the next-token cross-entropy at
                 the latent positions (the label of position i + 1 for latent i), transformers' causal-LM loss.
-            kwargs: `output_hidden_states`, `output_attentions` (as in `PerceiverARModel`), `num_items_in_batch`
-                (the loss's), `return_dict=False` for a tuple.
+            kwargs: the loss's (`num_items_in_batch`; `shift_labels` [B, X], already shifted targets, which win
+                over `labels`), `return_dict=False` for a tuple.
         """
+        # None is "the config's": resolved here, as transformers' output capture reads a keyword given as None as off
+        output_attentions = self.config.output_attentions if output_attentions is None else output_attentions
+        output_hidden_states = self.config.output_hidden_states if output_hidden_states is None else output_hidden_states
         outputs = self.model(
-            input_ids, attention_mask, cache=cache, use_cache=use_cache, prefix_len=prefix_len, **kwargs
-        )
+            input_ids, attention_mask, cache=cache, use_cache=use_cache, prefix_len=prefix_len,
+            inputs_embeds=inputs_embeds, output_attentions=output_attentions,
+            output_hidden_states=output_hidden_states, **kwargs,
+        )  # fmt: skip
         hidden = outputs.last_hidden_state
         if logits_to_keep:
             hidden = hidden[:, -logits_to_keep:]
         logits = self.lm_head(hidden)  # [B, N, V]
         loss = None
         if labels is not None:
-            if tuple(labels.shape) != tuple(input_ids.shape):
-                raise ValueError(f"labels must have the shape of input_ids {tuple(input_ids.shape)}, got {tuple(labels.shape)}.")
+            sequence = tuple((input_ids if inputs_embeds is None else inputs_embeds).shape[:2])  # (B, X)
+            if tuple(labels.shape) != sequence:
+                raise ValueError(f"labels must be [batch, length] = {sequence} as the inputs, got {tuple(labels.shape)}.")
             if logits_to_keep:
                 raise ValueError("labels need the logits of every latent position: leave logits_to_keep at 0.")
-            latent_labels = labels[:, input_ids.shape[1] - logits.shape[1] :]  # [B, N], aligned with the logits
+            prefix = sequence[1] - logits.shape[1]
+            latent_labels = labels[:, prefix:]  # [B, N], aligned with the logits
+            if kwargs.get("shift_labels") is not None:
+                kwargs["shift_labels"] = kwargs["shift_labels"][:, prefix:]
             loss = self.loss_function(logits=logits, labels=latent_labels, vocab_size=self.config.vocab_size, **kwargs)
         return CausalLMOutputWithPast(
             loss=loss,

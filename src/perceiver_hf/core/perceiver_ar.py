@@ -189,21 +189,24 @@ class PerceiverAR(nn.Module):
         )
         self.output_norm = nn.LayerNorm(channels, eps=spec.layer_norm_eps) if spec.output_norm else None
 
-    def embed(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """input_ids [B, X], positions [B, X] -> [B, X, C]."""
-        x = self.token_embedding(input_ids)
+    def embed(
+        self, input_ids: Optional[torch.Tensor], positions: torch.Tensor, inputs_embeds: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """input_ids [B, X] (or their token embeddings `inputs_embeds` [B, X, C]), positions [B, X] -> [B, X, C]."""
+        x = self.token_embedding(input_ids) if inputs_embeds is None else inputs_embeds
         if self.position_embedding is not None:
             x = x + self.position_embedding(positions)
         return x
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: Optional[torch.Tensor],
         prefix_len: int,
         positions: torch.Tensor,
         key_valid: Optional[torch.Tensor] = None,
         cache: Optional[Any] = None,
         attention: Optional[AttentionFunction] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Hidden states of the latent positions of `input_ids`.
 
@@ -215,15 +218,17 @@ class PerceiverAR(nn.Module):
             key_valid: bool [B, n], True for real tokens (None: all are).
             cache: a transformers `Cache` (or anything with its `update` / `get_seq_length`), updated in place.
             attention: the attention function (see `attention`).
+            inputs_embeds: [B, X, C], token embeddings instead of `input_ids` (None then); the position
+                embeddings are added to them as to looked-up ones.
 
         Returns:
             [B, X - p, C].
         """
-        b, x_len = input_ids.shape
+        b, x_len = (input_ids if inputs_embeds is None else inputs_embeds).shape[:2]
         cached = cache.get_seq_length(0) if cache is not None else 0
         n = cached + x_len
         latents = x_len - prefix_len
-        x = self.embed(input_ids, positions[:, cached:])  # [B, X, C]
+        x = self.embed(input_ids, positions[:, cached:], inputs_embeds)  # [B, X, C]
         x_prefix, x_latent = x[:, :prefix_len], x[:, prefix_len:]
         cos, sin = self.rotary(positions)  # [B, 1, n, r]
         new_keys = torch.arange(cached, n, device=x.device).expand(b, -1)  # [B, X] index of each new key
