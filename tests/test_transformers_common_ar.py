@@ -11,6 +11,11 @@ expects of a causal LM hold as they are: logits [B, L, V], hidden states [B, L, 
 each); `hidden_states` are the latents' embeddings, then the output of each of those layers (the last one after
 `output_norm`, transformers' convention). Tests that do not apply are in
 tests/helpers/transformers_common_skips.py, the one list, with reasons.
+
+The mixin finds a class's role by name in transformers' mapping tables; the two classes are listed there for the
+duration of each test (`PerceiverARCommonTests.setUp`). `GenerationTesterMixin` is transformers' own only where
+the fetched tests hold tests/generation/test_utils.py, which the sdist does not ship: `test_generation_tests_ran`
+then reports a skip. Below the mixins: what their shape checks leave open (a prefix, causality, values).
 """
 
 from __future__ import annotations
@@ -129,8 +134,9 @@ class PerceiverARCommonTests(ModelTesterMixin):
         # the mixin finds a class's role (base model, causal LM: which labels it takes, whether it trains, whether
         # its loss shifts the labels) by name in transformers' own mapping tables, where a model registered with
         # `AutoModel.register` is not: listed there for the duration of each test, as a model inside transformers is
-        for table, names in ((MODEL_MAPPING_NAMES, "PerceiverARModel"), (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, "PerceiverForCausalLM")):
-            patcher = mock.patch.dict(table, {PerceiverARConfig.model_type: names})
+        roles = ((MODEL_MAPPING_NAMES, PerceiverARModel), (MODEL_FOR_CAUSAL_LM_MAPPING_NAMES, PerceiverForCausalLM))
+        for table, model_class in roles:
+            patcher = mock.patch.dict(table, {PerceiverARConfig.model_type: model_class.__name__})
             patcher.start()
             self.addCleanup(patcher.stop)
 
@@ -160,8 +166,47 @@ class PerceiverForCausalLMCommonTest(PerceiverARCommonTests, GenerationTesterMix
                 "so its generate tests did not run (generation is tested in tests/test_perceiver_ar*.py)"
             )
 
-    def test_for_causal_lm(self) -> None:
-        self.model_tester.create_and_check_for_causal_lm(*self.model_tester.prepare_config_and_inputs())
+
+def tiny_causal_lm() -> PerceiverForCausalLM:
+    """The tester's model with max_latents=4, so that a 7-token input has a 3-token prefix; eager attention."""
+    torch.manual_seed(0)
+    config = PerceiverARModelTester(unittest.TestCase()).get_config()
+    config.max_latents = 4
+    return PerceiverForCausalLM._from_config(config, attn_implementation="eager").eval()
+
+
+def test_hidden_states_and_attentions_with_a_prefix() -> None:
+    # 7 tokens, 4 latents: hidden states are the 4 latents' [B, 4, C]; the cross-attention's keys are all 7
+    # positions, the self-attention's the 4 latents; each query row is a distribution over the keys at or before
+    # its own position (causal: latent i is position 3 + i)
+    model = tiny_causal_lm()
+    input_ids = torch.randint(3, 99, (2, 7), generator=torch.Generator().manual_seed(1))
+    with torch.no_grad():
+        out = model(input_ids, output_hidden_states=True, output_attentions=True)
+        plain = model(input_ids)
+    torch.testing.assert_close(out.logits, plain.logits, rtol=0, atol=0)  # asking for outputs changes nothing
+    assert [tuple(h.shape) for h in out.hidden_states] == [(2, 4, 32)] * 3  # embeddings, cross-, self-attention
+    torch.testing.assert_close(model.lm_head(out.hidden_states[-1]), out.logits)  # the last is after output_norm
+    cross, self_attention = out.attentions
+    assert tuple(cross.shape) == (2, 4, 4, 7) and tuple(self_attention.shape) == (2, 4, 4, 4)
+    for weights, first_key in ((cross, 3), (self_attention, 0)):
+        torch.testing.assert_close(weights.sum(-1), torch.ones(weights.shape[:-1]))
+        future = torch.ones(4, weights.shape[-1], dtype=torch.bool).triu(first_key + 1)  # keys after the query
+        assert weights[..., future].abs().max() == 0
+
+
+def test_inputs_embeds_equal_input_ids_with_a_prefix() -> None:
+    # the mixin compares inputs_embeds with input_ids when every position is a latent; here 3 are prefix, and a
+    # left-padded row shifts the positions the position embeddings are added at
+    model = tiny_causal_lm()
+    input_ids = torch.randint(3, 99, (2, 7), generator=torch.Generator().manual_seed(2))
+    mask = torch.ones_like(input_ids)
+    mask[1, :2] = 0
+    with torch.no_grad():
+        from_ids = model(input_ids, attention_mask=mask).logits
+        from_embeds = model(inputs_embeds=model.get_input_embeddings()(input_ids), attention_mask=mask).logits
+    assert from_ids.shape == (2, 4, 99)
+    torch.testing.assert_close(from_embeds, from_ids, rtol=0, atol=0)
 
 
 class PerceiverARConfigCommonTest(unittest.TestCase):

@@ -169,7 +169,7 @@ class PerceiverARModel(PerceiverARPreTrainedModel):
         """The prefix length to use for `inputs` (input_ids [B, X] or inputs_embeds [B, X, C]); a one-line error
         for inputs the model cannot take."""
         config = self.config
-        if inputs.is_floating_point() and tuple(inputs.shape[::2]) != (inputs.shape[0], config.num_channels):
+        if inputs.is_floating_point() and (inputs.dim() != 3 or inputs.shape[-1] != config.num_channels):
             raise ValueError(
                 f"inputs_embeds must be [batch, length, num_channels={config.num_channels}], got shape {tuple(inputs.shape)}."
             )
