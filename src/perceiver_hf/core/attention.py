@@ -172,7 +172,8 @@ class MultiHeadAttention(nn.Module):
     ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """Attention of projected heads (q [B, H, N, cqk], k [B, H, L, cqk], v [B, H, L, cv]) under a bool
         `attn_mask` broadcastable to [B, H, N, L] (True = may attend; every row needs one True) ->
-        (heads merged [B, N, H * cv], probabilities [B, H, N, L] or None). No output projection."""
+        (heads merged [B, N, H * cv], probabilities [B, H, N, L] or None). No output projection. The probabilities
+        come back with `return_weights`, or whenever `attention` gives them (the eager function), else None."""
         if return_weights:
             attention = eager_attention_forward
         elif attention is None:
@@ -180,7 +181,7 @@ class MultiHeadAttention(nn.Module):
         dropout = self.dropout if self.training else 0.0
         o, weights = attention(self, q, k, v, attn_mask, scaling=self.scaling, dropout=dropout)  # [B, N, H, cv]
         b, n = o.shape[:2]
-        return o.reshape(b, n, self.num_heads * self.v_head_channels), weights if return_weights else None
+        return o.reshape(b, n, self.num_heads * self.v_head_channels), weights
 
     def forward(
         self,

@@ -102,9 +102,10 @@ def causal_attention(
     cache: Optional[Any],
     layer_idx: int,
     attention_fn: Optional[AttentionFunction],
-) -> torch.Tensor:
+) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
     """Project x_q [B, N, C] and x_kv [B, X, C], rotate, append the keys/values to `cache` layer `layer_idx`,
-    attend under attn_mask [B, 1, N, L] -> output projection [B, N, C]."""
+    attend under attn_mask [B, 1, N, L] -> (output projection [B, N, C], probabilities [B, H, N, L] when
+    `attention_fn` returns them (the eager function), else None)."""
     q = attention.project_query(x_q)
     k, v = attention.project_key_value(x_kv)
     if q_rotation is not None:
@@ -113,8 +114,8 @@ def causal_attention(
         k = apply_rotary(k, *k_rotation)
     if cache is not None:
         k, v = cache.update(k, v, layer_idx)
-    h, _ = attention.attend(q, k, v, attn_mask, attention_fn)
-    return attention.o_proj(h)
+    h, weights = attention.attend(q, k, v, attn_mask, attention_fn)
+    return attention.o_proj(h), weights
 
 
 class PrefixCrossAttentionLayer(CrossAttentionLayer):
@@ -130,13 +131,16 @@ class PrefixCrossAttentionLayer(CrossAttentionLayer):
         cache: Optional[Any] = None,
         layer_idx: int = 0,
         attention: Optional[AttentionFunction] = None,
-    ) -> torch.Tensor:
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
         """x_latent [B, N, C], x_prefix [B, P, C] (P may be 0), rotations for the N queries and the P + N new
-        keys, attn_mask [B, 1, N, L] over all keys (L = cached + P + N) -> [B, N, C]."""
+        keys, attn_mask [B, 1, N, L] over all keys (L = cached + P + N) -> ([B, N, C], probabilities [B, H, N, L]
+        or None, as `causal_attention`)."""
         q_in = self.q_norm(x_latent)
         kv_in = torch.cat([self.kv_norm(x_prefix), q_in], dim=1)  # [B, P + N, C]
-        h = causal_attention(self.attention, q_in, kv_in, q_rotation, k_rotation, attn_mask, cache, layer_idx, attention)
-        return self._mlp_residual(x_latent + self.dropout(h))
+        h, weights = causal_attention(
+            self.attention, q_in, kv_in, q_rotation, k_rotation, attn_mask, cache, layer_idx, attention
+        )
+        return self._mlp_residual(x_latent + self.dropout(h)), weights
 
 
 class CausalSelfAttentionLayer(SelfAttentionLayer):
@@ -150,11 +154,12 @@ class CausalSelfAttentionLayer(SelfAttentionLayer):
         cache: Optional[Any] = None,
         layer_idx: int = 1,
         attention: Optional[AttentionFunction] = None,
-    ) -> torch.Tensor:
-        """x [B, N, C], rotation of the N positions (or None), attn_mask [B, 1, N, L] (L = cached + N) -> [B, N, C]."""
+    ) -> tuple[torch.Tensor, Optional[torch.Tensor]]:
+        """x [B, N, C], rotation of the N positions (or None), attn_mask [B, 1, N, L] (L = cached + N) ->
+        ([B, N, C], probabilities [B, H, N, L] or None, as `causal_attention`)."""
         h = self.norm(x)
-        h = causal_attention(self.attention, h, h, rotation, rotation, attn_mask, cache, layer_idx, attention)
-        return self._mlp_residual(x + self.dropout(h))
+        h, weights = causal_attention(self.attention, h, h, rotation, rotation, attn_mask, cache, layer_idx, attention)
+        return self._mlp_residual(x + self.dropout(h)), weights
 
 
 def keep_prefix_positions(batch_size: int, prefix_len: int, rate: float, device: torch.device) -> torch.Tensor:
@@ -184,21 +189,24 @@ class PerceiverAR(nn.Module):
         )
         self.output_norm = nn.LayerNorm(channels, eps=spec.layer_norm_eps) if spec.output_norm else None
 
-    def embed(self, input_ids: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
-        """input_ids [B, X], positions [B, X] -> [B, X, C]."""
-        x = self.token_embedding(input_ids)
+    def embed(
+        self, input_ids: Optional[torch.Tensor], positions: torch.Tensor, inputs_embeds: Optional[torch.Tensor] = None
+    ) -> torch.Tensor:
+        """input_ids [B, X] (or their token embeddings `inputs_embeds` [B, X, C]), positions [B, X] -> [B, X, C]."""
+        x = self.token_embedding(input_ids) if inputs_embeds is None else inputs_embeds
         if self.position_embedding is not None:
             x = x + self.position_embedding(positions)
         return x
 
     def forward(
         self,
-        input_ids: torch.Tensor,
+        input_ids: Optional[torch.Tensor],
         prefix_len: int,
         positions: torch.Tensor,
         key_valid: Optional[torch.Tensor] = None,
         cache: Optional[Any] = None,
         attention: Optional[AttentionFunction] = None,
+        inputs_embeds: Optional[torch.Tensor] = None,
     ) -> torch.Tensor:
         """Hidden states of the latent positions of `input_ids`.
 
@@ -210,15 +218,17 @@ class PerceiverAR(nn.Module):
             key_valid: bool [B, n], True for real tokens (None: all are).
             cache: a transformers `Cache` (or anything with its `update` / `get_seq_length`), updated in place.
             attention: the attention function (see `attention`).
+            inputs_embeds: [B, X, C], token embeddings instead of `input_ids` (None then); the position
+                embeddings are added to them as to looked-up ones.
 
         Returns:
             [B, X - p, C].
         """
-        b, x_len = input_ids.shape
+        b, x_len = (input_ids if inputs_embeds is None else inputs_embeds).shape[:2]
         cached = cache.get_seq_length(0) if cache is not None else 0
         n = cached + x_len
         latents = x_len - prefix_len
-        x = self.embed(input_ids, positions[:, cached:])  # [B, X, C]
+        x = self.embed(input_ids, positions[:, cached:], inputs_embeds)  # [B, X, C]
         x_prefix, x_latent = x[:, :prefix_len], x[:, prefix_len:]
         cos, sin = self.rotary(positions)  # [B, 1, n, r]
         new_keys = torch.arange(cached, n, device=x.device).expand(b, -1)  # [B, X] index of each new key
@@ -239,12 +249,12 @@ class PerceiverAR(nn.Module):
         q_rotation = (cos[:, :, n - latents :], sin[:, :, n - latents :])
         num_keys = cached + new_keys.shape[1]
         mask = causal_mask(latents, key_valid, num_keys, x.device)
-        h = self.cross_attention(x_latent, x_prefix, q_rotation, k_rotation, mask, cache, 0, attention)
+        h, _ = self.cross_attention(x_latent, x_prefix, q_rotation, k_rotation, mask, cache, 0, attention)
 
         sa_cached = cache.get_seq_length(1) if cache is not None and len(self.self_attention) else 0
         sa_valid = None if key_valid_all is None else key_valid_all[:, n - latents - sa_cached :]
         sa_mask = causal_mask(latents, sa_valid, sa_cached + latents, x.device)
         for index, layer in enumerate(self.self_attention):
             rotation = q_rotation if self.spec.rotary_layer(index) else None
-            h = layer(h, rotation, sa_mask, cache, index + 1, attention)
+            h, _ = layer(h, rotation, sa_mask, cache, index + 1, attention)
         return self.output_norm(h) if self.output_norm is not None else h
