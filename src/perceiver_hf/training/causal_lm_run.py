@@ -46,6 +46,7 @@ from .training_card import (
     evaluation_set,
     held_out_text,
     metric_text,
+    no_figures_text,
     data_name,
     latest_evaluation,
     optimisation_text,
@@ -123,12 +124,7 @@ def _evaluation_fields(trainer: Trainer, arguments: TrainArguments, max_seq_len:
             "cross-entropy of every predicted token)."
         )
     else:
-        source = "No figures: " + (
-            "the run had not evaluated yet when this card was written."
-            if trainer.args.do_eval
-            else "the run had no validation data (pass --validation_file or --validation_split_percentage)."
-        )
-        data_text = "Evaluation data: none."
+        source, data_text = no_figures_text(trainer), "Evaluation data: none."
     tokens = evaluation.get("eval_predicted_tokens")
     return dict(
         evaluation_data=data_text,

@@ -34,6 +34,15 @@ TEMPLATE = "perceiver-trained"
 MODEL_CARD_NAME = "README.md"
 
 
+def no_figures_text(trainer: Trainer) -> str:
+    """What a card says when the run has no evaluation figures (not evaluated yet, or no validation data)."""
+    return "No figures: " + (
+        "the run had not evaluated yet when this card was written."
+        if trainer.args.do_eval
+        else "the run had no validation data (pass --validation_file or --validation_split_percentage)."
+    )
+
+
 def latest_evaluation(trainer: Trainer) -> Optional[dict[str, Any]]:
     """The trainer's latest evaluation metrics (an entry of its log history with `eval_loss`), or None."""
     return next((entry for entry in reversed(trainer.state.log_history) if "eval_loss" in entry), None)
@@ -166,12 +175,7 @@ def evaluation_fields(trainer: Trainer, arguments: TrainArguments, max_seq_len: 
             "exp(mean cross-entropy of the masked tokens)."
         )
     else:
-        source = "No figures: " + (
-            "the run had not evaluated yet when this card was written."
-            if trainer.args.do_eval
-            else "the run had no validation data (pass --validation_file or --validation_split_percentage)."
-        )
-        data_text = "Evaluation data: none."
+        source, data_text = no_figures_text(trainer), "Evaluation data: none."
     return dict(
         evaluation_data=data_text,
         eval_accuracy=metric_text(evaluation.get("eval_accuracy"), 4),
