@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Optional, Sequence
 
+import perceiver_hf
+
 USAGE = "usage: python -m perceiver_hf.run_script SCRIPT.py [SCRIPT ARGUMENTS...]"
 PROGRAM = "perceiver_hf.run_script"
 
@@ -54,8 +56,6 @@ def run_script(path: str, args: Sequence[str] = ()) -> None:
             included, passes through.
     """
     script = check_script(path)
-    import perceiver_hf
-
     perceiver_hf.load()  # registers the Auto classes (idempotent; importing the package already did)
     saved_argv, saved_path = sys.argv, list(sys.path)
     sys.argv = [str(script), *args]
