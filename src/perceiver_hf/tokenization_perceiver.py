@@ -148,8 +148,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
     belongs to the word before it, so ``word_ids()`` maps every byte to a word, each word's first byte is its own
     first character (where ``tokenize_and_align_labels`` puts the word's label), and the offsets, relative to
     each word as in transformers, put the space just after its word (as an empty span, see ``trim_offsets``).
-    ``add_prefix_space`` is refused: the model
-    never saw a text that starts with a space.
+    ``add_prefix_space`` is refused: the model never saw a text that starts with a space.
 
     Args:
         pad_token: Padding token, id 0.
