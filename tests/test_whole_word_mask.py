@@ -1,4 +1,5 @@
-"""transformers' whole-word-mask collator on the byte tokenizer, and the trimmed offsets it relies on.
+"""transformers' whole-word-mask collator on the byte tokenizer, the trimmed offsets it relies on, and what the
+same offsets give char_to_token / token_to_chars and the token-classification pipeline's entity spans.
 
 `DataCollatorForLanguageModeling(whole_word_mask=True)` starts a new word where a token's start differs from the
 previous token's end. References come from the text itself: words are its runs of non-whitespace characters
@@ -13,8 +14,17 @@ import sys
 from pathlib import Path
 
 import pytest
-from transformers import AutoTokenizer, DataCollatorForLanguageModeling
+import torch
+from helpers.classifier_folders import save_classifier_folder
+from transformers import (
+    AutoModelForTokenClassification,
+    AutoTokenizer,
+    DataCollatorForLanguageModeling,
+    pipeline,
+)
+from transformers.modeling_outputs import TokenClassifierOutput
 
+from perceiver_hf import PerceiverForTokenClassification
 from perceiver_hf.byte_offsets import WHITE_SPACE, trimmed_offsets
 from perceiver_hf.tokenization_perceiver import PerceiverByteTokenizer
 
@@ -151,3 +161,24 @@ def test_a_saved_folder_loads_with_trimmed_offsets(tmp_path):
     assert loaded("a b", return_offsets_mapping=True)["offset_mapping"] == [(0, 1), (2, 2), (2, 3)]
     kept = AutoTokenizer.from_pretrained(tmp_path, trim_offsets=False)
     assert kept("a b", return_offsets_mapping=True)["offset_mapping"] == [(0, 1), (1, 2), (2, 3)]
+
+
+@pytest.mark.parametrize("trim_offsets", [True, False])
+def test_token_classification_entity_spans(tmp_path, trim_offsets):
+    """The pipeline's entities, with a stand-in model that labels a byte X when it belongs to a multi-byte character
+    or is the space before one: every entity's span holds its characters whole."""
+    folder = save_classifier_folder(PerceiverForTokenClassification, tmp_path / "tokens", num_labels=2)
+    model = AutoModelForTokenClassification.from_pretrained(folder, id2label={0: "O", 1: "X"})
+    tokenizer = AutoTokenizer.from_pretrained(folder, trim_offsets=trim_offsets)
+    text = "Zürich am See, 中文 ok"
+
+    def forward(input_ids, **kwargs):  # [B, L] -> logits [B, L, 2]
+        wide = input_ids >= 0x80 + 6
+        before_wide = (input_ids == ord(" ") + 6) & torch.roll(wide, -1, dims=1)
+        return TokenClassifierOutput(logits=torch.stack([~(wide | before_wide), wide | before_wide], -1).float())
+
+    model.forward = forward
+    pipe = pipeline("token-classification", model=model, tokenizer=tokenizer, aggregation_strategy="simple")
+    entities = [(entity["word"], entity["start"], entity["end"]) for entity in pipe(text)]
+    space = 0 if trim_offsets else 1  # trimmed, the span leaves out the space before 中文 (the word keeps it)
+    assert entities == [("ü", 1, 2), (" 中文", text.index("中") - space, text.index("文") + 1)]
