@@ -42,6 +42,9 @@ NOT_RUN = {
     "docs/training.md#the-perceiver-io-librarys-command-on-trainer:1": "downloads Wikipedia and trains for days",
     "docs/training.md#fine-tuning-deepminds-byte-level-model:1": "downloads DeepMind's checkpoint, trains for hours",
     "docs/training.md#several-processes-gpus-and-machines:1": "needs GPUs and downloads Wikipedia",
+    "docs/training.md#transformers-example-scripts-unchanged:2": "needs transformers' run_mlm.py (no package ships it)",
+    "docs/classification.md#fine-tuning-from-a-masked-language-model:3": "needs transformers' run_ner.py and "
+    "run_classification.py (no package ships them) and their data",
 }
 
 

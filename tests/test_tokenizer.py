@@ -275,7 +275,9 @@ def test_encodings_of_the_default_path(tokenizer):
     assert batch.char_to_token(0, 0) == 0  # "é" starts at its first byte
     assert batch.char_to_token(0, 2) == 3  # "[MASK]" is one token
     assert batch.char_to_token(1, 1) == 1
-    assert batch.token_to_chars(0, 1) == (0, 1)  # both bytes of "é" come from character 0
+    assert batch.token_to_chars(0, 0) == (0, 1)  # "é"'s first byte covers it
+    assert batch.token_to_chars(0, 1) == (1, 1)  # trim_offsets: its second byte adds no character
+    assert batch.token_to_chars(0, 2) == (2, 2) and batch.char_to_token(0, 1) is None  # nor does the space
     assert batch[0].offsets[3] == (2, 8)
     assert batch.word_ids(1)[2:] == [None, None, None]
     single = tokenizer("ab")
@@ -314,7 +316,7 @@ def test_custom_special_tokens_that_overlap_match_longest_first():
 def test_fast_batch_encoding_leaves_other_requests_to_rust(tokenizer):
     texts = ["a [MASK] é", "b"]
     with_offsets = tokenizer(texts, return_offsets_mapping=True, padding=True)
-    assert with_offsets["offset_mapping"][0][:3] == [(0, 1), (1, 2), (2, 8)]  # "a", " ", "[MASK]"
+    assert with_offsets["offset_mapping"][0][:3] == [(0, 1), (2, 2), (2, 8)]  # "a", " " (trimmed), "[MASK]"
     assert with_offsets.tokens(0)[:3] == ["a", "Ġ", "[MASK]"]
     pair = tokenizer("ab", "cd")
     assert pair["input_ids"] == reference_ids("abcd")

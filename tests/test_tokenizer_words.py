@@ -75,8 +75,13 @@ def test_run_ner_label_alignment_puts_each_label_on_its_words_first_character(to
     assert all_tokens["labels"] == [[1, 1, 1, 2]]  # "ab " then "c"
 
 
-def test_offsets_rescaled_like_the_token_classification_pipeline_point_at_each_byte(tokenizer):
-    """The pipeline adds each word's start in " ".join(words) to the word-relative offsets."""
+@pytest.mark.parametrize("trim_offsets", [True, False])
+def test_offsets_rescaled_like_the_token_classification_pipeline_point_at_each_byte(trim_offsets):
+    """The pipeline adds each word's start in " ".join(words) to the word-relative offsets.
+
+    Untrimmed, every byte points at its own character; trimmed, the joining spaces cover nothing.
+    """
+    tokenizer = PerceiverByteTokenizer(trim_offsets=trim_offsets)
     words = ["ab", "", "cd", "e"]
     encoding = tokenizer(words, is_split_into_words=True, return_offsets_mapping=True)
     sentence = " ".join(words)
@@ -85,7 +90,9 @@ def test_offsets_rescaled_like_the_token_classification_pipeline_point_at_each_b
         sentence[starts[word] + start : starts[word] + end]
         for word, (start, end) in zip(encoding.word_ids(), encoding["offset_mapping"])
     ]
-    assert "".join(chars) == sentence and all(len(char) == 1 for char in chars)
+    expected = sentence if not trim_offsets else sentence.replace(" ", "")
+    assert "".join(chars) == expected and all(len(char) == 1 for char in chars if char)
+    assert len(chars) == len(sentence)
 
 
 def test_add_prefix_space_is_refused_in_one_line(tokenizer):

@@ -60,6 +60,7 @@ from .byte_rows import (
     truncate,
     truncates,
 )
+from .byte_offsets import TrimmedEncoding
 from .lazy_encodings import LazyEncodings
 from .tokenizer_max_length import capped_model_max_length, folder_max_seq_len, saved_model_max_length
 
@@ -146,8 +147,8 @@ class PerceiverByteTokenizer(TokenizersBackend):
     spaces, the text the model saw in pre-training: ``["You", "may"]`` is encoded as ``"You may"``. Each space
     belongs to the word before it, so ``word_ids()`` maps every byte to a word, each word's first byte is its own
     first character (where ``tokenize_and_align_labels`` puts the word's label), and the offsets, relative to
-    each word as in transformers, put the space just after its word. ``add_prefix_space`` is refused: the model
-    never saw a text that starts with a space.
+    each word as in transformers, put the space just after its word (as an empty span, see ``trim_offsets``).
+    ``add_prefix_space`` is refused: the model never saw a text that starts with a space.
 
     Args:
         pad_token: Padding token, id 0.
@@ -173,6 +174,14 @@ class PerceiverByteTokenizer(TokenizersBackend):
             returned `BatchEncoding` still has the Rust pipeline's encodings (``.tokens()``, ``.word_ids()``,
             ``.char_to_token()``, ...): the Rust pipeline runs on the batch when one of them is first read.
             Set False to always run the Rust pipeline at once.
+        trim_offsets: If True (default, like RoBERTa's ``trim_offsets``), character offsets (``offset_mapping``,
+            ``token_to_chars``, ``char_to_token``, ...) give each token the characters it adds to the text: the bytes
+            of a whitespace character and the continuation bytes of a multi-byte character get the empty span at
+            their character's end, the first byte of a character its whole span (`perceiver_hf.byte_offsets`).
+            Words are then separated by gaps between offsets, which is how transformers'
+            ``DataCollatorForLanguageModeling(whole_word_mask=True)`` finds them. If False, every byte gets the
+            span of its character (the Rust pipeline's raw offsets; no gaps, so the whole text is one "word").
+            Trimming is a Python pass over the tokens (~0.2 us each), paid only by calls that read offsets.
         **kwargs: Passed on to `transformers.TokenizersBackend` (e.g. ``truncation_side``).
 
     Example:
@@ -197,6 +206,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
         model_max_length: int = DEFAULT_MODEL_MAX_LENGTH,
         padding_side: str = "right",
         fast_batch_encoding: bool = True,
+        trim_offsets: bool = True,
         **kwargs: Any,
     ) -> None:
         _refuse_prefix_space(kwargs)
@@ -222,6 +232,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
             kwargs.pop("post_processor", None)  # rebuilt from the flags above
         self.add_bos_eos = add_bos_eos
         self.fast_batch_encoding = fast_batch_encoding
+        self.trim_offsets = trim_offsets
         self._tokenizer = build_byte_backend(special_tokens)
         super().__init__(
             pad_token=pad_token,
@@ -232,6 +243,7 @@ class PerceiverByteTokenizer(TokenizersBackend):
             sep_token=sep_token,
             add_bos_eos=add_bos_eos,
             fast_batch_encoding=fast_batch_encoding,
+            trim_offsets=trim_offsets,
             model_max_length=model_max_length,
             padding_side=padding_side,
             clean_up_tokenization_spaces=kwargs.pop("clean_up_tokenization_spaces", False),
@@ -362,6 +374,10 @@ class PerceiverByteTokenizer(TokenizersBackend):
             return super()._encode_plus(text, **kwargs).encodings
         finally:
             self.truncation_side = current_side
+
+    def _convert_encoding(self, encoding: Encoding, **kwargs: Any) -> tuple[dict[str, Any], list[Any]]:
+        """transformers' conversion of one Rust encoding, with trimmed offsets if ``trim_offsets`` (see its Arg)."""
+        return super()._convert_encoding(TrimmedEncoding(encoding) if self.trim_offsets else encoding, **kwargs)
 
     def _check_truncation_length(self, kwargs: dict[str, Any]) -> None:
         """Refuse a `max_length` that cannot even hold the special tokens this tokenizer adds."""

@@ -154,15 +154,19 @@ def _label_id(value: Any, names: Sequence[str], split: str) -> int:
 def _token_labels(
     words: Sequence[str], word_labels: Sequence[int], offsets: Sequence[tuple[int, int]], names: Sequence[str]
 ) -> list[int]:
-    """One label per token from one per word (`offsets`: each token's character span in " ".join(words))."""
+    """One label per token from one per word (`offsets`: each token's character span in " ".join(words)).
+
+    A token takes the word of the character its span ends in, so the continuation bytes of a multi-byte character
+    (an empty span at the character's end with the tokenizer's ``trim_offsets``) share its first byte's label.
+    """
     if len(words) != len(word_labels):
         raise ValueError(f"A record has {len(words)} words but {len(word_labels)} labels; give one label per word.")
     word_of_char: list[Optional[int]] = []
     for index, word in enumerate(words):
         word_of_char += [index] * len(word) + [None]
     bio, seen, labels = is_bio(names), set(), []
-    for start, end in offsets:
-        word = word_of_char[start] if end > start and start < len(word_of_char) else None
+    for _, end in offsets:
+        word = word_of_char[end - 1] if 0 < end <= len(word_of_char) else None
         if word is None:
             labels.append(IGNORED)
             continue
