@@ -222,7 +222,7 @@ def test_a_folder_of_the_other_family_is_refused_naming_the_task(tmp_path):
 def test_fsdp_units_default_to_the_models_layers():
     model = PerceiverForCausalLM(PerceiverARConfig(**{**TINY_CAUSAL_LM_CONFIG, "max_seq_len": 64}))
     units = FsdpRequest().unit_classes(model)
-    assert units == ("PrefixCrossAttentionLayer", "CausalSelfAttentionLayer")
+    assert units == ("CausalSelfAttentionLayer", "PrefixCrossAttentionLayer")
     assert fsdp_plan(model, units) == {
         "model.perceiver.cross_attention": "free_full_weight",
         "model.perceiver.self_attention.*": "free_full_weight",

@@ -38,8 +38,9 @@ class FsdpRequest:
     reshard_after_forward: bool = True
 
     def unit_classes(self, model: torch.nn.Module) -> tuple[str, ...]:
-        """The unit class names for `model`: those asked for, else its `_no_split_modules` (else `DEFAULT_UNITS`)."""
-        return self.units or tuple(getattr(model, "_no_split_modules", None) or DEFAULT_UNITS)
+        """The unit class names for `model`: those asked for, else its `_no_split_modules` (else `DEFAULT_UNITS`),
+        sorted (transformers makes a built model's `_no_split_modules` a set, whose order varies between runs)."""
+        return self.units or tuple(sorted(getattr(model, "_no_split_modules", None) or DEFAULT_UNITS))
 
 
 def _names(value: object) -> tuple[str, ...]:
