@@ -4,7 +4,9 @@ The library's side runs in its throwaway virtualenv (benchmarks/perceiver_ar_lib
 the venv: tests/fixtures/perceiver_io_hf/README.md): it builds and saves the model, times its own `generate`, and
 records the prompt and its batch-1 tokens. This script converts that very folder (`perceiver-hf convert
 perceiver-io`), times perceiver-hf's `generate` on the same prompts (1024 tokens, 200 new, greedy, num_latents=1,
-batch 1 and 8, cache on and off), checks that batch 1 generates the library's tokens, and writes one table::
+batch 1 and 8, cache on and off; cached once more with the documented float32 CPU inference opt-in
+`perceiver_hf.cpu_linear.use_onednn_linears`, which `perceiver-hf fill` applies), checks that batch 1 generates
+the library's tokens, and writes one table::
 
     /tmp/pio11venv/bin/python benchmarks/perceiver_ar_library_generation.py /tmp/perceiver-ar-bench-model \\
         /tmp/library.json --threads 2
@@ -34,6 +36,7 @@ import torch
 import perceiver_hf  # noqa: F401  (registers perceiver_ar)
 from perceiver_hf import PerceiverARConfig, PerceiverForCausalLM
 from perceiver_hf.convert import convert_perceiver_io_folder
+from perceiver_hf.cpu_linear import use_onednn_linears, use_plain_linears
 
 BENCHMARKS = Path(__file__).resolve().parent
 BATCH_SIZES = (1, 8)
@@ -70,18 +73,21 @@ def _row(cases: list[dict], batch: int, cache: bool) -> dict:
     return next(c for c in cases if c["batch_size"] == batch and c["use_cache"] == cache)
 
 
-def table(ours: list[dict], library: Optional[list[dict]]) -> str:
-    lines = ["| batch | perceiver-hf cached tok/s | perceiver-hf uncached tok/s | cached / uncached |"
-             + (" library cached tok/s | library uncached tok/s | perceiver-hf cached / library cached |" if library else ""),
-             "| --- | --- | --- | --- |" + (" --- | --- | --- |" if library else "")]  # fmt: skip
+def table(ours: list[dict], onednn: list[dict], library: Optional[list[dict]]) -> str:
+    lines = ["| batch | perceiver-hf cached tok/s | uncached tok/s | cached / uncached | cached, oneDNN opt-in tok/s |"
+             + (" library cached tok/s | library uncached tok/s | perceiver-hf cached / library cached (opt-in) |"
+                if library else ""),
+             "| --- | --- | --- | --- | --- |" + (" --- | --- | --- |" if library else "")]  # fmt: skip
     for batch in BATCH_SIZES:
         cached, uncached = _row(ours, batch, True), _row(ours, batch, False)
+        fast = _row(onednn, batch, True)
         line = (f"| {batch} | {cached['tokens_per_second']} | {uncached['tokens_per_second']} | "
-                f"{cached['tokens_per_second'] / uncached['tokens_per_second']:.2f}x |")  # fmt: skip
+                f"{cached['tokens_per_second'] / uncached['tokens_per_second']:.2f}x | {fast['tokens_per_second']} |")  # fmt: skip
         if library:
             lib_cached, lib_uncached = _row(library, batch, True), _row(library, batch, False)
             line += (f" {lib_cached['tokens_per_second']} | {lib_uncached['tokens_per_second']} | "
-                     f"{cached['tokens_per_second'] / lib_cached['tokens_per_second']:.2f}x |")  # fmt: skip
+                     f"{cached['tokens_per_second'] / lib_cached['tokens_per_second']:.2f}x "
+                     f"({fast['tokens_per_second'] / lib_cached['tokens_per_second']:.2f}x) |")  # fmt: skip
         lines.append(line)
     return "\n".join(lines)
 
@@ -126,18 +132,25 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
 
     cases = [time_case(model, prompts[:batch], new_tokens, cache, args.repeats, args.max_case_seconds)
              for batch in BATCH_SIZES for cache in (True, False)]  # fmt: skip
+    use_onednn_linears(model)
+    onednn = [time_case(model, prompts[:batch], new_tokens, True, args.repeats, args.max_case_seconds)
+              for batch in BATCH_SIZES]  # fmt: skip
+    use_plain_linears(model)
     same = torch.equal(_row(cases, 1, True)["sequences"], _row(cases, 1, False)["sequences"])
+    same_onednn = torch.equal(_row(cases, 1, True)["sequences"], _row(onednn, 1, True)["sequences"])
     results: dict[str, Any] = {
         "machine": f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} threads",
         "setting": f"greedy, num_latents=1, prompt {prompts.shape[1]} tokens, {new_tokens} new tokens",
         "cached_equals_uncached_tokens_batch1": same,
+        "onednn_opt_in_equals_plain_tokens_batch1": same_onednn,
         "perceiver_hf": [{k: v for k, v in c.items() if k != "sequences"} for c in cases],
+        "perceiver_hf_onednn_opt_in": [{k: v for k, v in c.items() if k != "sequences"} for c in onednn],
     }
     if library is not None:
         ours_ids = _row(cases, 1, True)["sequences"][0, prompts.shape[1]:].tolist()
         results["same_tokens_as_library_batch1"] = ours_ids == library["batch1_cached_generated_ids"]
         results["library"] = library["cases"]
-    results["table"] = table(results["perceiver_hf"], results.get("library"))
+    results["table"] = table(results["perceiver_hf"], results["perceiver_hf_onednn_opt_in"], results.get("library"))
     print(results["table"])
     if args.out:
         args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")

@@ -80,10 +80,15 @@ class PerceiverARSpec:
         return self.num_self_attention_rotary_layers == -1 or index < self.num_self_attention_rotary_layers
 
 
-def causal_mask(num_queries: int, key_valid: Optional[torch.Tensor], num_keys: int, device: torch.device) -> torch.Tensor:
+def causal_mask(
+    num_queries: int, key_valid: Optional[torch.Tensor], num_keys: int, device: torch.device
+) -> Optional[torch.Tensor]:
     """Bool [B or 1, 1, N, L]: query i (the i-th of the last N positions) may attend to keys 0..L-N+i that are
     valid (`key_valid` [B, L], True = a real token). A row left without keys (a padded query with only padding
-    before it) gets all its causal keys back, so that attention stays finite; its output is never used."""
+    before it) gets all its causal keys back, so that attention stays finite; its output is never used. None
+    when nothing is masked (one query, the last position, and no padding: the step of cached generation)."""
+    if num_queries == 1 and key_valid is None:
+        return None
     causal = torch.ones(num_queries, num_keys, dtype=torch.bool, device=device).tril(num_keys - num_queries)
     mask = causal[None, None]  # [1, 1, N, L]
     if key_valid is not None:
@@ -230,8 +235,10 @@ class PerceiverAR(nn.Module):
         latents = x_len - prefix_len
         x = self.embed(input_ids, positions[:, cached:], inputs_embeds)  # [B, X, C]
         x_prefix, x_latent = x[:, :prefix_len], x[:, prefix_len:]
-        cos, sin = self.rotary(positions)  # [B, 1, n, r]
-        new_keys = torch.arange(cached, n, device=x.device).expand(b, -1)  # [B, X] index of each new key
+        cos, sin = self.rotary(positions[:, cached:])  # [B, 1, X, r]: the new positions' angles
+        new_keys = torch.arange(x_len, device=x.device).expand(b, -1)  # [B, X] each new key, as an index of x
+        if key_valid is not None and bool(key_valid.all()):
+            key_valid = None  # no padding: masks without it (and none at all for one query)
         key_valid_all = key_valid
 
         if self.training and prefix_len > 0 and self.spec.cross_attention_dropout > 0:
@@ -239,14 +246,14 @@ class PerceiverAR(nn.Module):
                 raise ValueError("Prefix dropout (cross_attention_dropout) does not run with a cache; train without one.")
             kept = keep_prefix_positions(b, prefix_len, self.spec.cross_attention_dropout, x.device)  # [B, K]
             x_prefix = x_prefix.gather(1, kept[..., None].expand(-1, -1, x.shape[-1]))
-            latent_keys = torch.arange(prefix_len, n, device=x.device).expand(b, -1)
+            latent_keys = torch.arange(prefix_len, x_len, device=x.device).expand(b, -1)
             new_keys = torch.cat([kept, latent_keys], dim=1)  # [B, K + N]
             if key_valid is not None:
-                key_valid = key_valid.gather(1, new_keys)
+                key_valid = key_valid.gather(1, new_keys)  # (no cache here: x is the whole sequence)
 
         gather = lambda t, idx: t.gather(2, idx[:, None, :, None].expand(-1, 1, -1, t.shape[-1]))  # noqa: E731
         k_rotation = (gather(cos, new_keys), gather(sin, new_keys))
-        q_rotation = (cos[:, :, n - latents :], sin[:, :, n - latents :])
+        q_rotation = (cos[:, :, x_len - latents :], sin[:, :, x_len - latents :])
         num_keys = cached + new_keys.shape[1]
         mask = causal_mask(latents, key_valid, num_keys, x.device)
         h, _ = self.cross_attention(x_latent, x_prefix, q_rotation, k_rotation, mask, cache, 0, attention)
