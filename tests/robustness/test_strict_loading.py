@@ -17,6 +17,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoModelForMaskedLM, pipeline
 
+from helpers.log_records import recorded
 from helpers.sources import saved_model  # noqa: F401 (fixture)
 
 from perceiver_hf import PerceiverForMaskedLM, PerceiverForSequenceClassification, PerceiverModel
@@ -83,16 +84,16 @@ def test_a_base_model_drops_the_masked_lm_head(saved_model: Path) -> None:
 
 
 def test_a_head_the_checkpoint_lacks_is_initialised_and_reported(
-    saved_model: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    saved_model: Path, tmp_path: Path
 ) -> None:
     """A `PerceiverModel` checkpoint has no masked-LM head: as transformers does, the head's own weight (the bias;
     the tied weight comes with the embedding) is initialised and named in the "newly initialized" warning."""
     base = tmp_path / "base"
     PerceiverModel.from_pretrained(saved_model).save_pretrained(base)
-    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+    with recorded("transformers.modeling_utils") as log:
         model, info = PerceiverForMaskedLM.from_pretrained(base, output_loading_info=True)
     assert info["missing_keys"] == {"lm_head.bias"}
-    assert "newly initialized: ['lm_head.bias']" in caplog.text
+    assert any("newly initialized: ['lm_head.bias']" in message for message in log.messages)
     assert torch.count_nonzero(model.lm_head.bias) == 0  # freshly initialised (zeros)
     embedding = model.perceiver.get_input_embeddings().weight
     assert model.lm_head.weight is embedding and torch.equal(embedding, load_file(base / "model.safetensors")[
@@ -100,7 +101,7 @@ def test_a_head_the_checkpoint_lacks_is_initialised_and_reported(
 
 
 def test_a_base_model_from_a_classifier_gets_a_new_decoder(
-    tiny_config, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    tiny_config, tmp_path: Path
 ) -> None:
     """A sequence classifier's backbone is the encoder alone: `PerceiverModel` (encoder and decoder) from its
     checkpoint keeps the encoder, drops the classifier and initialises and reports the decoder, as transformers'
@@ -108,11 +109,11 @@ def test_a_base_model_from_a_classifier_gets_a_new_decoder(
     torch.manual_seed(0)
     classifier = PerceiverForSequenceClassification(tiny_config(num_labels=3))
     classifier.save_pretrained(tmp_path)
-    with caplog.at_level("WARNING", logger="transformers.modeling_utils"):
+    with recorded("transformers.modeling_utils") as log:
         model, info = PerceiverModel.from_pretrained(tmp_path, output_loading_info=True)
     decoder_keys = {f"decoder.{name}" for name in model.decoder.state_dict()}
     assert decoder_keys and set(info["missing_keys"]) == decoder_keys
-    assert "newly initialized" in caplog.text and "decoder." in caplog.text
+    assert any("newly initialized" in message and "decoder." in message for message in log.messages)
     saved = load_file(tmp_path / "model.safetensors")
     for name, value in model.encoder.state_dict().items():
         assert torch.equal(value, saved[f"perceiver.encoder.{name}"]), name
