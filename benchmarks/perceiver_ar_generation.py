@@ -13,6 +13,9 @@ the library's tokens, and writes one table::
     python benchmarks/perceiver_ar_generation.py /tmp/perceiver-ar-bench-model /tmp/library.json \\
         --out benchmarks/results/perceiver_ar_generation.json --threads 2
 
+`--step-threads` instead times one cached decoding step (batch 1, after the 1024-token prompt; median of 60 steps)
+at 1 and 2 threads, as built and with the oneDNN opt-in: the batch-1 figures' explanation (docs/causal-lm.md).
+
 `--library-python PATH` runs the library's script first, in this same invocation (so both sides are measured under
 the same machine state). `--smoke` times a tiny model built here instead (no library folder; for the test suite).
 Each case reports the median of `--repeats` runs (one run where a first run takes over `--max-case-seconds`).
@@ -92,6 +95,35 @@ def table(ours: list[dict], onednn: list[dict], library: Optional[list[dict]]) -
     return "\n".join(lines)
 
 
+def cached_step_ms(model: PerceiverForCausalLM, prompt: torch.Tensor, steps: int = 60) -> float:
+    """Median ms of one cached decoding step (one new token) after `prompt` [1, n] (at most `steps` steps, as many
+    as fit in max_seq_len)."""
+    n = prompt.shape[1]
+    steps = min(steps, model.config.max_seq_len - n)
+    ids = prompt.repeat(1, 2 + steps // n)[:, : n + steps]
+    times = []
+    with torch.no_grad():
+        cache = model(ids[:, :n], prefix_len=n - 1, use_cache=True).cache
+        for i in range(n, n + steps):
+            start = time.perf_counter()
+            mask = torch.ones(1, i + 1, dtype=torch.long)
+            cache = model(ids[:, i : i + 1], attention_mask=mask, cache=cache, use_cache=True, logits_to_keep=1).cache
+            times.append(time.perf_counter() - start)
+    return round(statistics.median(times) * 1000, 2)
+
+
+def step_threads(argv: list[str]) -> dict[str, float]:
+    """The cached step at 1 and 2 threads, as built and with the oneDNN opt-in: each in its own process (a thread
+    pool resized in one process slows oneDNN's later calls)."""
+    results = {}
+    for mode in ("plain", "onednn"):
+        for threads in (1, 2):
+            command = [sys.executable, __file__, *argv, "--step-one", mode, "--threads", str(threads)]
+            done = subprocess.run(command, check=True, capture_output=True, text=True)
+            results[f"{mode}_{threads}_threads_ms"] = float(done.stdout.strip().splitlines()[-1])
+    return results
+
+
 def smoke_model() -> tuple[PerceiverForCausalLM, torch.Tensor, int]:
     torch.manual_seed(0)
     config = PerceiverARConfig(num_channels=32, num_heads=4, max_seq_len=64, max_latents=16, num_self_attention_layers=2)
@@ -109,6 +141,8 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--max-case-seconds", type=float, default=60.0)
     parser.add_argument("--smoke", action="store_true", help="a tiny model built here; no library")
+    parser.add_argument("--step-threads", action="store_true", help="time one cached step at 1 and 2 threads")
+    parser.add_argument("--step-one", choices=("plain", "onednn"), help=argparse.SUPPRESS)  # one --step-threads case
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
 
@@ -130,6 +164,18 @@ def main(argv: Optional[list[str]] = None) -> dict[str, Any]:
         if prompts[0].tolist() != library["prompt"]["batch1_prompt_ids"]:
             raise SystemExit("The prompts differ from the library's (its recipe changed?); rerun both scripts.")
 
+    if args.step_one:
+        if args.step_one == "onednn":
+            use_onednn_linears(model)
+        print(cached_step_ms(model, prompts[:1]))
+        return {}
+    if args.step_threads:
+        passed = [a for a in (args.library_folder, args.library_results) if a] + (["--smoke"] if args.smoke else [])
+        results = step_threads(passed)
+        print(json.dumps(results))
+        if args.out:
+            args.out.write_text(json.dumps(results, indent=1) + "\n", encoding="utf-8")
+        return results
     cases = [time_case(model, prompts[:batch], new_tokens, cache, args.repeats, args.max_case_seconds)
              for batch in BATCH_SIZES for cache in (True, False)]  # fmt: skip
     use_onednn_linears(model)
