@@ -19,7 +19,8 @@ import pytest
 import torch
 
 from helpers.transformers_common_skips import apply_skips, unmatched_skips
-from helpers.transformers_tests import load_common_test_module, unavailable_reason
+from helpers.transformers_common_parts import ConfigTester, ModelTesterMixin, ids_tensor, random_attention_mask
+from helpers.transformers_tests import unavailable_reason
 from perceiver_hf import (
     PerceiverConfig,
     PerceiverForMaskedLM,
@@ -28,12 +29,6 @@ from perceiver_hf import (
     PerceiverModel,
 )
 
-modeling_common = load_common_test_module("test_modeling_common")
-configuration_common = load_common_test_module("test_configuration_common")
-ModelTesterMixin = modeling_common.ModelTesterMixin
-ConfigTester = configuration_common.ConfigTester
-ids_tensor = modeling_common.ids_tensor
-random_attention_mask = modeling_common.random_attention_mask
 
 
 class PerceiverModelTester:

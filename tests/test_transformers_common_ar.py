@@ -29,19 +29,16 @@ from transformers.models.auto.modeling_auto import MODEL_FOR_CAUSAL_LM_MAPPING_N
 
 from helpers import transformers_test_standins
 from helpers.transformers_common_skips import apply_skips
-from helpers.transformers_tests import load_common_test_module
+from helpers.transformers_common_parts import (
+    ConfigTester,
+    GenerationTesterMixin,
+    ModelTesterMixin,
+    ids_tensor,
+    random_attention_mask,
+)
 from perceiver_hf import PerceiverARConfig, PerceiverARModel, PerceiverForCausalLM
 
-modeling_common = load_common_test_module("test_modeling_common")
-configuration_common = load_common_test_module("test_configuration_common")
-ModelTesterMixin = modeling_common.ModelTesterMixin
-ConfigTester = configuration_common.ConfigTester
-# the class `test_generation_tester_mixin_inheritance` checks for: transformers' own where the fetched tests have
-# it, else the stand-in (the sdist lacks tests/generation/; see `test_generation_tests_ran`)
-GenerationTesterMixin = modeling_common.GenerationTesterMixin
-STANDIN_MODULE = transformers_test_standins.__name__
-ids_tensor = modeling_common.ids_tensor
-random_attention_mask = modeling_common.random_attention_mask
+STANDIN_MODULE = transformers_test_standins.__name__  # `GenerationTesterMixin` is the stand-in when from there
 
 
 class PerceiverARModelTester:

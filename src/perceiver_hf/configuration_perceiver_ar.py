@@ -163,9 +163,5 @@ class PerceiverARConfig(PreTrainedConfig):
             )
         return super().from_dict(config_dict, **kwargs)
 
-    def rotary_layer(self, index: int) -> bool:
-        """Whether self-attention layer `index` applies the rotary embedding."""
-        return self.num_self_attention_rotary_layers == -1 or index < self.num_self_attention_rotary_layers
-
 
 __all__ = ["PerceiverARConfig"]

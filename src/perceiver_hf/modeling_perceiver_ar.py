@@ -11,6 +11,7 @@ prefix, and beyond `max_seq_len` slides the window; see `perceiver_hf.generation
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Optional
 
 import torch
@@ -31,24 +32,10 @@ from .modeling_perceiver import OutputEmbeddingsAccessors, PerceiverPreTrainedMo
 
 
 def perceiver_ar_spec(config: PerceiverARConfig) -> PerceiverARSpec:
-    """The core spec a config describes (every field by name)."""
-    return PerceiverARSpec(
-        vocab_size=config.vocab_size,
-        max_seq_len=config.max_seq_len,
-        max_latents=config.max_latents,
-        num_channels=config.num_channels,
-        num_heads=config.num_heads,
-        num_self_attention_layers=config.num_self_attention_layers,
-        num_self_attention_rotary_layers=config.num_self_attention_rotary_layers,
-        self_attention_widening_factor=config.self_attention_widening_factor,
-        cross_attention_widening_factor=config.cross_attention_widening_factor,
-        cross_attention_dropout=config.cross_attention_dropout,
-        post_attention_dropout=config.post_attention_dropout,
-        residual_dropout=config.residual_dropout,
-        output_norm=config.output_norm,
-        abs_pos_emb=config.abs_pos_emb,
-        layer_norm_eps=config.layer_norm_eps,
-    )
+    """The core spec a config describes: every spec field is the config field of the same name (the activation,
+    the library's exact GELU, is the spec's own)."""
+    fields = [f.name for f in dataclasses.fields(PerceiverARSpec) if f.name != "activation"]
+    return PerceiverARSpec(**{name: getattr(config, name) for name in fields})
 
 
 def token_positions(attention_mask: Optional[torch.Tensor], batch_size: int, length: int, device: torch.device) -> torch.Tensor:

@@ -15,7 +15,7 @@ from ..tokenization_perceiver import PerceiverByteTokenizer, special_token_ids
 from .conversion_card import render_card
 from .mapping import CheckpointLayout, check_rules, convert
 from .progress import track
-from .target_model import expected_parameter_shapes, mark_as_masked_lm
+from .target_model import expected_parameter_shapes, mark_architecture
 from .writer import write_model_folder
 
 
@@ -58,7 +58,7 @@ def write_converted_folder(
     """
     tokenizer = PerceiverByteTokenizer(model_max_length=config.max_seq_len) if byte_tokenizer else None
     model_class = model_class or PerceiverForMaskedLM
-    config = mark_as_masked_lm(config, model_class)
+    config = mark_architecture(config, model_class)
     if tokenizer is not None:
         config.update(special_token_ids(tokenizer))  # so that Trainer finds config and tokenizer agree
     shapes = {name: tuple(array.shape) for name, array in arrays.items()}

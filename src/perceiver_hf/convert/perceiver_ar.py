@@ -30,7 +30,7 @@ from .errors import ConversionError
 from .mapping import SAME, ModuleTable, Param, Rule, check_rules, convert, expand
 from .perceiver_io_card import LibrarySource
 from .progress import track
-from .target_model import expected_parameter_shapes, mark_as_masked_lm
+from .target_model import expected_parameter_shapes, mark_architecture
 from .writer import write_model_folder
 
 CAUSAL_LM = "perceiver-ar-causal-language-model"
@@ -129,7 +129,7 @@ def write_perceiver_ar_folder(
     and README.md."""
     what = f"{source.version} causal LM {source.name!r}"
     _check_rotary_buffer(tensors, config, what)
-    config = mark_as_masked_lm(config, PerceiverForCausalLM)
+    config = mark_architecture(config, PerceiverForCausalLM)
     if tokenizer is not None:
         config.update({name: value for name, value in special_token_ids(tokenizer).items() if value is not None})
     rules = perceiver_ar_rules(config)

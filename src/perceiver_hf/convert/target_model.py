@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import torch
+from transformers import PreTrainedConfig
 
 from ..configuration_perceiver import PerceiverConfig
 from ..modeling_perceiver import PerceiverForMaskedLM
@@ -22,7 +23,7 @@ def expected_parameter_shapes(config: PerceiverConfig, model_class: Any = Percei
     return {name: tuple(tensor.shape) for name, tensor in model.state_dict().items() if name not in tied}
 
 
-def mark_as_masked_lm(config: PerceiverConfig, model_class: Any = PerceiverForMaskedLM) -> PerceiverConfig:
+def mark_architecture(config: PreTrainedConfig, model_class: Any = PerceiverForMaskedLM) -> PreTrainedConfig:
     """Record, as `save_pretrained` of the model would, the architecture (default `PerceiverForMaskedLM`) and
     the dtype (float32) of the weights."""
     config.architectures = [model_class.__name__]
