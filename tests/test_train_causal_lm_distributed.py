@@ -6,8 +6,9 @@ GPUs).
 The prefix dropout draws from each process's random generator (two processes draw two copies of the same stream,
 one process one longer stream), so these runs set --cross_attention_dropout 0; everything else is as the other
 tasks' distributed tests: accelerate's seedable sampler gives both runs the same examples in the same order, and
-Trainer averages over the tokens of the whole global batch (`CausalLMCollator` labels exactly the predicted
-tokens), so the runs differ by float32 summation order only.
+every example is a full block scored at the same number of tokens, so the mean of the per-process mean losses
+(the causal LM takes no `num_items_in_batch`) is the one-process mean: the runs differ by float32 summation order
+only.
 """
 
 from __future__ import annotations

@@ -7,9 +7,9 @@ label before the first such target, so that the labels name exactly the tokens t
 
     input_ids [B, X], attention_mask [B, X], labels [B, X] (-100 at positions 0 .. X - N, N = min(max_latents, X))
 
-The loss is the same either way; what changes is the count `Trainer` takes from the labels
-(`num_items_in_batch`, the divisor of the summed loss when the model accepts loss kwargs): with every input id
-as a label it would count X - 1 tokens per example instead of N - 1 and shrink the loss by that ratio.
+The loss is the same either way (the model scores the latents' targets only, and takes no `num_items_in_batch`
+from `Trainer`, whose count of every label would otherwise shrink it); the labels then say which tokens a batch
+is scored on, which is what the evaluation metrics count (`eval_predicted_tokens`).
 """
 
 from __future__ import annotations
