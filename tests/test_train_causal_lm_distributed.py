@@ -6,9 +6,9 @@ GPUs).
 The prefix dropout draws from each process's random generator (two processes draw two copies of the same stream,
 one process one longer stream), so these runs set --cross_attention_dropout 0; everything else is as the other
 tasks' distributed tests: accelerate's seedable sampler gives both runs the same examples in the same order, and
-every example is a full block scored at the same number of tokens, so the mean of the per-process mean losses
-(the causal LM takes no `num_items_in_batch`) is the one-process mean: the runs differ by float32 summation order
-only.
+the blocks are full (all but the file's last) and so scored at the same number of tokens each: the mean of the
+per-process mean losses (the causal LM takes no `num_items_in_batch`) is then the one-process mean, and the runs
+differ by float32 summation order only (a batch holding the short last block would weight its tokens otherwise).
 """
 
 from __future__ import annotations
